@@ -1,0 +1,1 @@
+//! GalileoSend: placeholder, filled in by the GalileoSend change.
