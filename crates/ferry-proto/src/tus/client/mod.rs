@@ -1,0 +1,606 @@
+//! The tus 1.0.0 client machine: one file's upload from discovery to the last byte.
+//!
+//! # Call order
+//! 1. [`Upload::new`] with the options, the server's [`Capabilities`] if known (otherwise
+//!    the first request is OPTIONS) and a [`ResumeState`] from the journal if any.
+//! 2. Loop: send every request [`Upload::poll_request`] gives; hand each answer to
+//!    [`Upload::handle_response`], or report a lost one with [`Upload::handle_failure`];
+//!    drain [`Upload::poll_event`] and store [`Upload::state`] whenever `Progress` or
+//!    `Created` appears. After an `Err`, wait (backoff) before polling again if
+//!    [`TusError::is_retryable`]; otherwise give up.
+//! 3. Stop at [`Event::Finished`] (or [`Event::Terminated`] after [`Upload::terminate`]).
+//!
+//! Several requests are in flight at once only for concatenation (one per partial upload).
+//! The confirmed offset only ever takes values the server stated; a request the machine
+//! builds never starts past it. The machine never reads the clock: `now` comes in with
+//! every call that needs it (expiration). Knows nothing of sockets or files.
+
+mod part;
+mod respond;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderValue, Method};
+use url::Url;
+
+use self::part::{Part, Stage};
+pub use self::part::{PartState, ResumeState, plan_parts};
+use super::capabilities::Capabilities;
+use super::error::TusError;
+use super::headers::{
+    Concat, Extension, OFFSET_OCTET_STREAM, TUS_RESUMABLE, TUS_VERSION, UPLOAD_CONCAT,
+    UPLOAD_DEFER_LENGTH, UPLOAD_LENGTH, UPLOAD_METADATA, UPLOAD_OFFSET,
+};
+use super::message::{Body, Request, RequestId, RequestKind};
+use super::metadata::Metadata;
+use crate::checksum::ChecksumAlgorithm;
+
+/// The chunk size used when the caller does not choose one: 8 MiB, large enough for full
+/// speed on a LAN, small enough that a cut costs little.
+pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+
+/// How to upload one file.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// The creation endpoint (`http://host/files/`).
+    pub endpoint: Url,
+    /// The file's size; `None` to create the upload before the size is known
+    /// (creation-defer-length), then call [`Upload::set_length`].
+    pub length: Option<u64>,
+    /// `Upload-Metadata` of the upload (of the final upload when concatenating).
+    pub metadata: Metadata,
+    /// The most bytes one request carries.
+    pub chunk_size: u64,
+    /// Per-chunk checksum to send when the server lists this algorithm.
+    pub checksum: Option<ChecksumAlgorithm>,
+    /// Send the first chunk inside the creating POST when the server allows it.
+    pub creation_with_upload: bool,
+    /// Split the file into this many partial uploads sent in parallel, when the server
+    /// offers concatenation and the length is known. 1 means one plain upload.
+    pub parallel: usize,
+}
+
+impl UploadOptions {
+    /// Defaults: 8 MiB chunks, sha1 checksums, creation-with-upload, no concatenation.
+    pub fn new(endpoint: Url, length: Option<u64>) -> Self {
+        Self {
+            endpoint,
+            length,
+            metadata: Metadata::new(),
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            checksum: Some(ChecksumAlgorithm::Sha1),
+            creation_with_upload: true,
+            parallel: 1,
+        }
+    }
+}
+
+/// Something the driver should know (and usually record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The server's capabilities were discovered.
+    Discovered(Capabilities),
+    /// The server created an upload (part 0 unless concatenating).
+    Created {
+        /// Which part.
+        part: usize,
+        /// Its URL as the server gave it.
+        location: String,
+    },
+    /// The server confirmed more (or, after a restart, fewer) bytes of the whole file.
+    Progress {
+        /// Bytes of the file the server confirmed, over all parts.
+        confirmed: u64,
+    },
+    /// A part lost its server-side upload and starts again at 0.
+    Restarted {
+        /// Which part.
+        part: usize,
+        /// Why.
+        reason: RestartReason,
+    },
+    /// Every byte is on the server and the upload is complete.
+    Finished {
+        /// The URL of the complete upload (the final upload when concatenating).
+        location: String,
+    },
+    /// The upload was abandoned after [`Upload::terminate`].
+    Terminated {
+        /// Whether the server was asked to delete it (it must offer termination).
+        deleted: bool,
+    },
+}
+
+/// Why a part had to start again from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartReason {
+    /// Its `Upload-Expires` had passed.
+    Expired,
+    /// The server no longer knows it (404, 410, or 403 to HEAD).
+    Gone,
+    /// The server's upload has another length than the file, or more bytes than that.
+    Mismatch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Discover,
+    Parts,
+    Concatenate,
+    Finished,
+    Terminating,
+    Terminated,
+    Failed,
+}
+
+/// What an in-flight request was for.
+#[derive(Debug, Clone)]
+struct Pending {
+    kind: RequestKind,
+    part: usize,
+    /// Offset within the part that the body starts at.
+    offset: u64,
+    body_len: u64,
+    /// The request declared the part's length.
+    announces_length: bool,
+}
+
+/// The client side of one tus upload. See the [module documentation](self) for the call order.
+#[derive(Debug)]
+pub struct Upload {
+    opts: UploadOptions,
+    caps: Option<Capabilities>,
+    phase: Phase,
+    parts: Vec<Part>,
+    concatenated: bool,
+    /// Bytes of the file that exist so far (grows in deferred-length mode).
+    available: u64,
+    final_location: Option<String>,
+    /// URLs still to delete while terminating.
+    to_delete: Vec<Url>,
+    pending: BTreeMap<RequestId, Pending>,
+    next_id: u64,
+    events: VecDeque<Event>,
+}
+
+impl Upload {
+    /// A machine for one file. With `caps` the server is not asked OPTIONS; with `resume`
+    /// the uploads it names are checked with HEAD and continued.
+    pub fn new(
+        opts: UploadOptions,
+        caps: Option<Capabilities>,
+        resume: Option<&ResumeState>,
+    ) -> Result<Self, TusError> {
+        let mut upload = Self {
+            available: opts.length.unwrap_or(0),
+            opts,
+            caps: None,
+            phase: Phase::Discover,
+            parts: Vec::new(),
+            concatenated: false,
+            final_location: None,
+            to_delete: Vec::new(),
+            pending: BTreeMap::new(),
+            next_id: 0,
+            events: VecDeque::new(),
+        };
+        if let Some(state) = resume.filter(|s| upload.state_fits(s)) {
+            upload.concatenated = state.concatenated;
+            upload.parts = state
+                .parts
+                .iter()
+                .map(|p| Part::restore(p, &upload.opts.endpoint))
+                .collect();
+        }
+        if let Some(caps) = caps {
+            upload.start(caps)?;
+        }
+        Ok(upload)
+    }
+
+    /// Whether a saved state describes this file: parts contiguous from 0 to its length.
+    fn state_fits(&self, state: &ResumeState) -> bool {
+        let mut end = 0;
+        for part in &state.parts {
+            if part.start != end || part.len.is_none() && state.concatenated {
+                return false;
+            }
+            end += part.len.unwrap_or(0);
+        }
+        let plain_deferred =
+            !state.concatenated && state.parts.len() == 1 && state.parts[0].len.is_none();
+        !state.parts.is_empty() && (plain_deferred || Some(end) == self.opts.length)
+    }
+
+    /// Checks the upload against what the server offers and plans the parts.
+    fn start(&mut self, caps: Capabilities) -> Result<(), TusError> {
+        let result = self.plan(&caps);
+        self.caps = Some(caps);
+        match result {
+            Ok(()) => self.phase = Phase::Parts,
+            Err(_) => self.phase = Phase::Failed,
+        }
+        result
+    }
+
+    fn plan(&mut self, caps: &Capabilities) -> Result<(), TusError> {
+        if let (Some(length), Some(max)) = (self.opts.length, caps.max_size) {
+            if length > max {
+                return Err(TusError::TooLarge {
+                    length,
+                    max_size: Some(max),
+                });
+            }
+        }
+        if self.opts.length.is_none() && !caps.supports(&Extension::CreationDeferLength) {
+            return Err(TusError::Unsupported(
+                "the file's size is not known yet and the server does not offer creation-defer-length".into(),
+            ));
+        }
+        if self.parts.is_empty() {
+            match self.opts.length {
+                Some(length)
+                    if self.opts.parallel > 1
+                        && length > 1
+                        && caps.supports(&Extension::Concatenation) =>
+                {
+                    self.concatenated = true;
+                    self.parts = plan_parts(length, self.opts.parallel)
+                        .into_iter()
+                        .map(|(start, len)| Part::new(start, Some(len)))
+                        .collect();
+                }
+                length => self.parts = vec![Part::new(0, length)],
+            }
+        }
+        if self.parts.iter().any(|p| p.url.is_none()) && !caps.supports(&Extension::Creation) {
+            return Err(TusError::Unsupported(
+                "the server does not offer the creation extension, so Ferry cannot start an upload there".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next request to send, if any. Call it until it returns `None` after every
+    /// change (construction, a response, a failure, [`Upload::set_length`]).
+    #[must_use]
+    pub fn poll_request(&mut self, now: SystemTime) -> Option<Request> {
+        match self.phase {
+            Phase::Discover if self.pending.is_empty() => Some(self.request(
+                RequestKind::Discover,
+                Method::OPTIONS,
+                self.opts.endpoint.clone(),
+                0,
+                None,
+            )),
+            Phase::Parts => (0..self.parts.len()).find_map(|index| self.part_request(index, now)),
+            Phase::Concatenate if self.pending.is_empty() => Some(self.concatenate_request()),
+            Phase::Terminating if self.pending.is_empty() => {
+                let url = self.to_delete.last()?.clone();
+                let mut req = self.request(RequestKind::Terminate, Method::DELETE, url, 0, None);
+                req.headers
+                    .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+                Some(req)
+            }
+            _ => None,
+        }
+    }
+
+    /// The next thing that happened, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Bytes of the file the server has confirmed, over all parts.
+    pub fn confirmed_offset(&self) -> u64 {
+        match self.phase {
+            Phase::Finished => self
+                .opts
+                .length
+                .or(self.parts.first().and_then(|p| p.len))
+                .unwrap_or(0),
+            _ => self.parts.iter().map(|p| p.offset).sum(),
+        }
+    }
+
+    /// The file's length, if known.
+    pub fn length(&self) -> Option<u64> {
+        self.opts.length
+    }
+
+    /// The server's capabilities, once known.
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.caps.as_ref()
+    }
+
+    /// Whether the upload is complete.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    /// Whether the upload failed for good (after a fatal error).
+    pub fn is_failed(&self) -> bool {
+        self.phase == Phase::Failed
+    }
+
+    /// Whether per-chunk checksums are sent (the server lists the chosen algorithm).
+    pub fn uses_checksums(&self) -> bool {
+        self.checksum_algorithm().is_some()
+    }
+
+    /// Whether the file goes up as parallel partial uploads joined at the end.
+    pub fn is_concatenated(&self) -> bool {
+        self.concatenated
+    }
+
+    /// The URL of the complete upload, once finished.
+    pub fn location(&self) -> Option<&str> {
+        self.final_location.as_deref()
+    }
+
+    /// What a journal should keep to resume this upload later.
+    pub fn state(&self) -> ResumeState {
+        ResumeState {
+            parts: self.parts.iter().map(Part::snapshot).collect(),
+            concatenated: self.concatenated,
+        }
+    }
+
+    /// In deferred-length mode: the file now has `available` bytes that may be sent.
+    pub fn set_available(&mut self, available: u64) {
+        if self.opts.length.is_none() {
+            self.available = self.available.max(available);
+        }
+    }
+
+    /// In deferred-length mode: the file is complete with `length` bytes. The next PATCH
+    /// tells the server.
+    pub fn set_length(&mut self, length: u64) {
+        if self.opts.length.is_none() && !self.concatenated {
+            self.opts.length = Some(length);
+            self.available = length;
+            if let Some(part) = self.parts.first_mut() {
+                part.len = Some(length);
+            }
+        }
+    }
+
+    /// Abandons the upload: from now on the machine asks the server to delete what it
+    /// created (when it offers termination) and ends with [`Event::Terminated`]. Answers to
+    /// requests already in flight are ignored.
+    pub fn terminate(&mut self) {
+        if matches!(self.phase, Phase::Terminating | Phase::Terminated) {
+            return;
+        }
+        let can_delete = self
+            .caps
+            .as_ref()
+            .is_some_and(|c| c.supports(&Extension::Termination));
+        self.pending.clear();
+        self.to_delete = if can_delete {
+            let final_url = self
+                .final_location
+                .as_deref()
+                .and_then(|l| self.opts.endpoint.join(l).ok());
+            self.parts
+                .iter()
+                .filter_map(|p| p.url.clone())
+                .chain(final_url)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if self.to_delete.is_empty() {
+            self.phase = Phase::Terminated;
+            self.events.push_back(Event::Terminated { deleted: false });
+        } else {
+            self.phase = Phase::Terminating;
+        }
+    }
+
+    fn checksum_algorithm(&self) -> Option<ChecksumAlgorithm> {
+        let algorithm = self.opts.checksum?;
+        self.caps
+            .as_ref()
+            .filter(|c| c.checksum(algorithm))
+            .map(|_| algorithm)
+    }
+
+    fn request(
+        &mut self,
+        kind: RequestKind,
+        method: Method,
+        url: Url,
+        part: usize,
+        body: Option<Body>,
+    ) -> Request {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        let body_len = body.as_ref().map_or(0, Body::len);
+        let offset = self.parts.get(part).map_or(0, |p| p.offset);
+        self.pending.insert(
+            id,
+            Pending {
+                kind,
+                part,
+                offset,
+                body_len,
+                announces_length: false,
+            },
+        );
+        Request {
+            id,
+            kind,
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body,
+        }
+    }
+
+    /// The next request of one part, if it has one to make now.
+    fn part_request(&mut self, index: usize, now: SystemTime) -> Option<Request> {
+        if self.parts[index].busy {
+            return None;
+        }
+        if self.parts[index].is_expired(now) {
+            self.restart_part(index, RestartReason::Expired);
+        }
+        let request = match self.parts[index].stage {
+            Stage::Done => return None,
+            Stage::Create => self.create_request(index),
+            Stage::Sync => {
+                let url = self.parts[index].url.clone()?;
+                let mut req = self.request(RequestKind::Status, Method::HEAD, url, index, None);
+                req.headers
+                    .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+                req
+            }
+            Stage::Transfer => self.append_request(index)?,
+        };
+        self.parts[index].busy = true;
+        Some(request)
+    }
+
+    /// The first body of a part: the next chunk, bounded by what exists.
+    fn chunk(&self, index: usize) -> Option<Body> {
+        let part = &self.parts[index];
+        let begin = part.start + part.offset;
+        let part_end = part
+            .len
+            .map_or(self.available, |len| part.start + len)
+            .min(self.available.max(begin));
+        let end = part_end.min(begin.saturating_add(self.opts.chunk_size.max(1)));
+        (end > begin).then(|| Body {
+            range: begin..end,
+            checksum: self.checksum_algorithm(),
+        })
+    }
+
+    fn create_request(&mut self, index: usize) -> Request {
+        let with_upload = self.opts.creation_with_upload
+            && self
+                .caps
+                .as_ref()
+                .is_some_and(|c| c.supports(&Extension::CreationWithUpload));
+        let body = if with_upload { self.chunk(index) } else { None };
+        let len = self.parts[index].len;
+        let concatenated = self.concatenated;
+        let endpoint = self.opts.endpoint.clone();
+        let mut req = self.request(RequestKind::Create, Method::POST, endpoint, index, body);
+        let h = &mut req.headers;
+        h.insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+        match len {
+            Some(len) => {
+                h.insert(UPLOAD_LENGTH, HeaderValue::from(len));
+            }
+            None => {
+                h.insert(UPLOAD_DEFER_LENGTH, HeaderValue::from_static("1"));
+            }
+        }
+        if concatenated {
+            h.insert(UPLOAD_CONCAT, HeaderValue::from_static("partial"));
+        } else if !self.opts.metadata.is_empty() {
+            h.insert(UPLOAD_METADATA, metadata_value(&self.opts.metadata));
+        }
+        set_body_headers(h, req.body.as_ref());
+        if let Some(pending) = self.pending.get_mut(&req.id) {
+            pending.announces_length = len.is_some();
+        }
+        req
+    }
+
+    fn append_request(&mut self, index: usize) -> Option<Request> {
+        let part = &self.parts[index];
+        let announce = part.len.filter(|_| !part.length_announced);
+        let body = self.chunk(index);
+        if body.is_none() && announce.is_none() {
+            // Deferred length and no new bytes yet: nothing to send until set_available.
+            return None;
+        }
+        let url = part.url.clone()?;
+        let offset = part.offset;
+        let mut req = self.request(RequestKind::Append, Method::PATCH, url, index, body);
+        let h = &mut req.headers;
+        h.insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+        h.insert(UPLOAD_OFFSET, HeaderValue::from(offset));
+        if let Some(len) = announce {
+            h.insert(UPLOAD_LENGTH, HeaderValue::from(len));
+        }
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(OFFSET_OCTET_STREAM),
+        );
+        h.insert(
+            http::header::CONTENT_LENGTH,
+            HeaderValue::from(req.body.as_ref().map_or(0, Body::len)),
+        );
+        if let Some(pending) = self.pending.get_mut(&req.id) {
+            pending.announces_length = announce.is_some();
+        }
+        Some(req)
+    }
+
+    fn concatenate_request(&mut self) -> Request {
+        let locations: Vec<String> = self
+            .parts
+            .iter()
+            .filter_map(|p| p.location.clone())
+            .collect();
+        let endpoint = self.opts.endpoint.clone();
+        let mut req = self.request(RequestKind::Concatenate, Method::POST, endpoint, 0, None);
+        let h = &mut req.headers;
+        h.insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+        h.insert(
+            UPLOAD_CONCAT,
+            header_text(&Concat::Final(locations).encode()),
+        );
+        if !self.opts.metadata.is_empty() {
+            h.insert(UPLOAD_METADATA, metadata_value(&self.opts.metadata));
+        }
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+        req
+    }
+
+    fn restart_part(&mut self, index: usize, reason: RestartReason) {
+        self.parts[index].reset();
+        self.events.push_back(Event::Restarted {
+            part: index,
+            reason,
+        });
+        self.progress();
+    }
+
+    fn progress(&mut self) {
+        let confirmed = self.confirmed_offset();
+        self.events.push_back(Event::Progress { confirmed });
+    }
+}
+
+fn set_body_headers(headers: &mut HeaderMap, body: Option<&Body>) {
+    match body {
+        Some(body) => {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(OFFSET_OCTET_STREAM),
+            );
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        None => {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+        }
+    }
+}
+
+fn metadata_value(metadata: &Metadata) -> HeaderValue {
+    header_text(&metadata.encode())
+}
+
+/// A header value from text that the machine built itself. Such text is base64, digits,
+/// ASCII names and URLs that arrived as header values, so it is always valid; should that
+/// ever break, an empty value (which the server refuses loudly) beats a panic.
+fn header_text(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}

@@ -1,0 +1,373 @@
+//! How the client machine takes in answers: status checks per request, offset validation,
+//! and the recovery state each error leaves behind. Knows nothing of sockets.
+
+use std::time::SystemTime;
+
+use http::StatusCode;
+use http::header::LOCATION;
+
+use super::part::Stage;
+use super::{Event, Pending, Phase, RestartReason, Upload};
+use crate::tus::capabilities::Capabilities;
+use crate::tus::error::{Recovery, TusError};
+use crate::tus::headers::{
+    HeaderError, UPLOAD_DEFER_LENGTH, UPLOAD_LENGTH, UPLOAD_OFFSET, header_expires, header_str,
+    header_u64,
+};
+use crate::tus::message::{RequestId, RequestKind, Response};
+
+/// The tus status for a checksum mismatch (some servers, rustus among them, use 417).
+const CHECKSUM_MISMATCH: u16 = 460;
+
+impl Upload {
+    /// Takes in the answer to request `id`. On `Err` the machine has already moved to the
+    /// state its [`Recovery`] names; poll again after a pause if the error is retryable.
+    pub fn handle_response(
+        &mut self,
+        id: RequestId,
+        response: &Response,
+        now: SystemTime,
+    ) -> Result<(), TusError> {
+        let _ = now; // Expiry is judged when the next request is built, with that call's `now`.
+        let Some(pending) = self.pending.remove(&id) else {
+            return if matches!(
+                self.phase,
+                Phase::Terminating | Phase::Terminated | Phase::Failed
+            ) {
+                Ok(()) // A late answer to a request the machine has given up on.
+            } else {
+                Err(TusError::UnknownRequest(id))
+            };
+        };
+        if let Some(part) = self.parts.get_mut(pending.part) {
+            part.busy = false;
+        }
+        let result = match refusal(pending.kind, response, self.opts.length) {
+            Some(err) => Err(err),
+            None => match pending.kind {
+                RequestKind::Discover => self.on_discover(response),
+                RequestKind::Create => self.on_create(&pending, response),
+                RequestKind::Status => self.on_status(&pending, response),
+                RequestKind::Append => self.on_append(&pending, response),
+                RequestKind::Concatenate => self.on_concatenate(response),
+                RequestKind::Terminate => self.on_terminate(response),
+            },
+        };
+        if let Err(err) = &result {
+            self.recover(&pending, err);
+        }
+        self.advance();
+        result
+    }
+
+    /// Reports that request `id` got no usable answer (connection lost, timeout, a
+    /// truncated or unparsable reply). The machine asks the server where it stands before
+    /// sending more; the driver should pause before polling again.
+    pub fn handle_failure(&mut self, id: RequestId) {
+        if let Some(pending) = self.pending.remove(&id) {
+            if let Some(part) = self.parts.get_mut(pending.part) {
+                part.busy = false;
+            }
+            self.recover_stage(&pending, Recovery::Retry);
+        }
+    }
+
+    fn on_discover(&mut self, response: &Response) -> Result<(), TusError> {
+        if !response.status.is_success() {
+            return Err(unexpected(RequestKind::Discover, response));
+        }
+        let caps = Capabilities::from_headers(&response.headers)?;
+        self.events.push_back(Event::Discovered(caps.clone()));
+        self.start(caps)
+    }
+
+    fn on_create(&mut self, pending: &Pending, response: &Response) -> Result<(), TusError> {
+        let kind = RequestKind::Create;
+        if !response.status.is_success() {
+            return Err(unexpected(kind, response));
+        }
+        let location = header_str(&response.headers, &LOCATION)
+            .map_err(|source| TusError::BadHeader {
+                request: kind,
+                source,
+            })?
+            .filter(|l| !l.is_empty())
+            .ok_or(TusError::MissingHeader {
+                request: kind,
+                header: "Location",
+            })?
+            .to_owned();
+        let url = self
+            .opts
+            .endpoint
+            .join(&location)
+            .map_err(|_| TusError::BadLocation {
+                location: location.clone(),
+            })?;
+        let expires = header_expires(&response.headers).ok().flatten();
+        let offset = offset_header(kind, response)?;
+        let part = &mut self.parts[pending.part];
+        part.url = Some(url);
+        part.location = Some(location.clone());
+        part.offset = 0;
+        part.expires = expires;
+        part.length_announced = pending.announces_length;
+        self.events.push_back(Event::Created {
+            part: pending.part,
+            location,
+        });
+        match offset {
+            Some(reported) if reported <= pending.body_len => {
+                self.parts[pending.part].offset = reported;
+                self.parts[pending.part].settle();
+            }
+            Some(reported) => {
+                return Err(TusError::OffsetOutOfRange {
+                    request: kind,
+                    reported,
+                    min: 0,
+                    max: pending.body_len,
+                });
+            }
+            // Bytes went with the POST but the server did not say how many it kept.
+            None if pending.body_len > 0 => self.parts[pending.part].stage = Stage::Sync,
+            None => self.parts[pending.part].settle(),
+        }
+        self.progress();
+        Ok(())
+    }
+
+    fn on_status(&mut self, pending: &Pending, response: &Response) -> Result<(), TusError> {
+        let kind = RequestKind::Status;
+        if is_gone(response.status) || response.status == StatusCode::FORBIDDEN {
+            self.restart_part(pending.part, RestartReason::Gone);
+            return Ok(());
+        }
+        if !response.status.is_success() {
+            return Err(unexpected(kind, response));
+        }
+        let reported = offset_header(kind, response)?.ok_or(TusError::MissingHeader {
+            request: kind,
+            header: "Upload-Offset",
+        })?;
+        let server_len = header_u64(&response.headers, &UPLOAD_LENGTH).map_err(|source| {
+            TusError::BadHeader {
+                request: kind,
+                source,
+            }
+        })?;
+        let deferred = header_str(&response.headers, &UPLOAD_DEFER_LENGTH)
+            .ok()
+            .flatten()
+            == Some("1");
+        let local_len = self.parts[pending.part].len;
+        if let (Some(local), Some(server)) = (local_len, server_len) {
+            if local != server {
+                return Err(TusError::LengthMismatch { local, server });
+            }
+        }
+        let limit = server_len.or(local_len);
+        if let Some(length) = limit.filter(|&l| reported > l) {
+            return Err(TusError::OffsetBeyondLength { reported, length });
+        }
+        let part = &mut self.parts[pending.part];
+        part.length_announced = server_len.is_some() || (local_len.is_some() && !deferred);
+        if let Ok(Some(expires)) = header_expires(&response.headers) {
+            part.expires = Some(expires);
+        }
+        let confirmed = part.offset;
+        part.offset = reported;
+        part.settle();
+        self.progress();
+        if reported < confirmed {
+            return Err(TusError::OffsetWentBackwards {
+                confirmed,
+                reported,
+            });
+        }
+        Ok(())
+    }
+
+    fn on_append(&mut self, pending: &Pending, response: &Response) -> Result<(), TusError> {
+        let kind = RequestKind::Append;
+        let status = response.status;
+        if is_gone(status) {
+            self.restart_part(pending.part, RestartReason::Gone);
+            return Ok(());
+        }
+        if status == StatusCode::CONFLICT {
+            return Err(TusError::OffsetConflict {
+                offset: pending.offset,
+            });
+        }
+        if status.as_u16() == CHECKSUM_MISMATCH || status == StatusCode::EXPECTATION_FAILED {
+            return Err(TusError::ChecksumMismatch {
+                offset: pending.offset,
+                status,
+            });
+        }
+        if !status.is_success() {
+            return Err(unexpected(kind, response));
+        }
+        let reported = offset_header(kind, response)?.ok_or(TusError::MissingHeader {
+            request: kind,
+            header: "Upload-Offset",
+        })?;
+        let (min, max) = (pending.offset, pending.offset + pending.body_len);
+        if !(min..=max).contains(&reported) {
+            return Err(TusError::OffsetOutOfRange {
+                request: kind,
+                reported,
+                min,
+                max,
+            });
+        }
+        let part = &mut self.parts[pending.part];
+        part.offset = reported;
+        part.length_announced |= pending.announces_length;
+        if let Ok(Some(expires)) = header_expires(&response.headers) {
+            part.expires = Some(expires);
+        }
+        part.settle();
+        self.progress();
+        Ok(())
+    }
+
+    fn on_concatenate(&mut self, response: &Response) -> Result<(), TusError> {
+        let kind = RequestKind::Concatenate;
+        if !response.status.is_success() {
+            return Err(unexpected(kind, response));
+        }
+        let location = header_str(&response.headers, &LOCATION)
+            .map_err(|source| TusError::BadHeader {
+                request: kind,
+                source,
+            })?
+            .filter(|l| !l.is_empty())
+            .ok_or(TusError::MissingHeader {
+                request: kind,
+                header: "Location",
+            })?;
+        self.final_location = Some(location.to_owned());
+        self.finish();
+        Ok(())
+    }
+
+    fn on_terminate(&mut self, response: &Response) -> Result<(), TusError> {
+        if !(response.status.is_success() || is_gone(response.status)) {
+            return Err(unexpected(RequestKind::Terminate, response));
+        }
+        self.to_delete.pop();
+        if self.to_delete.is_empty() {
+            self.phase = Phase::Terminated;
+            self.events.push_back(Event::Terminated { deleted: true });
+        }
+        Ok(())
+    }
+
+    /// Puts the machine where `err` says it should continue from.
+    fn recover(&mut self, pending: &Pending, err: &TusError) {
+        match err.recovery() {
+            Recovery::Fatal => {
+                // A refused DELETE leaves nothing to undo: the upload is abandoned anyway.
+                if pending.kind == RequestKind::Terminate {
+                    self.to_delete.clear();
+                    self.phase = Phase::Terminated;
+                    self.events.push_back(Event::Terminated { deleted: false });
+                } else {
+                    self.phase = Phase::Failed;
+                }
+            }
+            Recovery::StartOver => self.restart_part(pending.part, RestartReason::Mismatch),
+            recovery => self.recover_stage(pending, recovery),
+        }
+    }
+
+    fn recover_stage(&mut self, pending: &Pending, recovery: Recovery) {
+        if !matches!(
+            pending.kind,
+            RequestKind::Create | RequestKind::Status | RequestKind::Append
+        ) {
+            return; // Discovery, concatenation and termination simply repeat.
+        }
+        let Some(part) = self.parts.get_mut(pending.part) else {
+            return;
+        };
+        part.stage = match (pending.kind, recovery) {
+            // A lost POST may or may not have created an upload; a new one is the safe bet.
+            (RequestKind::Create, _) if part.url.is_none() => Stage::Create,
+            _ => Stage::Sync,
+        };
+    }
+
+    /// After every answer: moves on from the parts to the final upload or to the end.
+    fn advance(&mut self) {
+        let all_done = self.parts.iter().all(|p| p.stage == Stage::Done);
+        if self.phase == Phase::Parts && all_done && self.pending.is_empty() {
+            if self.concatenated {
+                self.phase = Phase::Concatenate;
+            } else {
+                self.final_location = self.parts[0].location.clone();
+                self.finish();
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.phase = Phase::Finished;
+        self.progress();
+        let location = self.final_location.clone().unwrap_or_default();
+        self.events.push_back(Event::Finished { location });
+    }
+}
+
+fn is_gone(status: StatusCode) -> bool {
+    status == StatusCode::NOT_FOUND || status == StatusCode::GONE
+}
+
+/// `Upload-Offset` of an answer, if present and well-formed.
+fn offset_header(request: RequestKind, response: &Response) -> Result<Option<u64>, TusError> {
+    header_u64(&response.headers, &UPLOAD_OFFSET)
+        .map_err(|source: HeaderError| TusError::BadHeader { request, source })
+}
+
+/// The answers that mean the same whatever the request: sign-in, version, size, overload.
+fn refusal(request: RequestKind, response: &Response, length: Option<u64>) -> Option<TusError> {
+    let status = response.status;
+    let message = response.message();
+    match status {
+        StatusCode::UNAUTHORIZED => Some(TusError::Unauthorized { request }),
+        StatusCode::PRECONDITION_FAILED => Some(TusError::Unsupported(format!(
+            "it refuses tus 1.0.0 (412 to {request}){}",
+            message.map(|m| format!(": {m}")).unwrap_or_default()
+        ))),
+        StatusCode::PAYLOAD_TOO_LARGE => Some(TusError::TooLarge {
+            length: length.unwrap_or(0),
+            max_size: None,
+        }),
+        StatusCode::FORBIDDEN if request != RequestKind::Status => {
+            Some(TusError::Forbidden { request, message })
+        }
+        StatusCode::LOCKED | StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
+            Some(TusError::ServerUnavailable {
+                request,
+                status,
+                message,
+            })
+        }
+        s if s.is_server_error() => Some(TusError::ServerUnavailable {
+            request,
+            status,
+            message,
+        }),
+        _ => None,
+    }
+}
+
+fn unexpected(request: RequestKind, response: &Response) -> TusError {
+    TusError::UnexpectedStatus {
+        request,
+        status: response.status,
+        message: response.message(),
+    }
+}
