@@ -44,7 +44,8 @@ impl Metadata {
         Self::default()
     }
 
-    /// Sets `key` to `value` (text or bytes), replacing an earlier value.
+    /// Sets `key` to `value` (text or bytes), replacing an earlier value. An empty value is
+    /// the same as no value on the wire, so it is stored as a bare key.
     pub fn insert(
         &mut self,
         key: impl Into<String>,
@@ -66,7 +67,7 @@ impl Metadata {
         if !is_valid_key(&key) {
             return Err(MetadataError::InvalidKey(key));
         }
-        self.entries.insert(key, value);
+        self.entries.insert(key, value.filter(|v| !v.is_empty()));
         Ok(self)
     }
 
@@ -157,6 +158,14 @@ mod tests {
         assert_eq!(m.get("empty"), Some(None));
         assert_eq!(m.get_str("filetype"), Some("text/plain"));
         assert_eq!(m.get("missing"), None);
+    }
+
+    #[test]
+    fn an_empty_value_is_a_bare_key_both_ways() {
+        let mut m = Metadata::new();
+        m.insert("a", "").unwrap();
+        assert_eq!(m.encode(), "a");
+        assert_eq!(Metadata::decode("a "), Ok(m));
     }
 
     #[test]

@@ -241,77 +241,14 @@ pub fn parse_creation(headers: &HeaderMap, config: &ServerConfig) -> Result<Crea
             ))
         })?),
     };
-    let length = number(headers, &UPLOAD_LENGTH)?;
-    let defer = header_str(headers, &UPLOAD_DEFER_LENGTH)
-        .map_err(|e| Rejection::bad_request(e.to_string()))?;
-    let length = match (&concat, length, defer) {
-        (Some(Concat::Final(_)), None, None) => None,
-        (Some(Concat::Final(_)), _, _) => {
-            return Err(Rejection::bad_request(
-                "a final concatenation must not carry Upload-Length or Upload-Defer-Length",
-            ));
-        }
-        (_, Some(_), Some(_)) => {
-            return Err(Rejection::bad_request(
-                "Upload-Length and Upload-Defer-Length exclude each other",
-            ));
-        }
-        (_, Some(length), None) => {
-            check_size(length, config)?;
-            Some(length)
-        }
-        (_, None, Some("1")) if config.supports(&Extension::CreationDeferLength) => None,
-        (_, None, Some("1")) => {
-            return Err(Rejection::bad_request(
-                "this server does not offer creation-defer-length",
-            ));
-        }
-        (_, None, Some(other)) => {
-            return Err(Rejection::bad_request(format!(
-                "Upload-Defer-Length must be 1, not {other:?}"
-            )));
-        }
-        (_, None, None) => {
-            return Err(Rejection::bad_request(
-                "missing Upload-Length (or Upload-Defer-Length: 1)",
-            ));
-        }
-    };
+    let length = creation_length(headers, config, concat.as_ref())?;
     let metadata = match header_str(headers, &UPLOAD_METADATA)
         .map_err(|e| Rejection::bad_request(e.to_string()))?
     {
         Some(text) => Metadata::decode(text).map_err(|e| Rejection::bad_request(e.to_string()))?,
         None => Metadata::new(),
     };
-    let content_length = number(headers, &CONTENT_LENGTH)?;
-    let body_len = if has_offset_body(headers)? && content_length != Some(0) {
-        if !config.supports(&Extension::CreationWithUpload) {
-            return Err(Rejection::bad_request(
-                "this server does not offer creation-with-upload",
-            ));
-        }
-        if matches!(concat, Some(Concat::Final(_))) {
-            return Err(Rejection::new(
-                StatusCode::FORBIDDEN,
-                "a final concatenation takes no bytes",
-            ));
-        }
-        let body_len = content_length.ok_or_else(|| {
-            Rejection::new(
-                StatusCode::LENGTH_REQUIRED,
-                "creation-with-upload needs a Content-Length",
-            )
-        })?;
-        if let Some(length) = length.filter(|&l| body_len > l) {
-            return Err(Rejection::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body of {body_len} bytes is longer than the upload's {length}"),
-            ));
-        }
-        Some(body_len)
-    } else {
-        None
-    };
+    let body_len = creation_body(headers, config, length, concat.as_ref())?;
     let checksum = if body_len.is_some() {
         checksum(headers, config)?
     } else {
@@ -324,6 +261,74 @@ pub fn parse_creation(headers: &HeaderMap, config: &ServerConfig) -> Result<Crea
         body_len,
         checksum,
     })
+}
+
+/// `Upload-Length` or `Upload-Defer-Length` of a creation, as the kind of upload allows.
+fn creation_length(
+    headers: &HeaderMap,
+    config: &ServerConfig,
+    concat: Option<&Concat>,
+) -> Result<Option<u64>, Rejection> {
+    let length = number(headers, &UPLOAD_LENGTH)?;
+    let defer = header_str(headers, &UPLOAD_DEFER_LENGTH)
+        .map_err(|e| Rejection::bad_request(e.to_string()))?;
+    match (concat, length, defer) {
+        (Some(Concat::Final(_)), None, None) => Ok(None),
+        (Some(Concat::Final(_)), _, _) => Err(Rejection::bad_request(
+            "a final concatenation must not carry Upload-Length or Upload-Defer-Length",
+        )),
+        (_, Some(_), Some(_)) => Err(Rejection::bad_request(
+            "Upload-Length and Upload-Defer-Length exclude each other",
+        )),
+        (_, Some(length), None) => check_size(length, config).map(|()| Some(length)),
+        (_, None, Some("1")) if config.supports(&Extension::CreationDeferLength) => Ok(None),
+        (_, None, Some("1")) => Err(Rejection::bad_request(
+            "this server does not offer creation-defer-length",
+        )),
+        (_, None, Some(other)) => Err(Rejection::bad_request(format!(
+            "Upload-Defer-Length must be 1, not {other:?}"
+        ))),
+        (_, None, None) => Err(Rejection::bad_request(
+            "missing Upload-Length (or Upload-Defer-Length: 1)",
+        )),
+    }
+}
+
+/// The number of bytes a creation carries (creation-with-upload), if any.
+fn creation_body(
+    headers: &HeaderMap,
+    config: &ServerConfig,
+    length: Option<u64>,
+    concat: Option<&Concat>,
+) -> Result<Option<u64>, Rejection> {
+    let content_length = number(headers, &CONTENT_LENGTH)?;
+    if !has_offset_body(headers)? || content_length == Some(0) {
+        return Ok(None);
+    }
+    if !config.supports(&Extension::CreationWithUpload) {
+        return Err(Rejection::bad_request(
+            "this server does not offer creation-with-upload",
+        ));
+    }
+    if matches!(concat, Some(Concat::Final(_))) {
+        return Err(Rejection::new(
+            StatusCode::FORBIDDEN,
+            "a final concatenation takes no bytes",
+        ));
+    }
+    let body_len = content_length.ok_or_else(|| {
+        Rejection::new(
+            StatusCode::LENGTH_REQUIRED,
+            "creation-with-upload needs a Content-Length",
+        )
+    })?;
+    if let Some(length) = length.filter(|&l| body_len > l) {
+        return Err(Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body of {body_len} bytes is longer than the upload's {length}"),
+        ));
+    }
+    Ok(Some(body_len))
 }
 
 /// Parses and validates a PATCH request (before looking at the stored upload).

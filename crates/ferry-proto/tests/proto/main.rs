@@ -1,5 +1,10 @@
 //! ferry-proto's integration tests: one binary, one module per subject.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test files are small enough that offsets fit in usize"
+)]
+
 mod tus_fixtures;
 mod tus_flows;
 mod tus_props;

@@ -6,7 +6,9 @@ use std::time::Duration;
 use ferry_proto::checksum::ChecksumAlgorithm;
 use ferry_proto::tus::client::RestartReason;
 use ferry_proto::tus::server::ServerConfig;
-use ferry_proto::tus::{Capabilities, Event, Extension, Recovery, RequestKind, TusError, Upload, UploadOptions};
+use ferry_proto::tus::{
+    Capabilities, Event, Extension, Recovery, RequestKind, TusError, Upload, UploadOptions,
+};
 use http::StatusCode;
 
 use crate::tus_sim::{Fault, Sim, endpoint, file_of};
@@ -19,8 +21,15 @@ fn config_without(missing: &[Extension]) -> ServerConfig {
 
 fn assert_uploaded(sim: &Sim) -> String {
     let location = sim.finished_location().expect("the upload finished");
-    let stored = sim.server.completed(&location).expect("the server holds a complete upload");
-    assert!(stored == sim.file.as_slice(), "the server's bytes equal the file's ({} bytes)", sim.file.len());
+    let stored = sim
+        .server
+        .completed(&location)
+        .expect("the server holds a complete upload");
+    assert!(
+        stored == sim.file.as_slice(),
+        "the server's bytes equal the file's ({} bytes)",
+        sim.file.len()
+    );
     location
 }
 
@@ -36,8 +45,19 @@ fn uploads_in_checksummed_chunks_and_stores_metadata() {
     assert_eq!(sim.count(RequestKind::Create), 1);
     // 1_000_000 / 65_536 = 15.26: the POST carries the first chunk, 15 PATCHes the rest.
     assert_eq!(sim.count(RequestKind::Append), 15);
-    assert_eq!(sim.server.info(&location).unwrap().metadata.get_str("filename"), Some("k.bin"));
-    assert_eq!(sim.server.bytes_received(), 1_000_000, "no byte was sent twice");
+    assert_eq!(
+        sim.server
+            .info(&location)
+            .unwrap()
+            .metadata
+            .get_str("filename"),
+        Some("k.bin")
+    );
+    assert_eq!(
+        sim.server.bytes_received(),
+        1_000_000,
+        "no byte was sent twice"
+    );
 }
 
 #[test]
@@ -47,7 +67,11 @@ fn small_file_goes_up_in_one_request_with_creation_with_upload() {
     let mut upload = Upload::new(sim.options(1 << 20), Some(caps), None).unwrap();
     sim.run(&mut upload, |_| Fault::None).unwrap();
     assert_uploaded(&sim);
-    assert_eq!(sim.log.len(), 1, "known capabilities and a small file: one POST and done");
+    assert_eq!(
+        sim.log.len(),
+        1,
+        "known capabilities and a small file: one POST and done"
+    );
 }
 
 #[test]
@@ -57,7 +81,10 @@ fn without_creation_with_upload_the_bytes_follow_in_patches() {
     let mut upload = Upload::new(sim.options(2000), None, None).unwrap();
     sim.run(&mut upload, |_| Fault::None).unwrap();
     assert_uploaded(&sim);
-    assert!(!upload.uses_checksums(), "no checksum extension, no checksums");
+    assert!(
+        !upload.uses_checksums(),
+        "no checksum extension, no checksums"
+    );
     assert_eq!(sim.log[1], (RequestKind::Create, None));
     assert_eq!(sim.count(RequestKind::Append), 3);
 }
@@ -107,19 +134,35 @@ fn resumes_from_saved_state_after_a_crash_without_resending_what_the_server_hold
     .unwrap();
     let saved = first.state();
     drop(first);
-    assert_eq!(saved.parts[0].offset, 30_000, "only confirmed bytes are in the saved state");
+    assert_eq!(
+        saved.parts[0].offset, 30_000,
+        "only confirmed bytes are in the saved state"
+    );
     let received_before = sim.server.bytes_received();
     assert_eq!(received_before, 40_000);
 
     let caps = ServerConfig::complete(None).capabilities();
     let mut second = Upload::new(opts, Some(caps), Some(&saved)).unwrap();
     let first_request = second.poll_request(sim.now).unwrap();
-    assert_eq!(first_request.kind, RequestKind::Status, "a resumed upload asks the server first");
-    sim.exchange(&mut second, first_request, Fault::None).unwrap();
-    assert_eq!(second.confirmed_offset(), 40_000, "the server's offset wins");
+    assert_eq!(
+        first_request.kind,
+        RequestKind::Status,
+        "a resumed upload asks the server first"
+    );
+    sim.exchange(&mut second, first_request, Fault::None)
+        .unwrap();
+    assert_eq!(
+        second.confirmed_offset(),
+        40_000,
+        "the server's offset wins"
+    );
     sim.run(&mut second, |_| Fault::None).unwrap();
     assert_uploaded(&sim);
-    assert_eq!(sim.server.bytes_received() - received_before, 60_000, "no byte the server held was sent again");
+    assert_eq!(
+        sim.server.bytes_received() - received_before,
+        60_000,
+        "no byte the server held was sent again"
+    );
 }
 
 #[test]
@@ -128,9 +171,15 @@ fn concatenation_uploads_parts_in_parallel_and_joins_them() {
     let mut opts = sim.options(10_000);
     opts.parallel = 3;
     let mut upload = Upload::new(opts, None, None).unwrap();
-    let _ = upload.poll_request(sim.now).map(|r| sim.exchange(&mut upload, r, Fault::None));
+    let _ = upload
+        .poll_request(sim.now)
+        .map(|r| sim.exchange(&mut upload, r, Fault::None));
     let in_flight: Vec<_> = std::iter::from_fn(|| upload.poll_request(sim.now)).collect();
-    assert_eq!(in_flight.len(), 3, "three partial uploads are created at once");
+    assert_eq!(
+        in_flight.len(),
+        3,
+        "three partial uploads are created at once"
+    );
     for request in in_flight {
         sim.exchange(&mut upload, request, Fault::None).unwrap();
     }
@@ -138,13 +187,27 @@ fn concatenation_uploads_parts_in_parallel_and_joins_them() {
     let location = assert_uploaded(&sim);
     assert!(upload.is_concatenated());
     assert_eq!(sim.count(RequestKind::Concatenate), 1);
-    assert_eq!(sim.server.info(&location).unwrap().metadata.get_str("filename"), Some("k.bin"));
-    assert_eq!(sim.server.upload_count(), 4, "three partial uploads and the final one");
+    assert_eq!(
+        sim.server
+            .info(&location)
+            .unwrap()
+            .metadata
+            .get_str("filename"),
+        Some("k.bin")
+    );
+    assert_eq!(
+        sim.server.upload_count(),
+        4,
+        "three partial uploads and the final one"
+    );
 }
 
 #[test]
 fn concatenation_is_not_used_when_the_server_lacks_it() {
-    let mut sim = Sim::new(config_without(&[Extension::Concatenation]), file_of(50_000, 7));
+    let mut sim = Sim::new(
+        config_without(&[Extension::Concatenation]),
+        file_of(50_000, 7),
+    );
     let mut opts = sim.options(10_000);
     opts.parallel = 4;
     let mut upload = Upload::new(opts, None, None).unwrap();
@@ -182,9 +245,19 @@ fn without_checksums_corruption_is_caught_by_nobody_so_ferry_asks_for_sha1() {
     // The reason Ferry prefers servers that list sha1: without it a flipped byte lands.
     let mut sim = Sim::new(config_without(&[Extension::Checksum]), file_of(30_000, 9));
     let mut upload = Upload::new(sim.options(10_000), None, None).unwrap();
-    sim.run(&mut upload, |r| if r.kind == RequestKind::Append { Fault::Corrupt } else { Fault::None }).unwrap();
+    sim.run(&mut upload, |r| {
+        if r.kind == RequestKind::Append {
+            Fault::Corrupt
+        } else {
+            Fault::None
+        }
+    })
+    .unwrap();
     let location = sim.finished_location().unwrap();
-    assert_ne!(sim.server.completed(&location).unwrap(), sim.file.as_slice());
+    assert_ne!(
+        sim.server.completed(&location).unwrap(),
+        sim.file.as_slice()
+    );
 }
 
 #[test]
@@ -201,16 +274,26 @@ fn expired_upload_starts_over_without_asking_the_server() {
     })
     .unwrap();
     let saved = first.state();
-    assert!(saved.parts[0].expires_at.is_some(), "the server's Upload-Expires is kept");
+    assert!(
+        saved.parts[0].expires_at.is_some(),
+        "the server's Upload-Expires is kept"
+    );
     sim.now += Duration::from_secs(3600);
     sim.events.clear();
     let mut second = Upload::new(opts, Some(config.capabilities()), Some(&saved)).unwrap();
     let request = second.poll_request(sim.now).unwrap();
-    assert_eq!(request.kind, RequestKind::Create, "an expired upload is not asked about");
+    assert_eq!(
+        request.kind,
+        RequestKind::Create,
+        "an expired upload is not asked about"
+    );
     sim.exchange(&mut second, request, Fault::None).unwrap();
     sim.run(&mut second, |_| Fault::None).unwrap();
     sim.drain(&mut second);
-    assert!(sim.events.contains(&Event::Restarted { part: 0, reason: RestartReason::Expired }));
+    assert!(sim.events.contains(&Event::Restarted {
+        part: 0,
+        reason: RestartReason::Expired
+    }));
     assert_uploaded(&sim);
 }
 
@@ -226,14 +309,22 @@ fn upload_that_vanished_from_the_server_starts_over() {
     })
     .unwrap();
     let saved = first.state();
-    sim.server.forget(saved.parts[0].location.as_deref().unwrap());
+    sim.server
+        .forget(saved.parts[0].location.as_deref().unwrap());
     let caps = ServerConfig::complete(None).capabilities();
     let mut again = Upload::new(opts, Some(caps), Some(&saved)).unwrap();
     sim.log.clear();
     sim.run(&mut again, |_| Fault::None).unwrap();
     assert_eq!(sim.log[0].0, RequestKind::Status);
-    assert_eq!(sim.log[1].0, RequestKind::Create, "404 to HEAD: a new upload");
-    assert!(sim.events.contains(&Event::Restarted { part: 0, reason: RestartReason::Gone }));
+    assert_eq!(
+        sim.log[1].0,
+        RequestKind::Create,
+        "404 to HEAD: a new upload"
+    );
+    assert!(sim.events.contains(&Event::Restarted {
+        part: 0,
+        reason: RestartReason::Gone
+    }));
     assert_uploaded(&sim);
 }
 
@@ -253,17 +344,36 @@ fn termination_deletes_what_was_created() {
     upload.terminate();
     sim.run(&mut upload, |_| Fault::None).unwrap();
     assert_eq!(sim.count(RequestKind::Terminate), 2);
-    assert_eq!(sim.server.upload_count(), 0, "both partial uploads were deleted");
-    assert_eq!(sim.events.last(), Some(&Event::Terminated { deleted: true }));
+    assert_eq!(
+        sim.server.upload_count(),
+        0,
+        "both partial uploads were deleted"
+    );
+    assert_eq!(
+        sim.events.last(),
+        Some(&Event::Terminated { deleted: true })
+    );
 }
 
 #[test]
 fn termination_without_the_extension_just_stops() {
     let config = config_without(&[Extension::Termination]);
-    let mut upload = Upload::new(UploadOptions::new(endpoint(), Some(10)), Some(config.capabilities()), None).unwrap();
+    let mut upload = Upload::new(
+        UploadOptions::new(endpoint(), Some(10)),
+        Some(config.capabilities()),
+        None,
+    )
+    .unwrap();
     upload.terminate();
-    assert_eq!(upload.poll_event(), Some(Event::Terminated { deleted: false }));
-    assert!(upload.poll_request(std::time::SystemTime::UNIX_EPOCH).is_none());
+    assert_eq!(
+        upload.poll_event(),
+        Some(Event::Terminated { deleted: false })
+    );
+    assert!(
+        upload
+            .poll_request(std::time::SystemTime::UNIX_EPOCH)
+            .is_none()
+    );
 }
 
 #[test]
@@ -271,7 +381,13 @@ fn a_file_larger_than_the_server_allows_fails_before_any_byte_is_sent() {
     let mut sim = Sim::new(ServerConfig::complete(Some(1000)), file_of(1001, 13));
     let mut upload = Upload::new(sim.options(100), None, None).unwrap();
     let err = sim.run(&mut upload, |_| Fault::None).unwrap_err();
-    assert_eq!(err, TusError::TooLarge { length: 1001, max_size: Some(1000) });
+    assert_eq!(
+        err,
+        TusError::TooLarge {
+            length: 1001,
+            max_size: Some(1000)
+        }
+    );
     assert!(!err.is_retryable());
     assert_eq!(sim.log.len(), 1, "only OPTIONS was sent");
     assert!(upload.is_failed() && upload.poll_request(sim.now).is_none());
@@ -279,7 +395,11 @@ fn a_file_larger_than_the_server_allows_fails_before_any_byte_is_sent() {
 
 #[test]
 fn a_server_without_creation_cannot_start_uploads() {
-    let caps = Capabilities::new(vec![Extension::Termination], vec![ChecksumAlgorithm::Sha1], None);
+    let caps = Capabilities::new(
+        vec![Extension::Termination],
+        vec![ChecksumAlgorithm::Sha1],
+        None,
+    );
     let err = Upload::new(UploadOptions::new(endpoint(), Some(1)), Some(caps), None).unwrap_err();
     assert!(matches!(err, TusError::Unsupported(_)), "{err}");
     assert_eq!(err.recovery(), Recovery::Fatal);
@@ -304,15 +424,22 @@ fn cut_connections_cost_at_most_one_chunk_each() {
     assert_uploaded(&sim);
     assert!(cuts >= 5, "the test cut the connection {cuts} times");
     let waste = sim.server.bytes_received() - 200_000;
-    assert!(waste <= cuts * 16_384, "{waste} bytes wasted over {cuts} cuts");
+    assert!(
+        waste <= cuts * 16_384,
+        "{waste} bytes wasted over {cuts} cuts"
+    );
 }
 
 #[test]
 fn unauthorized_is_final_and_says_to_sign_in_again() {
     let mut upload = Upload::new(UploadOptions::new(endpoint(), Some(10)), None, None).unwrap();
-    let request = upload.poll_request(std::time::SystemTime::UNIX_EPOCH).unwrap();
+    let request = upload
+        .poll_request(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
     let response = ferry_proto::tus::Response::new(StatusCode::UNAUTHORIZED);
-    let err = upload.handle_response(request.id, &response, std::time::SystemTime::UNIX_EPOCH).unwrap_err();
+    let err = upload
+        .handle_response(request.id, &response, std::time::SystemTime::UNIX_EPOCH)
+        .unwrap_err();
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("sign in again"), "{err}");
     assert!(upload.is_failed());

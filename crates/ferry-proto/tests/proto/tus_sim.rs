@@ -48,7 +48,9 @@ pub(crate) fn file_of(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     (0..len)
         .map(|_| {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (state >> 33) as u8
         })
         .collect()
@@ -74,17 +76,20 @@ impl Sim {
     }
 
     /// Sends one request with `fault` and hands the outcome to the machine.
-    pub(crate) fn exchange(&mut self, upload: &mut Upload, mut request: Request, fault: Fault) -> Result<(), TusError> {
+    pub(crate) fn exchange(
+        &mut self,
+        upload: &mut Upload,
+        mut request: Request,
+        fault: Fault,
+    ) -> Result<(), TusError> {
         self.now += Duration::from_millis(10);
-        let range = request.body.as_ref().map(|b| b.range.clone());
-        self.log.push((request.kind, range.clone()));
-        let mut body = range.map(|r| self.file[r.start as usize..r.end as usize].to_vec()).unwrap_or_default();
-        if let Some(algorithm) = request.body.as_ref().and_then(|b| b.checksum) {
-            request.set_checksum(&algorithm.digest(&body));
-        }
+        self.log
+            .push((request.kind, request.body.as_ref().map(|b| b.range.clone())));
+        let mut body = self.body_of(&mut request);
         match fault {
             Fault::CutAfter(n) if (n as usize) < body.len() => {
-                self.server.handle_cut(&request, &body[..n as usize], self.now);
+                self.server
+                    .handle_cut(&request, &body[..n as usize], self.now);
                 upload.handle_failure(request.id);
                 return Ok(());
             }
@@ -99,10 +104,27 @@ impl Sim {
         upload.handle_response(request.id, &response, self.now)
     }
 
+    /// Reads the bytes a request names, and adds their checksum when it asks for one, as
+    /// a transport does before sending.
+    pub(crate) fn body_of(&self, request: &mut Request) -> Vec<u8> {
+        let Some(body) = &request.body else {
+            return Vec::new();
+        };
+        let bytes = self.file[body.range.start as usize..body.range.end as usize].to_vec();
+        if let Some(algorithm) = body.checksum {
+            request.set_checksum(&algorithm.digest(&bytes));
+        }
+        bytes
+    }
+
     /// Runs the machine until it finishes, fails for good, or has nothing to send,
     /// asking `fault` what happens to each request. Errors that allow a retry are kept
     /// in `self.errors` and the run goes on, as the engine would after a backoff.
-    pub(crate) fn run(&mut self, upload: &mut Upload, mut fault: impl FnMut(&Request) -> Fault) -> Result<(), TusError> {
+    pub(crate) fn run(
+        &mut self,
+        upload: &mut Upload,
+        mut fault: impl FnMut(&Request) -> Fault,
+    ) -> Result<(), TusError> {
         for _ in 0..100_000 {
             let mut batch = Vec::new();
             while let Some(request) = upload.poll_request(self.now) {
