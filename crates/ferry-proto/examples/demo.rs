@@ -87,7 +87,7 @@ fn drive(upload: &mut Upload, server: &mut MemoryServer, file: &[u8], cut_at: Op
                 continue;
             }
             show_response(&response);
-            if let Err(err) = upload.handle_response(request.id, &response, now) {
+            if let Err(err) = upload.handle_response(request.id, &response) {
                 println!("  !! {err} (retryable: {})", err.is_retryable());
             }
         }

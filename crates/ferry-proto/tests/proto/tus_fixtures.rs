@@ -67,9 +67,7 @@ fn discovery_reads_every_capability_header() {
          Tus-Max-Size: 1073741824\r\nTus-Extension: creation,expiration,checksum\r\n\
          Tus-Checksum-Algorithm: md5,sha1\r\n\r\n",
     );
-    upload
-        .handle_response(request.id, &response, now())
-        .unwrap();
+    upload.handle_response(request.id, &response).unwrap();
     let expected = Capabilities {
         versions: vec!["1.0.0".into(), "0.2.2".into()],
         extensions: vec![
@@ -98,9 +96,7 @@ fn creation_posts_length_and_metadata_and_follows_location() {
     let response = reply(
         "HTTP/1.1 201 Created\r\nLocation: http://127.0.0.1:1080/files/24e533e0\r\nTus-Resumable: 1.0.0\r\n\r\n",
     );
-    upload
-        .handle_response(request.id, &response, now())
-        .unwrap();
+    upload.handle_response(request.id, &response).unwrap();
     assert_eq!(
         events(&mut upload),
         [
@@ -144,9 +140,7 @@ fn creation_with_upload_carries_the_first_checksummed_chunk() {
     let response = reply(
         "HTTP/1.1 201 Created\r\nLocation: /files/a\r\nUpload-Offset: 4\r\nTus-Resumable: 1.0.0\r\n\r\n",
     );
-    upload
-        .handle_response(request.id, &response, now())
-        .unwrap();
+    upload.handle_response(request.id, &response).unwrap();
     assert_eq!(upload.confirmed_offset(), 4);
     let patch = upload.poll_request(now()).unwrap();
     assert!(
@@ -171,7 +165,6 @@ fn deferred_length_is_announced_in_the_first_patch_after_it_is_known() {
         .handle_response(
             request.id,
             &reply("HTTP/1.1 201 Created\r\nLocation: /files/d\r\n\r\n"),
-            now(),
         )
         .unwrap();
     assert!(upload.poll_request(now()).is_none(), "no bytes exist yet");
@@ -186,7 +179,6 @@ fn deferred_length_is_announced_in_the_first_patch_after_it_is_known() {
         .handle_response(
             patch.id,
             &reply("HTTP/1.1 204 No Content\r\nUpload-Offset: 3\r\n\r\n"),
-            now(),
         )
         .unwrap();
     assert!(upload.is_finished());
@@ -218,9 +210,7 @@ fn resume_asks_with_head_and_continues_from_the_servers_offset() {
         "HTTP/1.1 200 OK\r\nUpload-Offset: 70\r\nUpload-Length: 100\r\nCache-Control: no-store\r\n\
          Tus-Resumable: 1.0.0\r\n\r\n",
     );
-    upload
-        .handle_response(request.id, &response, now())
-        .unwrap();
+    upload.handle_response(request.id, &response).unwrap();
     let patch = upload.poll_request(now()).unwrap();
     assert!(head(&patch).contains("Upload-Offset: 70\r\n"));
     assert_eq!(patch.body.unwrap().range, 70..74);
@@ -234,9 +224,7 @@ fn expiration_is_remembered_and_an_expired_upload_is_recreated() {
         "HTTP/1.1 200 OK\r\nUpload-Offset: 8\r\nUpload-Length: 100\r\n\
          Upload-Expires: Wed, 15 Nov 2023 00:00:00 GMT\r\n\r\n",
     );
-    upload
-        .handle_response(request.id, &response, now())
-        .unwrap();
+    upload.handle_response(request.id, &response).unwrap();
     assert_eq!(upload.state().parts[0].expires_at, Some(1_700_006_400));
     let later = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_006_400);
     let next = upload.poll_request(later).unwrap();
@@ -260,7 +248,6 @@ fn termination_sends_delete() {
         .handle_response(
             request.id,
             &reply("HTTP/1.1 204 No Content\r\nTus-Resumable: 1.0.0\r\n\r\n"),
-            now(),
         )
         .unwrap();
     assert_eq!(events(&mut upload), [Event::Terminated { deleted: true }]);
@@ -284,14 +271,12 @@ fn concatenation_creates_partials_then_the_final_upload() {
         .handle_response(
             second.id,
             &reply("HTTP/1.1 201 Created\r\nLocation: /files/b\r\n\r\n"),
-            now(),
         )
         .unwrap();
     upload
         .handle_response(
             first.id,
             &reply("HTTP/1.1 201 Created\r\nLocation: /files/a\r\n\r\n"),
-            now(),
         )
         .unwrap();
     let patches: Vec<Request> = std::iter::from_fn(|| upload.poll_request(now())).collect();
@@ -308,7 +293,7 @@ fn concatenation_creates_partials_then_the_final_upload() {
         let ok = reply(&format!(
             "HTTP/1.1 204 No Content\r\nUpload-Offset: {offset}\r\n\r\n"
         ));
-        upload.handle_response(patch.id, &ok, now()).unwrap();
+        upload.handle_response(patch.id, &ok).unwrap();
     }
     let tails: Vec<Request> = std::iter::from_fn(|| upload.poll_request(now())).collect();
     for patch in &tails {
@@ -316,7 +301,6 @@ fn concatenation_creates_partials_then_the_final_upload() {
             .handle_response(
                 patch.id,
                 &reply("HTTP/1.1 204 No Content\r\nUpload-Offset: 5\r\n\r\n"),
-                now(),
             )
             .unwrap();
     }
@@ -330,7 +314,6 @@ fn concatenation_creates_partials_then_the_final_upload() {
         .handle_response(
             last.id,
             &reply("HTTP/1.1 201 Created\r\nLocation: /files/f\r\n\r\n"),
-            now(),
         )
         .unwrap();
     assert!(upload.is_finished());
@@ -426,14 +409,10 @@ fn every_error_status_of_a_patch_is_typed_with_its_recovery() {
         let mut upload = resumed(&[Extension::Creation], 20, None);
         let sync = upload.poll_request(now()).unwrap();
         let at_20 = reply("HTTP/1.1 200 OK\r\nUpload-Offset: 20\r\nUpload-Length: 100\r\n\r\n");
-        upload.handle_response(sync.id, &at_20, now()).unwrap();
+        upload.handle_response(sync.id, &at_20).unwrap();
         let patch = upload.poll_request(now()).unwrap();
         let err = upload
-            .handle_response(
-                patch.id,
-                &reply(&format!("HTTP/1.1 {status}\r\n\r\n")),
-                now(),
-            )
+            .handle_response(patch.id, &reply(&format!("HTTP/1.1 {status}\r\n\r\n")))
             .unwrap_err();
         assert!(is_expected(&err), "{status} became {err:?}");
         assert_eq!(err.recovery(), *recovery, "{status}");
@@ -465,14 +444,12 @@ fn protocol_violations_in_offsets_are_caught() {
         .handle_response(
             sync.id,
             &reply("HTTP/1.1 200 OK\r\nUpload-Offset: 0\r\n\r\n"),
-            now(),
         )
         .unwrap();
     let patch = upload.poll_request(now()).unwrap();
     let err = upload.handle_response(
         patch.id,
         &reply("HTTP/1.1 204 No Content\r\nUpload-Offset: 5\r\n\r\n"),
-        now(),
     );
     assert_eq!(
         err,
@@ -491,7 +468,6 @@ fn protocol_violations_in_offsets_are_caught() {
     let err = upload.handle_response(
         sync.id,
         &reply("HTTP/1.1 200 OK\r\nUpload-Offset: 30\r\n\r\n"),
-        now(),
     );
     assert_eq!(
         err,
@@ -512,7 +488,6 @@ fn protocol_violations_in_offsets_are_caught() {
         let err = upload.handle_response(
             sync.id,
             &reply(&format!("HTTP/1.1 200 OK\r\n{bad}\r\n\r\n")),
-            now(),
         );
         assert_eq!(err.unwrap_err().recovery(), Recovery::StartOver, "{bad}");
         assert!(

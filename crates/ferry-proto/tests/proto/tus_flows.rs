@@ -437,9 +437,7 @@ fn unauthorized_is_final_and_says_to_sign_in_again() {
         .poll_request(std::time::SystemTime::UNIX_EPOCH)
         .unwrap();
     let response = ferry_proto::tus::Response::new(StatusCode::UNAUTHORIZED);
-    let err = upload
-        .handle_response(request.id, &response, std::time::SystemTime::UNIX_EPOCH)
-        .unwrap_err();
+    let err = upload.handle_response(request.id, &response).unwrap_err();
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("sign in again"), "{err}");
     assert!(upload.is_failed());

@@ -152,7 +152,7 @@ proptest! {
                     stated.insert(n);
                 }
             }
-            let _ = upload.handle_response(request.id, &reply, now);
+            let _ = upload.handle_response(request.id, &reply);
             let confirmed = upload.confirmed_offset();
             prop_assert!(confirmed <= 100);
             prop_assert!(stated.contains(&confirmed), "confirmed {} was never stated", confirmed);
@@ -182,7 +182,7 @@ proptest! {
             let bytes = write_response(&sim.server.handle(&request, &body, sim.now));
             let cut = cuts.next().flatten().map_or(bytes.len(), |c| c.min(bytes.len()));
             match parse_response(&bytes[..cut]) {
-                Ok(Parsed::Complete(response, _)) => { let _ = upload.handle_response(request.id, &response, sim.now); }
+                Ok(Parsed::Complete(response, _)) => { let _ = upload.handle_response(request.id, &response); }
                 Ok(Parsed::Incomplete) | Err(_) => upload.handle_failure(request.id),
             }
         }

@@ -101,7 +101,7 @@ impl Sim {
             upload.handle_failure(request.id);
             return Ok(());
         }
-        upload.handle_response(request.id, &response, self.now)
+        upload.handle_response(request.id, &response)
     }
 
     /// Reads the bytes a request names, and adds their checksum when it asks for one, as

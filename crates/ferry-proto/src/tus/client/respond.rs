@@ -1,8 +1,6 @@
 //! How the client machine takes in answers: status checks per request, offset validation,
 //! and the recovery state each error leaves behind. Knows nothing of sockets.
 
-use std::time::SystemTime;
-
 use http::StatusCode;
 use http::header::LOCATION;
 
@@ -22,13 +20,7 @@ const CHECKSUM_MISMATCH: u16 = 460;
 impl Upload {
     /// Takes in the answer to request `id`. On `Err` the machine has already moved to the
     /// state its [`Recovery`] names; poll again after a pause if the error is retryable.
-    pub fn handle_response(
-        &mut self,
-        id: RequestId,
-        response: &Response,
-        now: SystemTime,
-    ) -> Result<(), TusError> {
-        let _ = now; // Expiry is judged when the next request is built, with that call's `now`.
+    pub fn handle_response(&mut self, id: RequestId, response: &Response) -> Result<(), TusError> {
         let Some(pending) = self.pending.remove(&id) else {
             return if matches!(
                 self.phase,
