@@ -4,6 +4,7 @@
     clippy::cast_possible_truncation,
     reason = "test files are small enough that offsets fit in usize"
 )]
+#![allow(clippy::too_many_lines, reason = "case tables read best in one piece")]
 
 mod tus_fixtures;
 mod tus_flows;
