@@ -442,3 +442,35 @@ fn unauthorized_is_final_and_says_to_sign_in_again() {
     assert!(err.to_string().contains("sign in again"), "{err}");
     assert!(upload.is_failed());
 }
+
+#[test]
+fn saved_state_of_another_file_version_is_not_resumed() {
+    let mut sim = Sim::new(ServerConfig::complete(None), file_of(20_000, 15));
+    let opts = sim.options(5_000);
+    let mut first = Upload::new(opts, None, None).unwrap();
+    let mut n = 0;
+    sim.run(&mut first, |_| {
+        n += 1;
+        if n > 3 { Fault::Crash } else { Fault::None }
+    })
+    .unwrap();
+    let saved = first.state();
+    // The file grew meanwhile: the saved upload has the old length.
+    sim.file = file_of(25_000, 15);
+    let mut second = Upload::new(sim.options(5_000), None, Some(&saved)).unwrap();
+    assert_eq!(
+        second.poll_event(),
+        Some(Event::Restarted {
+            part: 0,
+            reason: RestartReason::Mismatch
+        })
+    );
+    sim.log.clear();
+    sim.run(&mut second, |_| Fault::None).unwrap();
+    assert_eq!(
+        sim.count(RequestKind::Status),
+        0,
+        "the old upload is not asked about"
+    );
+    assert_uploaded(&sim);
+}

@@ -185,13 +185,21 @@ impl Upload {
             next_id: 0,
             events: VecDeque::new(),
         };
-        if let Some(state) = resume.filter(|s| upload.state_fits(s)) {
-            upload.concatenated = state.concatenated;
-            upload.parts = state
-                .parts
-                .iter()
-                .map(|p| Part::restore(p, &upload.opts.endpoint))
-                .collect();
+        match resume {
+            Some(state) if upload.state_fits(state) => {
+                upload.concatenated = state.concatenated;
+                upload.parts = state
+                    .parts
+                    .iter()
+                    .map(|p| Part::restore(p, &upload.opts.endpoint))
+                    .collect();
+            }
+            // Saved for another version of the file: its uploads cannot be continued.
+            Some(_) => upload.events.push_back(Event::Restarted {
+                part: 0,
+                reason: RestartReason::Mismatch,
+            }),
+            None => {}
         }
         if let Some(caps) = caps {
             upload.start(caps)?;
