@@ -1,0 +1,3 @@
+//! ferry-proto's integration tests, one binary for all protocols.
+mod galileo;
+mod galileo_props;
