@@ -6,6 +6,8 @@
 )]
 #![allow(clippy::too_many_lines, reason = "case tables read best in one piece")]
 
+mod galileo;
+mod galileo_props;
 mod tus_fixtures;
 mod tus_flows;
 mod tus_props;
