@@ -1,6 +1,4 @@
-//! `make demo` (until the app exists): whole uploads through ferry-proto's machines against
-//! in-memory servers, with every message printed. No sockets, no files: the point is to show
-//! the protocol core the CLI, the app and ferry-server will share.
+//! The tus half of the demo: the client machine against the in-memory tus server.
 
 use std::time::{Duration, SystemTime};
 
@@ -125,8 +123,9 @@ fn tus_demo(title: &str, len: usize, parallel: usize, cut_at: Option<usize>) {
     }
 }
 
-fn main() {
-    println!("ferry-proto demo: tus 1.0.0 client machine <-> in-memory tus server");
+/// Three tus uploads, each printed message by message.
+pub(crate) fn run() {
+    println!("ferry-proto demo, part 1: tus 1.0.0 client machine <-> in-memory tus server");
     tus_demo(
         "1. A 1 MiB file in 256 KiB sha1-checked chunks (the first rides in the POST):",
         1 << 20,
@@ -145,9 +144,4 @@ fn main() {
         3,
         None,
     );
-    galileo::demo();
-}
-
-mod galileo {
-    pub(super) fn demo() {}
 }
