@@ -99,14 +99,7 @@ impl Capabilities {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, value.parse().unwrap());
-        }
-        map
-    }
+    use crate::tus::headers::test_header_map as headers;
 
     #[test]
     fn reads_a_full_options_answer() {

@@ -225,6 +225,16 @@ impl Extension {
     }
 }
 
+/// A header map from literal pairs, for tests.
+#[cfg(test)]
+pub(crate) fn test_header_map(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(*name, value.parse().expect("test header values are valid"));
+    }
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

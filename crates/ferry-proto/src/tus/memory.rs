@@ -16,6 +16,7 @@ use super::server::{
     Rejection, ServerConfig, UploadInfo, parse_append, parse_creation, terminated_response,
     upload_id_from_url, verify_chunk,
 };
+use crate::checksum::Checksum;
 
 /// The path of the creation endpoint.
 pub const ENDPOINT_PATH: &str = "/files/";
@@ -114,7 +115,9 @@ impl MemoryServer {
         self.expire_after.map(|after| now + after)
     }
 
-    fn lookup(&self, request: &Request) -> Result<String, Rejection> {
+    /// The id of the existing upload a request names (after checking its tus version).
+    fn existing(&self, request: &Request) -> Result<String, Rejection> {
+        super::server::check_version(&request.headers)?;
         upload_id_from_url(request.url.path(), ENDPOINT_PATH)
             .filter(|id| self.uploads.contains_key(*id))
             .map(str::to_owned)
@@ -134,14 +137,12 @@ impl MemoryServer {
             Method::OPTIONS => Ok(self.config.options_response()),
             Method::POST if at_endpoint => self.create(request, body, complete, now),
             Method::HEAD => {
-                let id = self.lookup(request)?;
-                super::server::check_version(&request.headers)?;
+                let id = self.existing(request)?;
                 Ok(self.uploads[&id].info.head_response())
             }
             Method::PATCH => self.append(request, body, complete, now),
             Method::DELETE => {
-                let id = self.lookup(request)?;
-                super::server::check_version(&request.headers)?;
+                let id = self.existing(request)?;
                 self.uploads.remove(&id);
                 Ok(terminated_response())
             }
@@ -189,14 +190,7 @@ impl MemoryServer {
             stored.info.length = Some(stored.info.offset);
         }
         if creation.body_len.is_some() {
-            let accepted = match &creation.checksum {
-                Some(expected) if complete => {
-                    verify_chunk(expected, &expected.algorithm.digest(body))?;
-                    body
-                }
-                Some(_) => &[][..],
-                None => body,
-            };
+            let accepted = accepted_bytes(creation.checksum.as_ref(), body, complete)?;
             stored.data.extend_from_slice(accepted);
             stored.info.offset = stored.data.len() as u64;
         }
@@ -216,10 +210,12 @@ impl MemoryServer {
         complete: bool,
         now: SystemTime,
     ) -> Result<Response, Rejection> {
-        let id = self.lookup(request)?;
         let append = parse_append(&request.headers, &self.config)?;
+        let id = self.existing(request)?;
         let expiry = self.expiry(now);
-        let stored = self.uploads.get_mut(&id).expect("looked up above");
+        let Some(stored) = self.uploads.get_mut(&id) else {
+            return Err(Rejection::new(StatusCode::NOT_FOUND, "no such upload"));
+        };
         let plan = stored.info.check_append(&append, &self.config)?;
         if let Some(length) = plan.new_length {
             stored.info.length = Some(length);
@@ -228,14 +224,29 @@ impl MemoryServer {
             Some(max) => &body[..body.len().min(usize::try_from(max).unwrap_or(usize::MAX))],
             None => body,
         };
-        match &append.checksum {
-            Some(expected) if complete => verify_chunk(expected, &expected.algorithm.digest(body))?,
-            Some(_) => return Ok(stored.info.append_response()),
-            None => {}
-        }
-        stored.data.extend_from_slice(body);
+        stored
+            .data
+            .extend_from_slice(accepted_bytes(append.checksum.as_ref(), body, complete)?);
         stored.info.offset = stored.data.len() as u64;
         stored.info.expires = expiry;
         Ok(stored.info.append_response())
+    }
+}
+
+/// The bytes of a body the server keeps: all of them when no checksum was sent (even from a
+/// cut connection), none from a cut connection whose checksum cannot be checked, and the
+/// verified body otherwise (460 when it does not match).
+fn accepted_bytes<'a>(
+    checksum: Option<&Checksum>,
+    body: &'a [u8],
+    complete: bool,
+) -> Result<&'a [u8], Rejection> {
+    match checksum {
+        Some(expected) if complete => {
+            verify_chunk(expected, &expected.algorithm.digest(body))?;
+            Ok(body)
+        }
+        Some(_) => Ok(&[]),
+        None => Ok(body),
     }
 }

@@ -535,14 +535,7 @@ pub fn upload_id_from_url<'a>(url: &'a str, endpoint_path: &str) -> Option<&'a s
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, value.parse().unwrap());
-        }
-        map
-    }
+    use crate::tus::headers::test_header_map as headers;
 
     #[test]
     fn upload_ids_come_from_absolute_and_relative_urls() {

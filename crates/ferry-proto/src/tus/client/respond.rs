@@ -78,17 +78,7 @@ impl Upload {
         if !response.status.is_success() {
             return Err(unexpected(kind, response));
         }
-        let location = header_str(&response.headers, &LOCATION)
-            .map_err(|source| TusError::BadHeader {
-                request: kind,
-                source,
-            })?
-            .filter(|l| !l.is_empty())
-            .ok_or(TusError::MissingHeader {
-                request: kind,
-                header: "Location",
-            })?
-            .to_owned();
+        let location = location_header(kind, response)?;
         let url = self
             .opts
             .endpoint
@@ -230,17 +220,7 @@ impl Upload {
         if !response.status.is_success() {
             return Err(unexpected(kind, response));
         }
-        let location = header_str(&response.headers, &LOCATION)
-            .map_err(|source| TusError::BadHeader {
-                request: kind,
-                source,
-            })?
-            .filter(|l| !l.is_empty())
-            .ok_or(TusError::MissingHeader {
-                request: kind,
-                header: "Location",
-            })?;
-        self.final_location = Some(location.to_owned());
+        self.final_location = Some(location_header(kind, response)?);
         self.finish();
         Ok(())
     }
@@ -315,6 +295,18 @@ impl Upload {
 
 fn is_gone(status: StatusCode) -> bool {
     status == StatusCode::NOT_FOUND || status == StatusCode::GONE
+}
+
+/// `Location` of an answer that created an upload; it must be there and not empty.
+fn location_header(request: RequestKind, response: &Response) -> Result<String, TusError> {
+    header_str(&response.headers, &LOCATION)
+        .map_err(|source| TusError::BadHeader { request, source })?
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .ok_or(TusError::MissingHeader {
+            request,
+            header: "Location",
+        })
 }
 
 /// `Upload-Offset` of an answer, if present and well-formed.
