@@ -46,7 +46,9 @@ doc: setup ## Build ferry-proto's docs, warnings as errors
 lint: fmt-check purity clippy doc ## All of the checks above (cheapest first)
 
 test: setup lint ## Lint, then run every test in the workspace
-	$(CARGO) test --workspace --locked
+	mkdir -p target
+	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
+	bash scripts/test-summary.sh target/test-output.log
 
 demo: setup ## Show the protocol core uploading to an in-memory server
 	$(CARGO) build --locked -p ferry-proto --example demo

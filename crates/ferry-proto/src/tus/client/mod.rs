@@ -14,6 +14,38 @@
 //! The confirmed offset only ever takes values the server stated; a request the machine
 //! builds never starts past it. The machine never reads the clock: `now` comes in with
 //! every call that needs it (expiration). Knows nothing of sockets or files.
+//!
+//! # Example
+//! A whole upload against the in-memory server; a real driver sends the same requests over
+//! HTTP, streaming each body from the file.
+//! ```
+//! use std::time::SystemTime;
+//! use ferry_proto::tus::{memory::MemoryServer, server::ServerConfig, Event, Upload, UploadOptions};
+//!
+//! let file = vec![7u8; 100_000];
+//! let mut server = MemoryServer::new(ServerConfig::complete(None));
+//! let endpoint = "http://127.0.0.1:8080/files/".parse()?;
+//! let mut options = UploadOptions::new(endpoint, Some(file.len() as u64));
+//! options.chunk_size = 32 * 1024;
+//! let mut upload = Upload::new(options, None, None)?;
+//!
+//! let now = SystemTime::now();
+//! while let Some(mut request) = upload.poll_request(now) {
+//!     let body = match &request.body {
+//!         Some(body) => &file[body.range.start as usize..body.range.end as usize],
+//!         None => &[][..],
+//!     };
+//!     if let Some(algorithm) = request.body.as_ref().and_then(|b| b.checksum) {
+//!         request.set_checksum(&algorithm.digest(body));
+//!     }
+//!     let response = server.handle(&request, body, now);
+//!     upload.handle_response(request.id, &response)?;
+//! }
+//! let location = upload.location().expect("finished");
+//! assert_eq!(server.completed(location), Some(&file[..]));
+//! assert!(std::iter::from_fn(|| upload.poll_event()).any(|e| matches!(e, Event::Finished { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod part;
 mod respond;
