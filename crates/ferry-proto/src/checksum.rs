@@ -85,6 +85,17 @@ impl FromStr for ChecksumAlgorithm {
     }
 }
 
+/// `bytes` in lower-case hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 /// An incremental hasher for one [`ChecksumAlgorithm`].
 #[derive(Clone)]
 pub struct Hasher(HasherState);
@@ -145,13 +156,7 @@ pub struct Checksum {
 impl Checksum {
     /// The digest in lower-case hex, as GalileoSend and Ferry's `sha1` metadata carry it.
     pub fn to_hex(&self) -> String {
-        use fmt::Write as _;
-        self.digest
-            .iter()
-            .fold(String::with_capacity(self.digest.len() * 2), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            })
+        to_hex(&self.digest)
     }
 
     /// Parses a hex digest (either case) of the given algorithm.

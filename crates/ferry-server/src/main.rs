@@ -1,10 +1,227 @@
 //! The `ferry-server` binary: command-line front of the [`ferry_server`] library.
 //!
-//! Only argument parsing and process setup belong here; the server itself is the library.
+//! Only argument parsing, logging setup and process concerns (signals, exit codes) live
+//! here; the server itself is the library.
 
-use ferry_server as _;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
-fn main() {
-    eprintln!("ferry-server: not built yet; the reference server arrives with its own issue");
-    std::process::exit(1);
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use ferry_server::accounts::{Token, add_user, find_user, issue_token, revoke_token};
+use ferry_server::{App, Config, TlsFiles};
+
+/// The Ferry reference server for tus 1.0.0 and GalileoSend.
+#[derive(Debug, Parser)]
+#[command(name = "ferry-server", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve tus at /files/, GalileoSend at /galileo and the API at /api/v1/.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (printed on start).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The largest upload accepted, in bytes.
+        #[arg(long)]
+        max_size: Option<u64>,
+        /// Seconds an unfinished upload is kept after its last change.
+        #[arg(long, default_value_t = 86_400)]
+        expire_after: u64,
+        /// TLS certificate chain (PEM); serves HTTPS with --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account.
+    Add {
+        /// The user name (also the folder name under DIR/files/).
+        name: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new bearer token for a user (for scripts).
+    Issue {
+        /// The user name.
+        name: String,
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// The token.
+        token: String,
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "ferry_server=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ferry-server: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(data: PathBuf) -> anyhow::Result<App> {
+    let shown = data.display().to_string();
+    App::open(Config::new(data)).with_context(|| format!("opening the data directory {shown}"))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            data,
+            max_size,
+            expire_after,
+            tls_cert,
+            tls_key,
+        } => {
+            let mut config = Config::new(data);
+            config.max_size = max_size;
+            config.expire_after = Duration::from_secs(expire_after);
+            config.tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key });
+            serve(listen, config)
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    password_stdin: _,
+                    data,
+                },
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let app = open(data)?;
+            app.state()
+                .db
+                .call_blocking(|conn| add_user(conn, &name, &password))?;
+            eprintln!("ferry-server: user {name} added");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Issue { name, data },
+        } => {
+            let app = open(data)?;
+            let token = app.state().db.call_blocking(|conn| {
+                let user = find_user(conn, &name)?.ok_or_else(|| {
+                    ferry_server::ServerError::BadRequest(format!("no user named {name:?}"))
+                })?;
+                issue_token(conn, &user, "ferry-server token issue")
+            })?;
+            println!("{}", token.expose());
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { token, data },
+        } => {
+            let app = open(data)?;
+            if !app
+                .state()
+                .db
+                .call_blocking(|conn| revoke_token(conn, &Token::new(token)))?
+            {
+                bail!("no such token, or it was revoked already");
+            }
+            eprintln!("ferry-server: token revoked");
+            Ok(())
+        }
+    }
+}
+
+fn serve(listen: SocketAddr, config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let app = App::open(config.clone())
+            .with_context(|| format!("opening the data directory {}", config.data_dir.display()))?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        // Scripts and tests wait for exactly this line.
+        println!("listening on {scheme}://{addr}");
+        app.serve(listener, shutdown_signal()).await?;
+        eprintln!("ferry-server: stopped");
+        Ok(())
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }

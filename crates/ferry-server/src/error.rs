@@ -1,0 +1,178 @@
+//! The server's error type: what went wrong, with the context a person needs, and how each
+//! protocol answers it (HTTP status for tus and the API, error code for GalileoSend).
+
+use std::io;
+
+use ferry_proto::galileo::ErrorCode;
+use http::StatusCode;
+
+/// An error while serving a request or running a command.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// No valid token came with the request.
+    #[error(
+        "sign-in required: send a valid token as `Authorization: Bearer TOKEN` or `access_token=TOKEN`"
+    )]
+    Unauthorized,
+    /// The user name or password is wrong.
+    #[error("wrong user name or password")]
+    WrongPassword,
+    /// Too many failed sign-ins.
+    #[error("too many failed sign-ins; try again in {retry_after} seconds")]
+    RateLimited {
+        /// Seconds until the next attempt is allowed.
+        retry_after: u64,
+    },
+    /// The upload does not exist for this user (or another user owns it).
+    #[error("no such upload")]
+    NotFound,
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A remote path that Ferry will not store.
+    #[error("refused path {path:?}: {reason}")]
+    BadPath {
+        /// The path as received.
+        path: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The upload is larger than this server accepts.
+    #[error("the upload of {size} bytes exceeds this server's limit of {max} bytes")]
+    TooLarge {
+        /// The upload's size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The request conflicts with the state of the upload or the files.
+    #[error("{0}")]
+    Conflict(String),
+    /// The whole-file hash does not match; the upload was reset to byte 0.
+    #[error(
+        "the file's sha1 does not match (expected {expected}, received {actual}); the upload starts again from byte 0"
+    )]
+    HashMismatch {
+        /// The hash the client announced.
+        expected: String,
+        /// The hash of the bytes received.
+        actual: String,
+    },
+    /// The disk is full; what was received so far is kept.
+    #[error("the server's disk is full while {context}; the upload can resume once space is freed")]
+    DiskFull {
+        /// What the server was doing.
+        context: String,
+    },
+    /// Any other I/O failure.
+    #[error("I/O error while {context}: {source}")]
+    Io {
+        /// What the server was doing.
+        context: String,
+        /// The failure.
+        source: io::Error,
+    },
+    /// A database failure.
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A failed schema migration.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// A bug or a broken invariant.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServerError {
+    /// An I/O error with context; a full disk (or quota) becomes [`ServerError::DiskFull`].
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        let context = context.into();
+        let full = source.kind() == io::ErrorKind::StorageFull
+            || source.kind() == io::ErrorKind::QuotaExceeded
+            || matches!(source.raw_os_error(), Some(28 | 122));
+        if full {
+            Self::DiskFull { context }
+        } else {
+            Self::Io { context, source }
+        }
+    }
+
+    /// The HTTP status that answers this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized | Self::WrongPassword => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) | Self::BadPath { .. } => StatusCode::BAD_REQUEST,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::HashMismatch { .. } => ferry_proto::tus::server::CHECKSUM_MISMATCH,
+            Self::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            Self::Io { .. } | Self::Db(_) | Self::Migration(_) | Self::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The GalileoSend error code that answers this error.
+    pub fn galileo_code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthorized | Self::WrongPassword | Self::RateLimited { .. } => {
+                ErrorCode::Unauthorized
+            }
+            Self::NotFound => ErrorCode::UnknownUpload,
+            Self::BadRequest(_) | Self::Conflict(_) => ErrorCode::BadMessage,
+            Self::BadPath { .. } => ErrorCode::BadPath,
+            Self::TooLarge { .. } => ErrorCode::TooLarge,
+            Self::HashMismatch { .. } => ErrorCode::HashMismatch,
+            Self::DiskFull { .. } => ErrorCode::DiskFull,
+            Self::Io { .. } | Self::Db(_) | Self::Migration(_) | Self::Internal(_) => {
+                ErrorCode::Internal
+            }
+        }
+    }
+
+    /// The message a client may see: internal details stay in the server's log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Io { context, .. } => {
+                format!("the server failed while {context}; try again later")
+            }
+            Self::Db(_) | Self::Migration(_) | Self::Internal(_) => {
+                "internal server error; try again later".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl axum::response::IntoResponse for ServerError {
+    /// A JSON body `{"error": message, "code": code}`. tus clients find `Tus-Resumable` on
+    /// it as on every tus answer; 401 says how to authenticate, 429 when to come back.
+    fn into_response(self) -> axum::response::Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let body = serde_json::json!({ "error": self.public_message(), "code": self.galileo_code().as_str() });
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert("tus-resumable", http::HeaderValue::from_static("1.0.0"));
+        match &self {
+            Self::Unauthorized | Self::WrongPassword => {
+                headers.insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            Self::RateLimited { retry_after } => {
+                headers.insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(*retry_after),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,37 @@
+//! The background task that removes unfinished uploads whose expiry has passed (the tus
+//! expiration extension; GalileoSend uploads expire the same way).
+
+use std::time::SystemTime;
+
+use crate::AppState;
+use crate::uploads::UploadRecord;
+
+/// Every `gc_interval`, removes expired uploads; runs until aborted.
+pub async fn run(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.gc_interval);
+    loop {
+        tick.tick().await;
+        if let Err(err) = collect(&state).await {
+            tracing::warn!(error = %err, "removing expired uploads failed; trying again later");
+        }
+    }
+}
+
+/// Removes the uploads expired now; returns how many.
+pub async fn collect(state: &AppState) -> Result<usize, crate::ServerError> {
+    let expired = state
+        .db
+        .call(|conn| UploadRecord::expired(conn, SystemTime::now()))
+        .await?;
+    for id in &expired {
+        // Take the upload so no request is writing it while it goes.
+        let _guard = state.locks.acquire(id).await;
+        let (storage, id2) = (state.storage.clone(), id.clone());
+        state
+            .db
+            .call(move |conn| UploadRecord::delete(conn, &storage, &id2))
+            .await?;
+        tracing::info!(upload = %id, "removed expired upload");
+    }
+    Ok(expired.len())
+}

@@ -1,0 +1,229 @@
+//! The disk layout under the data directory, and the rules for what a client may name.
+//!
+//! - `DIR/uploads/ID`: the bytes of an unfinished upload, appended as they arrive.
+//! - `DIR/files/USER/PATH`: finished, verified uploads, put in place by one rename.
+//!
+//! Remote paths come from clients and are hostile until [`RemotePath::parse`] accepts them.
+//! Knows nothing of protocols, accounts or the database.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::ServerError;
+
+/// The longest remote path accepted, in bytes.
+pub const MAX_PATH_BYTES: usize = 4096;
+/// The longest path component accepted, in bytes (what common filesystems store).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// A relative path that is safe to store under a user's directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RemotePath(String);
+
+impl RemotePath {
+    /// Accepts `path` if it is relative, non-empty, has no `.`/`..`/empty components, no
+    /// NUL, control characters or backslashes, and fits the length limits.
+    pub fn parse(path: &str) -> Result<Self, ServerError> {
+        let refuse = |reason| ServerError::BadPath {
+            path: path.chars().take(300).collect(),
+            reason,
+        };
+        if path.is_empty() {
+            return Err(refuse("the path is empty"));
+        }
+        if path.len() > MAX_PATH_BYTES {
+            return Err(refuse("the path is longer than 4096 bytes"));
+        }
+        if path.starts_with('/') {
+            return Err(refuse("absolute paths are not accepted"));
+        }
+        if path.chars().any(|c| c == '\0') {
+            return Err(refuse("the path contains a NUL byte"));
+        }
+        if path.chars().any(char::is_control) {
+            return Err(refuse("the path contains control characters"));
+        }
+        if path.contains('\\') {
+            return Err(refuse(
+                "backslashes are not accepted; separate folders with /",
+            ));
+        }
+        for name in path.split('/') {
+            match name {
+                "" => return Err(refuse("the path has an empty component")),
+                "." | ".." => return Err(refuse("`.` and `..` are not accepted in paths")),
+                n if n.len() > MAX_NAME_BYTES => {
+                    return Err(refuse("a name is longer than 255 bytes"));
+                }
+                _ => {}
+            }
+        }
+        Ok(Self(path.to_owned()))
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The data directory's layout.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    root: PathBuf,
+}
+
+impl Storage {
+    /// Creates the directories under `root` if they are missing.
+    pub fn open(root: &Path) -> Result<Self, ServerError> {
+        for dir in [root.to_path_buf(), root.join("uploads"), root.join("files")] {
+            fs::create_dir_all(&dir)
+                .map_err(|e| ServerError::io(format!("creating {}", dir.display()), e))?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the bytes of unfinished upload `id` are kept. Ids are server-made hex.
+    pub fn upload_path(&self, id: &str) -> PathBuf {
+        self.root.join("uploads").join(id)
+    }
+
+    /// Where user `user`'s finished file `path` lives.
+    pub fn file_path(&self, user: &str, path: &RemotePath) -> PathBuf {
+        self.root.join("files").join(user).join(path.as_str())
+    }
+
+    /// Puts a finished upload in place: flushes it, renames it over `DIR/files/USER/PATH`
+    /// (replacing an older version in one step) and flushes the directory.
+    pub fn publish(
+        &self,
+        upload_id: &str,
+        user: &str,
+        path: &RemotePath,
+    ) -> Result<PathBuf, ServerError> {
+        let from = self.upload_path(upload_id);
+        let to = self.file_path(user, path);
+        let parent = to
+            .parent()
+            .ok_or_else(|| ServerError::Internal("a file path has no parent".into()))?;
+        if let Some(blocking) = parent
+            .ancestors()
+            .take_while(|a| a.starts_with(self.root.join("files")))
+            .find(|a| a.is_file())
+        {
+            return Err(ServerError::Conflict(format!(
+                "cannot store {}: {} is a file, not a folder",
+                path.as_str(),
+                blocking
+                    .strip_prefix(self.root.join("files").join(user))
+                    .unwrap_or(blocking)
+                    .display()
+            )));
+        }
+        if to.is_dir() {
+            return Err(ServerError::Conflict(format!(
+                "cannot store {}: a folder of that name exists",
+                path.as_str()
+            )));
+        }
+        fs::create_dir_all(parent)
+            .map_err(|e| ServerError::io(format!("creating the folder of {}", path.as_str()), e))?;
+        fs::File::open(&from)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| ServerError::io(format!("flushing upload {upload_id}"), e))?;
+        fs::rename(&from, &to)
+            .map_err(|e| ServerError::io(format!("moving upload {upload_id} into place"), e))?;
+        // The rename is durable only once the directory itself is flushed.
+        fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| ServerError::io(format!("flushing the folder of {}", path.as_str()), e))?;
+        Ok(to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_relative_paths() {
+        for ok in [
+            "a.txt",
+            "photos/2024/IMG 0001.jpg",
+            "ünïcødé/名前.txt",
+            ".hidden",
+            "a..b",
+            "x/...y",
+        ] {
+            assert_eq!(RemotePath::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn refuses_hostile_paths() {
+        let long_name = "n".repeat(256);
+        let long_path = "d/".repeat(2100) + "f";
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            ".",
+            "a//b",
+            "a/",
+            "a\0b",
+            "a\\..\\b",
+            "a\nb",
+            &long_name,
+            &long_path,
+        ] {
+            assert!(
+                matches!(RemotePath::parse(bad), Err(ServerError::BadPath { .. })),
+                "{bad:?} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn publish_replaces_an_older_version_and_refuses_file_folder_clashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        let path = RemotePath::parse("docs/a.txt").unwrap();
+        for (id, content) in [("u1", "first"), ("u2", "second")] {
+            fs::write(storage.upload_path(id), content).unwrap();
+            storage.publish(id, "ann", &path).unwrap();
+        }
+        assert_eq!(
+            fs::read_to_string(storage.file_path("ann", &path)).unwrap(),
+            "second"
+        );
+        assert!(
+            !storage.upload_path("u2").exists(),
+            "the upload's bytes moved, not copied"
+        );
+
+        fs::write(storage.upload_path("u3"), "x").unwrap();
+        let below_file = RemotePath::parse("docs/a.txt/b").unwrap();
+        assert!(matches!(
+            storage.publish("u3", "ann", &below_file),
+            Err(ServerError::Conflict(_))
+        ));
+        let over_dir = RemotePath::parse("docs").unwrap();
+        assert!(matches!(
+            storage.publish("u3", "ann", &over_dir),
+            Err(ServerError::Conflict(_))
+        ));
+        assert!(
+            storage.upload_path("u3").exists(),
+            "a refused upload keeps its bytes"
+        );
+    }
+}

@@ -1,0 +1,341 @@
+//! Upload records, shared by tus and GalileoSend: creating, reading and advancing them, and
+//! finishing one (verify the whole-file sha1, move it into place, list it under `files`).
+//!
+//! The database's `received` is the truth about how many bytes an upload holds: the data
+//! file may hold more after a crash, and is cut back to `received` before the next write.
+//! Knows nothing of HTTP or WebSockets.
+
+use std::fs;
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+
+use ferry_proto::checksum::ChecksumAlgorithm;
+use rand::RngCore;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::accounts::User;
+use crate::error::ServerError;
+use crate::storage::{RemotePath, Storage};
+
+/// Which protocol an upload came in by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// tus 1.0.0 at `/files/`.
+    Tus,
+    /// GalileoSend at `/galileo`.
+    Galileo,
+}
+
+impl Protocol {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Tus => "tus",
+            Self::Galileo => "galileo",
+        }
+    }
+}
+
+/// A tus concatenation role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConcatRole {
+    /// A partial upload, to be joined later.
+    Partial,
+    /// A final upload joining these partial uploads (by id), in order.
+    Final(Vec<String>),
+}
+
+/// One upload as the database keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    /// Random 128-bit id in hex.
+    pub id: String,
+    /// The owner.
+    pub user_id: i64,
+    /// The protocol it came in by.
+    pub protocol: Protocol,
+    /// Where it will be stored (validated); `None` for partial uploads.
+    pub path: Option<String>,
+    /// Its length; `None` while deferred, or for a final upload not yet assembled.
+    pub length: Option<u64>,
+    /// Bytes received and committed.
+    pub received: u64,
+    /// tus `Upload-Metadata` as received (empty for GalileoSend).
+    pub metadata: String,
+    /// The whole-file sha1 the client announced, lower-case hex.
+    pub sha1: Option<String>,
+    /// The file's modification time (unix seconds), if the client said.
+    pub mtime: Option<i64>,
+    /// Its concatenation role, if any.
+    pub concat: Option<ConcatRole>,
+    /// When it expires unless it changes (unix seconds).
+    pub expires_at: Option<i64>,
+    /// When it was finished (unix seconds).
+    pub completed_at: Option<i64>,
+}
+
+/// Seconds since the epoch of `at`.
+pub fn unix(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The point in time of unix seconds `secs`.
+pub fn from_unix(secs: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// A fresh upload id: 128 random bits in hex.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    ferry_proto::checksum::to_hex(&bytes)
+}
+
+/// Whether `id` has the shape of an id this server makes (so it is safe as a file name).
+pub fn is_valid_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+const COLUMNS: &str = "id, user_id, protocol, path, length, received, metadata, sha1, mtime, concat, parts, expires_at, completed_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<UploadRecord> {
+    let protocol: String = row.get(2)?;
+    let concat: Option<String> = row.get(9)?;
+    let parts: Option<String> = row.get(10)?;
+    Ok(UploadRecord {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        protocol: if protocol == "galileo" {
+            Protocol::Galileo
+        } else {
+            Protocol::Tus
+        },
+        path: row.get(3)?,
+        length: row.get::<_, Option<i64>>(4)?.map(to_u64),
+        received: to_u64(row.get(5)?),
+        metadata: row.get(6)?,
+        sha1: row.get(7)?,
+        mtime: row.get(8)?,
+        concat: match concat.as_deref() {
+            Some("partial") => Some(ConcatRole::Partial),
+            Some(_) => Some(ConcatRole::Final(
+                parts
+                    .unwrap_or_default()
+                    .split(' ')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            None => None,
+        },
+        expires_at: row.get(11)?,
+        completed_at: row.get(12)?,
+    })
+}
+
+impl UploadRecord {
+    /// A new, empty upload record of `user` (not yet stored).
+    pub fn new(user: &User, protocol: Protocol) -> Self {
+        Self {
+            id: new_id(),
+            user_id: user.id,
+            protocol,
+            path: None,
+            length: None,
+            received: 0,
+            metadata: String::new(),
+            sha1: None,
+            mtime: None,
+            concat: None,
+            expires_at: None,
+            completed_at: None,
+        }
+    }
+
+    /// Whether every byte has arrived.
+    pub fn is_complete(&self) -> bool {
+        self.length == Some(self.received)
+    }
+
+    /// Stores a new record.
+    pub fn insert(&self, conn: &Connection) -> Result<(), ServerError> {
+        let (concat, parts) = match &self.concat {
+            None => (None, None),
+            Some(ConcatRole::Partial) => (Some("partial"), None),
+            Some(ConcatRole::Final(ids)) => (Some("final"), Some(ids.join(" "))),
+        };
+        conn.execute(
+            &format!("INSERT INTO uploads ({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+            params![
+                self.id,
+                self.user_id,
+                self.protocol.as_str(),
+                self.path,
+                self.length.map(to_i64),
+                to_i64(self.received),
+                self.metadata,
+                self.sha1,
+                self.mtime,
+                concat,
+                parts,
+                self.expires_at,
+                self.completed_at,
+                unix(SystemTime::now()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Upload `id` if it belongs to `user_id` (another user's upload is "not found").
+    pub fn get(conn: &Connection, id: &str, user_id: i64) -> Result<Option<Self>, ServerError> {
+        Ok(conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1 AND user_id = ?2"),
+                params![id, user_id],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    /// Records that the upload now holds `received` bytes (and its length, once known),
+    /// and when it expires.
+    pub fn save_progress(&self, conn: &Connection) -> Result<(), ServerError> {
+        conn.execute(
+            "UPDATE uploads SET received = ?2, length = ?3, expires_at = ?4 WHERE id = ?1",
+            params![
+                self.id,
+                to_i64(self.received),
+                self.length.map(to_i64),
+                self.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes the record and its data file.
+    pub fn delete(conn: &Connection, storage: &Storage, id: &str) -> Result<(), ServerError> {
+        conn.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+        match fs::remove_file(storage.upload_path(id)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ServerError::io(format!("removing upload {id}"), e)),
+        }
+    }
+
+    /// Unfinished uploads whose expiry has passed at `now`.
+    pub fn expired(conn: &Connection, now: SystemTime) -> Result<Vec<String>, ServerError> {
+        let mut stmt =
+            conn.prepare("SELECT id FROM uploads WHERE completed_at IS NULL AND expires_at < ?1")?;
+        let ids = stmt
+            .query_map([unix(now)], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+}
+
+/// The sha1 of a file, read in pieces.
+pub fn sha1_of_file(path: &std::path::Path) -> std::io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = ChecksumAlgorithm::Sha1.hasher();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf)? {
+            0 => break,
+            n => hasher.update(&buf[..n]),
+        }
+    }
+    Ok(hasher.finish().to_hex())
+}
+
+/// A finished file as `GET /api/v1/files` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileEntry {
+    /// Its path under the user's folder.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its sha1, lower-case hex.
+    pub sha1: String,
+    /// When it was finished (unix seconds).
+    pub uploaded_at: i64,
+}
+
+/// Finishes a complete upload (blocking: it reads the whole file once): checks the sha1
+/// the client announced, moves the bytes to `DIR/files/USER/PATH` and lists the file.
+/// On a sha1 mismatch the upload is reset to byte 0 and [`ServerError::HashMismatch`]
+/// returned, so the client can send it again.
+pub fn finish(
+    conn: &Connection,
+    storage: &Storage,
+    user: &User,
+    record: &mut UploadRecord,
+) -> Result<FileEntry, ServerError> {
+    let path = RemotePath::parse(record.path.as_deref().unwrap_or(&record.id))?;
+    let data = storage.upload_path(&record.id);
+    let actual = sha1_of_file(&data)
+        .map_err(|e| ServerError::io(format!("reading upload {}", record.id), e))?;
+    if let Some(expected) = record
+        .sha1
+        .clone()
+        .filter(|e| !e.eq_ignore_ascii_case(&actual))
+    {
+        fs::File::create(&data)
+            .map_err(|e| ServerError::io(format!("resetting upload {}", record.id), e))?;
+        record.received = 0;
+        record.save_progress(conn)?;
+        return Err(ServerError::HashMismatch { expected, actual });
+    }
+    storage.publish(&record.id, &user.name, &path)?;
+    let now = unix(SystemTime::now());
+    let size = record.received;
+    conn.execute(
+        "INSERT INTO files (user_id, path, size, sha1, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (user_id, path) DO UPDATE SET size = excluded.size, sha1 = excluded.sha1, uploaded_at = excluded.uploaded_at",
+        params![user.id, path.as_str(), to_i64(size), actual, now],
+    )?;
+    conn.execute(
+        "UPDATE uploads SET completed_at = ?2, received = ?3, expires_at = NULL WHERE id = ?1",
+        params![record.id, now, to_i64(size)],
+    )?;
+    record.completed_at = Some(now);
+    record.expires_at = None;
+    Ok(FileEntry {
+        path: path.as_str().to_owned(),
+        size,
+        sha1: actual,
+        uploaded_at: now,
+    })
+}
+
+/// The finished files of `user_id` whose path starts with `prefix`.
+pub fn list_files(
+    conn: &Connection,
+    user_id: i64,
+    prefix: &str,
+) -> Result<Vec<FileEntry>, ServerError> {
+    let mut stmt = conn.prepare(
+        "SELECT path, size, sha1, uploaded_at FROM files WHERE user_id = ?1 AND substr(path, 1, length(?2)) = ?2 ORDER BY path",
+    )?;
+    let rows = stmt
+        .query_map(params![user_id, prefix], |r| {
+            Ok(FileEntry {
+                path: r.get(0)?,
+                size: to_u64(r.get(1)?),
+                sha1: r.get(2)?,
+                uploaded_at: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

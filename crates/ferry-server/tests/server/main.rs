@@ -1,0 +1,6 @@
+//! ferry-server's integration tests: the real server on 127.0.0.1 port 0, real HTTP and
+//! WebSocket clients. One binary, one module per subject.
+
+mod api;
+mod cli;
+mod support;
