@@ -1,9 +1,127 @@
 //! The client journal of Ferry: the single source of truth for what is uploaded.
 //!
-//! # Layout (to come)
-//! - `schema`: the SQLite schema, applied through `rusqlite_migration`, each migration tested.
-//! - `accounts`, `folders`, `files`, `uploads`, `history`: typed queries over the tables of
-//!   DESIGN 4.3. Offsets are written only after the server confirmed them.
+//! One SQLite file (WAL, `synchronous=FULL`: a confirmed offset survives a power cut) with
+//! accounts, folders, files, uploads (with the partial uploads of a concatenation) and
+//! history. Every change that must be seen whole (an upload finishing: history row, file
+//! state, upload row) happens in one transaction, so a crash at any instant leaves the
+//! journal consistent. Offsets are written only when the engine says the server confirmed
+//! them; the journal never invents one.
 //!
-//! This crate knows nothing of networks, protocols or user interfaces: it stores facts that
-//! the engine hands it and answers questions about them. Secrets never reach it.
+//! # Layout
+//! - [`Journal`]: opening, migrations ([`schema`]), and the typed queries, grouped by table
+//!   in `accounts`, `folders`, `files`, `uploads` and `history`.
+//! - [`StoreError`]: what can go wrong, with the path or name a person needs.
+//!
+//! This crate knows nothing of networks, protocols or user interfaces: it stores facts the
+//! engine hands it and answers questions about them. Secrets never reach it.
+
+mod accounts;
+mod error;
+mod files;
+mod folders;
+mod history;
+mod schema;
+mod uploads;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::Connection;
+use rusqlite_migration::Migrations;
+
+pub use crate::accounts::{Account, AccountId};
+pub use crate::error::StoreError;
+pub use crate::files::{FileFacts, FileId, FileRecord, FileState};
+pub use crate::folders::{Folder, FolderId};
+pub use crate::history::{HistoryEntry, HistoryQuery, Outcome};
+pub use crate::uploads::{NewUpload, PartRecord, UploadId, UploadRecord};
+
+/// How an upload travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// tus 1.0.0.
+    Tus,
+    /// GalileoSend.
+    Galileo,
+}
+
+impl Protocol {
+    /// The name stored in the journal and shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tus => "tus",
+            Self::Galileo => "galileo",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "tus" => Some(Self::Tus),
+            "galileo" => Some(Self::Galileo),
+            _ => None,
+        }
+    }
+}
+
+/// The journal: one open SQLite connection.
+#[derive(Debug)]
+pub struct Journal {
+    conn: Connection,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::prepare(conn, path)
+    }
+
+    /// A journal in memory, for tests.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: ":memory:".into(),
+            source,
+        })?;
+        Self::prepare(conn, Path::new(":memory:"))
+    }
+
+    fn prepare(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
+        let setup = |conn: &Connection| -> rusqlite::Result<()> {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            conn.busy_timeout(Duration::from_secs(5))
+        };
+        setup(&conn).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Migrations::from_slice(schema::MIGRATIONS)
+            .to_latest(&mut conn)
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Self { conn })
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A byte count or offset as SQLite stores it.
+fn to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A byte count or offset as the journal stored it.
+fn from_sql(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}

@@ -1,0 +1,38 @@
+//! What can go wrong with the journal, said so that a person knows where to look.
+
+use std::path::PathBuf;
+
+/// An error of the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The journal file cannot be opened or set up.
+    #[error("cannot open the journal {}: {source}", path.display())]
+    Open {
+        /// The journal file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The journal's schema cannot be brought up to date (a newer Ferry wrote it?).
+    #[error("cannot update the journal {} to this version of Ferry: {source}", path.display())]
+    Migrate {
+        /// The journal file.
+        path: PathBuf,
+        /// What went wrong.
+        source: rusqlite_migration::Error,
+    },
+    /// The folder is synced already.
+    #[error("the folder {0} is synced already")]
+    FolderExists(String),
+    /// A stored value is not one this version understands.
+    #[error("the journal holds an unknown {what} {value:?}; was it written by a newer Ferry?")]
+    Unknown {
+        /// What kind of value.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// Any other SQLite failure.
+    #[error("journal query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+}

@@ -1,0 +1,204 @@
+//! Files Ferry knows: where they are, the facts last seen (size, mtime, inode, content sha1)
+//! and where each stands. A file belongs to a folder, or to no folder for `ferry upload`.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use crate::{FolderId, Journal, StoreError, from_sql, now_ms, to_sql};
+
+/// A file's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId(pub i64);
+
+/// What the filesystem says about a file; a change in any of them is a change of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileFacts {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Inode number (0 where the platform has none).
+    pub inode: u64,
+}
+
+/// Where a file stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileState {
+    /// Waiting to be uploaded.
+    Pending,
+    /// An upload is under way (see its upload row).
+    Uploading,
+    /// The content with `uploaded_sha1` is on the server.
+    Uploaded,
+    /// The last upload failed for good; waits for the user or a change.
+    Failed,
+    /// Gone from disk (never deleted on the server).
+    Deleted,
+}
+
+impl FileState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Uploading => "uploading",
+            Self::Uploaded => "uploaded",
+            Self::Failed => "failed",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Uploading,
+            Self::Uploaded,
+            Self::Failed,
+            Self::Deleted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A file as the journal knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// The row id.
+    pub id: FileId,
+    /// Its folder, or `None` for a one-shot upload.
+    pub folder: Option<FolderId>,
+    /// Relative to the folder, or absolute for a one-shot upload.
+    pub local_path: String,
+    /// The facts last seen.
+    pub facts: FileFacts,
+    /// The content's sha1 (hex) when it was last hashed.
+    pub sha1: Option<String>,
+    /// Where it stands.
+    pub state: FileState,
+    /// The sha1 of the content last uploaded, if any.
+    pub uploaded_sha1: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, folder_id, local_path, size, mtime_ns, inode, sha1, state, uploaded_sha1";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<(FileRecord, String)> {
+    let state: String = r.get(7)?;
+    Ok((
+        FileRecord {
+            id: FileId(r.get(0)?),
+            folder: r.get::<_, Option<i64>>(1)?.map(FolderId),
+            local_path: r.get(2)?,
+            facts: FileFacts {
+                size: from_sql(r.get(3)?),
+                mtime_ns: r.get(4)?,
+                inode: from_sql(r.get(5)?),
+            },
+            sha1: r.get(6)?,
+            state: FileState::parse(&state).unwrap_or(FileState::Pending),
+            uploaded_sha1: r.get(8)?,
+        },
+        state,
+    ))
+}
+
+fn checked((record, raw): (FileRecord, String)) -> Result<FileRecord, StoreError> {
+    match FileState::parse(&raw) {
+        Some(_) => Ok(record),
+        None => Err(StoreError::Unknown {
+            what: "file state",
+            value: raw,
+        }),
+    }
+}
+
+impl Journal {
+    /// Records the facts (and content hash, if known) of a file and its state; creates the
+    /// row if new. The content last uploaded is kept.
+    pub fn upsert_file(
+        &self,
+        folder: Option<FolderId>,
+        local_path: &str,
+        facts: FileFacts,
+        sha1: Option<&str>,
+        state: FileState,
+    ) -> Result<FileRecord, StoreError> {
+        let existing = self.file(folder, local_path)?;
+        let now = now_ms();
+        match existing {
+            Some(old) => {
+                self.conn.execute(
+                    "UPDATE files SET size = ?2, mtime_ns = ?3, inode = ?4, sha1 = ?5, state = ?6, updated_at = ?7 WHERE id = ?1",
+                    params![old.id.0, to_sql(facts.size), facts.mtime_ns, to_sql(facts.inode), sha1, state.as_str(), now],
+                )?;
+            }
+            None => {
+                self.conn.execute(
+                    "INSERT INTO files (folder_id, local_path, size, mtime_ns, inode, sha1, state, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        folder.map(|f| f.0),
+                        local_path,
+                        to_sql(facts.size),
+                        facts.mtime_ns,
+                        to_sql(facts.inode),
+                        sha1,
+                        state.as_str(),
+                        now
+                    ],
+                )?;
+            }
+        }
+        self.file(folder, local_path)?
+            .ok_or(StoreError::Sql(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// The file at `local_path` of `folder` (or the one-shot file at that absolute path).
+    pub fn file(
+        &self,
+        folder: Option<FolderId>,
+        local_path: &str,
+    ) -> Result<Option<FileRecord>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM files WHERE folder_id IS ?1 AND local_path = ?2"),
+                params![folder.map(|f| f.0), local_path],
+                from_row,
+            )
+            .optional()?;
+        row.map(checked).transpose()
+    }
+
+    /// The file with row id `id`.
+    pub fn file_by_id(&self, id: FileId) -> Result<Option<FileRecord>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM files WHERE id = ?1"),
+                [id.0],
+                from_row,
+            )
+            .optional()?;
+        row.map(checked).transpose()
+    }
+
+    /// Every file of `folder`, by path.
+    pub fn files_in(&self, folder: FolderId) -> Result<Vec<FileRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM files WHERE folder_id = ?1 ORDER BY local_path"
+        ))?;
+        let rows = stmt
+            .query_map([folder.0], from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(checked).collect()
+    }
+
+    /// Sets where a file stands.
+    pub fn set_file_state(&self, id: FileId, state: FileState) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.0, state.as_str(), now_ms()],
+        )?;
+        Ok(())
+    }
+}

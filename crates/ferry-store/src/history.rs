@@ -1,0 +1,165 @@
+//! The history: one row per finished, abandoned or failed upload, searchable and paged in
+//! SQL (the desktop app shows 100,000 rows without loading them).
+
+use rusqlite::{Row, Transaction, params};
+
+use crate::{Journal, StoreError, UploadId, from_sql, now_ms, to_sql};
+
+/// How an upload ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Complete on the server.
+    Uploaded,
+    /// Given up because the file changed or went away (it will be uploaded anew if it exists).
+    Abandoned,
+    /// Given up because of a permanent error.
+    Failed,
+}
+
+impl Outcome {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uploaded => "uploaded",
+            Self::Abandoned => "abandoned",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Uploaded, Self::Abandoned, Self::Failed]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
+/// One ended upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The row id.
+    pub id: i64,
+    /// The local file (absolute, or relative to `folder`).
+    pub local_path: String,
+    /// The synced folder it belongs to, if any.
+    pub folder: Option<String>,
+    /// Where it went on the server.
+    pub remote_path: String,
+    /// The server.
+    pub server_url: String,
+    /// `tus` or `galileo`.
+    pub protocol: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The sha1 (hex) of the content sent.
+    pub sha1: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The server's location of the finished upload.
+    pub location: Option<String>,
+    /// Bytes this client put on the wire for it (more than `size` after retries).
+    pub bytes_sent: u64,
+    /// When it started and ended (unix milliseconds).
+    pub started_at_ms: i64,
+    /// When it ended (unix milliseconds).
+    pub finished_at_ms: i64,
+    /// Why it failed or was abandoned.
+    pub error: Option<String>,
+}
+
+/// Which history rows to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Only rows whose local or remote path contains this text (case-insensitive for ASCII).
+    pub search: Option<String>,
+    /// At most this many rows, newest first.
+    pub limit: u32,
+    /// Skip this many rows first (for pages).
+    pub offset: u32,
+}
+
+impl Default for HistoryQuery {
+    fn default() -> Self {
+        Self {
+            search: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+const COLUMNS: &str = "history.id, history.local_path, folders.path, history.remote_path, history.server_url, \
+    history.protocol, history.size, history.sha1, history.outcome, history.location, history.bytes_sent, \
+    history.started_at_ms, history.finished_at_ms, history.error";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<HistoryEntry> {
+    let outcome: String = r.get(8)?;
+    Ok(HistoryEntry {
+        id: r.get(0)?,
+        local_path: r.get(1)?,
+        folder: r.get(2)?,
+        remote_path: r.get(3)?,
+        server_url: r.get(4)?,
+        protocol: r.get(5)?,
+        size: from_sql(r.get(6)?),
+        sha1: r.get(7)?,
+        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failed),
+        location: r.get(9)?,
+        bytes_sent: from_sql(r.get(10)?),
+        started_at_ms: r.get(11)?,
+        finished_at_ms: r.get(12)?,
+        error: r.get(13)?,
+    })
+}
+
+/// Writes the history row of upload `id` (which must still exist) and returns it.
+pub(crate) fn insert_history(
+    tx: &Transaction<'_>,
+    id: UploadId,
+    outcome: Outcome,
+    location: Option<&str>,
+    bytes_sent: u64,
+    error: Option<&str>,
+) -> Result<HistoryEntry, StoreError> {
+    tx.execute(
+        "INSERT INTO history (account_id, folder_id, local_path, remote_path, server_url, protocol, size, sha1,
+                              outcome, location, bytes_sent, started_at_ms, finished_at_ms, error)
+         SELECT uploads.account_id, files.folder_id, files.local_path, uploads.remote_path, accounts.server_url,
+                uploads.protocol, uploads.size, uploads.sha1, ?2, ?3, ?4, uploads.started_at, ?5, ?6
+         FROM uploads JOIN files ON files.id = uploads.file_id JOIN accounts ON accounts.id = uploads.account_id
+         WHERE uploads.id = ?1",
+        params![id.0, outcome.as_str(), location, to_sql(bytes_sent), now_ms(), error],
+    )?;
+    let row = tx.last_insert_rowid();
+    Ok(tx.query_row(
+        &format!("SELECT {COLUMNS} FROM history LEFT JOIN folders ON folders.id = history.folder_id WHERE history.id = ?1"),
+        [row],
+        from_row,
+    )?)
+}
+
+impl Journal {
+    /// History rows matching `query`, newest first.
+    pub fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM history LEFT JOIN folders ON folders.id = history.folder_id
+             WHERE ?1 IS NULL OR instr(lower(history.local_path), lower(?1)) > 0
+                              OR instr(lower(history.remote_path), lower(?1)) > 0
+             ORDER BY history.finished_at_ms DESC, history.id DESC LIMIT ?2 OFFSET ?3"
+        ))?;
+        let rows = stmt
+            .query_map(params![query.search, query.limit, query.offset], from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// How many history rows match `query`'s search (for page counts).
+    pub fn history_count(&self, query: &HistoryQuery) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM history WHERE ?1 IS NULL OR instr(lower(local_path), lower(?1)) > 0
+                                                OR instr(lower(remote_path), lower(?1)) > 0",
+            [&query.search],
+            |r| r.get(0),
+        )?;
+        Ok(from_sql(n))
+    }
+}
