@@ -66,9 +66,8 @@ demo: setup ## Show the protocol core uploading to an in-memory server
 	    ''
 	$(CARGO) run --quiet --locked -p ferry-proto --example demo
 
-bench: ## Benchmarks (none yet)
-	@echo 'No benchmarks yet: they arrive with the client-core issue, when there is an uploader'
-	@echo 'and a server to measure. Nothing was measured, so no numbers are shown.'
+bench: setup ## tus upload throughput: ferry-server vs @tus/server (BENCH_SIZE_MB, default 1024)
+	bash scripts/bench.sh
 
 clean: ## Remove build output
 	$(CARGO) clean
