@@ -21,7 +21,7 @@ export CARGO_INCREMENTAL := 0
 export CARGO_TERM_COLOR := never
 endif
 
-.PHONY: help setup fmt-check clippy purity doc lint test demo bench clean
+.PHONY: help setup peers fmt-check clippy purity doc lint test demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
@@ -30,6 +30,9 @@ help: ## Show the targets
 setup: ## Install missing system packages; check the Rust toolchain
 	bash scripts/apt-ensure.sh $(SYSTEM_PACKAGES)
 	bash scripts/setup-rust.sh
+
+peers: ## Install the pinned Node.js test peers (tests/peers/, npm ci when the lock file changed)
+	bash scripts/setup-node.sh
 
 fmt-check: setup ## Check formatting (cargo fmt)
 	$(CARGO) fmt --all -- --check
@@ -45,7 +48,7 @@ doc: setup ## Build ferry-proto's docs, warnings as errors
 
 lint: fmt-check purity clippy doc ## All of the checks above (cheapest first)
 
-test: setup lint ## Lint, then run every test in the workspace
+test: setup lint peers ## Lint, then run every test in the workspace (with the interop peers)
 	mkdir -p target
 	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	bash scripts/test-summary.sh target/test-output.log
@@ -63,9 +66,8 @@ demo: setup ## Show the protocol core uploading to an in-memory server
 	    ''
 	$(CARGO) run --quiet --locked -p ferry-proto --example demo
 
-bench: ## Benchmarks (none yet)
-	@echo 'No benchmarks yet: they arrive with the client-core issue, when there is an uploader'
-	@echo 'and a server to measure. Nothing was measured, so no numbers are shown.'
+bench: setup ## tus upload throughput: ferry-server vs @tus/server (BENCH_SIZE_MB, default 1024)
+	bash scripts/bench.sh
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -3,5 +3,6 @@
 
 mod api;
 mod cli;
+mod interop;
 mod support;
 mod tls;
