@@ -53,18 +53,17 @@ test: setup lint peers ## Lint, then run every test in the workspace (with the i
 	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	bash scripts/test-summary.sh target/test-output.log
 
-demo: setup ## Show the protocol core uploading to an in-memory server
-	$(CARGO) build --locked -p ferry-proto --example demo
+demo: setup peers ## Run ferry-server on 127.0.0.1 with real clients uploading to it
+	$(CARGO) build --locked -p ferry-server -p ferry-proto --examples --bins
 	@printf '%s\n' \
 	    '' \
-	    '=== Ferry demo: the protocol core ===' \
-	    'The desktop app, the ferry CLI and the ferry-server reference server do not exist yet,' \
-	    'so this is not an upload to a real server. What runs below is ferry-proto, the sans-IO' \
-	    'protocol core they will all share: whole tus 1.0.0 and GalileoSend uploads driven' \
-	    'through its client machines against an in-memory server inside this one process, with' \
-	    'the exchange between them printed.' \
+	    '=== Ferry demo ===' \
+	    'The desktop app and the ferry CLI do not exist yet, so this shows what does: the' \
+	    'protocol core (ferry-proto) against in-memory servers, then ferry-server on 127.0.0.1' \
+	    'receiving uploads from real third-party clients (tus-js-client from npm, and the' \
+	    'original GalileoSend client logic), checked byte for byte.' \
 	    ''
-	$(CARGO) run --quiet --locked -p ferry-proto --example demo
+	bash scripts/demo.sh
 
 bench: setup ## tus upload throughput: ferry-server vs @tus/server (BENCH_SIZE_MB, default 1024)
 	bash scripts/bench.sh
