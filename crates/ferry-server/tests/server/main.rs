@@ -4,3 +4,5 @@
 mod api;
 mod cli;
 mod support;
+mod tus_core;
+mod tus_driver;
