@@ -6,3 +6,4 @@ mod cli;
 mod support;
 mod tus_core;
 mod tus_driver;
+mod tus_extensions;
