@@ -4,6 +4,8 @@
 mod api;
 mod cli;
 mod support;
+mod tus_auth;
 mod tus_core;
 mod tus_driver;
+mod tus_errors;
 mod tus_extensions;
