@@ -162,11 +162,12 @@ async fn partial_patch(
     location: &str,
     promised: usize,
     body: &[u8],
+    extra: &str,
 ) -> tokio::net::TcpStream {
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let head = format!(
         "PATCH {location} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
-         Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: {promised}\r\n\r\n",
+         Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: {promised}\r\n{extra}\r\n",
         server.addr, server.ann
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -186,7 +187,7 @@ async fn a_patch_whose_connection_drops_keeps_the_bytes_received_and_does_not_bl
         &metadata(&[("filename", "cut.bin")]),
     )
     .await;
-    let stream = partial_patch(&server, &location, 100_000, &data[..40_000]).await;
+    let stream = partial_patch(&server, &location, 100_000, &data[..40_000], "").await;
     drop(stream);
     // Let the server read to the end of what arrived and notice the broken body.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -226,7 +227,7 @@ async fn a_stale_patch_on_a_live_connection_gives_way_to_the_newer_request() {
     )
     .await;
     // The connection stays open: the server would wait for the rest of this body forever.
-    let _stale = partial_patch(&server, &location, 100_000, &data[..30_000]).await;
+    let _stale = partial_patch(&server, &location, 100_000, &data[..30_000], "").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let at = tokio::time::timeout(
         Duration::from_secs(5),
@@ -322,4 +323,42 @@ async fn a_twenty_megabyte_upload_streams_through_one_patch() {
     .await;
     assert_eq!(reply.status(), 204, "{:?}", reply.text().await);
     assert_eq!(std::fs::read(server.file("ann", "big.bin")).unwrap(), data);
+}
+
+#[tokio::test]
+async fn a_checksummed_patch_whose_connection_drops_keeps_nothing() {
+    let server = TestServer::start().await;
+    let data = random_bytes(100_000);
+    let location = create(
+        &server,
+        &server.ann,
+        100_000,
+        &metadata(&[("filename", "k.bin")]),
+    )
+    .await;
+    let sum = ferry_proto::checksum::ChecksumAlgorithm::Sha1
+        .digest(&data)
+        .to_header_value();
+    let stream = partial_patch(
+        &server,
+        &location,
+        100_000,
+        &data[..40_000],
+        &format!("Upload-Checksum: {sum}\r\n"),
+    )
+    .await;
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        offset(&server, &server.ann, &location).await,
+        0,
+        "bytes whose checksum cannot be checked are discarded"
+    );
+    let id = location.trim_start_matches("/files/");
+    assert_eq!(
+        std::fs::metadata(server.data().join("uploads").join(id))
+            .unwrap()
+            .len(),
+        0
+    );
 }
