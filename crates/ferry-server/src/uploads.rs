@@ -233,6 +233,23 @@ impl UploadRecord {
         }
     }
 
+    /// Final uploads of `user_id` not yet assembled that name partial upload `partial_id`
+    /// (concatenation-unfinished).
+    pub fn finals_waiting_for(
+        conn: &Connection,
+        user_id: i64,
+        partial_id: &str,
+    ) -> Result<Vec<String>, ServerError> {
+        let mut stmt = conn.prepare(
+            "SELECT id FROM uploads WHERE user_id = ?1 AND concat = 'final' AND length IS NULL
+             AND completed_at IS NULL AND instr(' ' || parts || ' ', ' ' || ?2 || ' ') > 0",
+        )?;
+        let ids = stmt
+            .query_map(params![user_id, partial_id], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
     /// Unfinished uploads whose expiry has passed at `now`.
     pub fn expired(conn: &Connection, now: SystemTime) -> Result<Vec<String>, ServerError> {
         let mut stmt =

@@ -6,3 +6,8 @@ mod cli;
 mod interop;
 mod support;
 mod tls;
+mod tus_auth;
+mod tus_core;
+mod tus_driver;
+mod tus_errors;
+mod tus_extensions;

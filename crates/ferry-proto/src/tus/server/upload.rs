@@ -118,7 +118,8 @@ impl UploadInfo {
     }
 
     /// The answer to HEAD: 200 with the offset (omitted for an unfinished final upload),
-    /// the length or `Upload-Defer-Length: 1`, metadata, concatenation and `no-store`.
+    /// the length or `Upload-Defer-Length: 1` (neither for an unfinished final upload whose
+    /// length is not known yet), metadata, concatenation and `no-store`.
     pub fn head_response(&self) -> Response {
         let mut response = Response::new(StatusCode::OK).with_header(CACHE_CONTROL, "no-store");
         let unfinished_final = matches!(self.concat, Some(Concat::Final(_))) && !self.is_complete();
@@ -127,6 +128,9 @@ impl UploadInfo {
         }
         response = match self.length {
             Some(length) => response.with_header(UPLOAD_LENGTH, length.to_string()),
+            // A final upload whose parts are unfinished has no length yet, but nothing is
+            // deferred: the client must not send one (concatenation-unfinished).
+            None if unfinished_final => response,
             None => response.with_header(UPLOAD_DEFER_LENGTH, "1"),
         };
         if !self.metadata.is_empty() {
@@ -261,5 +265,28 @@ mod tests {
                 .status,
             StatusCode::FORBIDDEN
         );
+    }
+
+    #[test]
+    fn an_unfinished_final_upload_shows_neither_offset_nor_deferred_length() {
+        let info = UploadInfo {
+            offset: 0,
+            length: None,
+            metadata: Metadata::new(),
+            expires: None,
+            concat: Some(Concat::Final(vec!["/files/a".into(), "/files/b".into()])),
+        };
+        let head = info.head_response();
+        assert!(!head.headers.contains_key(UPLOAD_OFFSET));
+        assert!(
+            !head.headers.contains_key(UPLOAD_DEFER_LENGTH),
+            "the client must not think it may declare a length"
+        );
+        assert_eq!(head.headers[UPLOAD_CONCAT], "final;/files/a /files/b");
+        let deferred = UploadInfo {
+            concat: None,
+            ..info
+        };
+        assert_eq!(deferred.head_response().headers[UPLOAD_DEFER_LENGTH], "1");
     }
 }

@@ -1,0 +1,255 @@
+//! PATCH: a body streamed to `DIR/uploads/ID` at the committed offset, hashed on the way
+//! when `Upload-Checksum` came, then committed (flushed, then recorded), and the upload
+//! finished when its last byte arrived. Creation-with-upload streams its body the same way.
+//!
+//! The database's `received` is the truth: the data file is cut back to it before a write
+//! and after any refused or unverifiable body, so bytes are never counted that were not
+//! flushed, nor kept when their checksum could not be checked. Knows nothing of routes.
+
+use std::io::SeekFrom;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use ferry_proto::checksum::Checksum;
+use ferry_proto::tus::server::{AppendPlan, Rejection, parse_append, verify_chunk};
+use futures_util::StreamExt;
+use http::{HeaderMap, StatusCode};
+use tokio::fs::File;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+use super::{Failure, answer, checked_id, concat, expiry, info_of, load};
+use crate::AppState;
+use crate::accounts::User;
+use crate::auth::Authenticated;
+use crate::error::ServerError;
+use crate::locks::UploadGuard;
+use crate::uploads::{ConcatRole, UploadRecord};
+
+/// PATCH on an upload.
+pub(super) async fn patch(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Failure> {
+    let append = parse_append(&headers, &state.tus)?;
+    let id = checked_id(&id)?.to_owned();
+    let guard = state.locks.acquire(&id).await;
+    let record = load(&state, &id, auth.user.id).await?;
+    let plan = info_of(&record).check_append(&append, &state.tus)?;
+    if record.completed_at.is_some() {
+        // Finished and moved into place: only an empty PATCH at the end passes the checks
+        // above, and there is nothing left to do for it.
+        return Ok(answer(info_of(&record).append_response()));
+    }
+    // The body is read by a task of its own: when the client's connection drops, the
+    // server may drop this handler, but the bytes received must still be committed.
+    let user = auth.user;
+    let task = tokio::spawn(async move {
+        let mut record = record;
+        let received = receive(&state, &mut record, plan, append.checksum, body, &guard).await?;
+        if received == Received::Interrupted {
+            return Err(Failure::Rejected(Rejection::new(
+                StatusCode::CONFLICT,
+                "the body did not arrive whole or a newer request took over this upload; \
+                 ask HEAD for the offset",
+            )));
+        }
+        if record.is_complete() {
+            record = completed(&state, &user, record).await?;
+        }
+        drop(guard);
+        Ok(answer(info_of(&record).append_response()))
+    });
+    task.await
+        .map_err(|e| ServerError::Internal(format!("the upload task failed: {e}")))?
+}
+
+/// How a body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Received {
+    /// Every byte arrived (and matched its checksum); they are committed.
+    Whole,
+    /// The connection broke or a newer request took over: bytes are committed only when no
+    /// checksum came (they cannot be verified otherwise).
+    Interrupted,
+}
+
+enum End {
+    Whole,
+    Interrupted,
+    TooLong,
+}
+
+/// Streams `body` into the upload at its committed offset and commits what may be kept.
+/// Refusals (460, 413) and write failures (507 for a full disk) leave the upload at the
+/// offset it had.
+pub(super) async fn receive(
+    state: &AppState,
+    record: &mut UploadRecord,
+    plan: AppendPlan,
+    checksum: Option<Checksum>,
+    body: Body,
+    guard: &UploadGuard,
+) -> Result<Received, Failure> {
+    let start = record.received;
+    let path = state.storage.upload_path(&record.id);
+    let io = |what: &str, e| ServerError::io(format!("{what} upload {}", record.id), e);
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .await
+        .map_err(|e| io("opening", e))?;
+    // Bytes past `received` were never committed (a crash between write and commit).
+    file.set_len(start).await.map_err(|e| io("preparing", e))?;
+    file.seek(SeekFrom::Start(start))
+        .await
+        .map_err(|e| io("preparing", e))?;
+
+    let mut hasher = checksum.as_ref().map(|c| c.algorithm.hasher());
+    let mut written = 0u64;
+    let mut stream = body.into_data_stream();
+    let end = loop {
+        let next = tokio::select! {
+            biased;
+            () = guard.cancelled() => break End::Interrupted,
+            next = stream.next() => next,
+        };
+        let bytes = match next {
+            None => break End::Whole,
+            Some(Err(err)) => {
+                tracing::debug!(upload = %record.id, error = %err, "request body broke off");
+                break End::Interrupted;
+            }
+            Some(Ok(bytes)) => bytes,
+        };
+        let len = bytes.len() as u64;
+        if plan.max_bytes.is_some_and(|max| written + len > max) {
+            break End::TooLong;
+        }
+        if let Err(e) = file.write_all(&bytes).await {
+            cut_back(&file, start, &record.id).await;
+            return Err(io("writing", e).into());
+        }
+        if let Some(hasher) = &mut hasher {
+            hasher.update(&bytes);
+        }
+        written += len;
+    };
+    if let Err(e) = file.flush().await {
+        cut_back(&file, start, &record.id).await;
+        return Err(io("writing", e).into());
+    }
+    let keep = match (&end, checksum) {
+        (End::TooLong, _) => {
+            cut_back(&file, start, &record.id).await;
+            return Err(Rejection::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is longer than the {} bytes the upload can take at offset {start}; nothing was kept",
+                    plan.max_bytes.unwrap_or_default()
+                ),
+            )
+            .into());
+        }
+        (End::Whole, Some(expected)) => {
+            let computed = hasher.map(ferry_proto::checksum::Hasher::finish);
+            if let Err(rejection) = computed
+                .as_ref()
+                .map_or(Ok(()), |c| verify_chunk(&expected, c))
+            {
+                cut_back(&file, start, &record.id).await;
+                return Err(rejection.into());
+            }
+            true
+        }
+        (End::Interrupted, Some(_)) => false,
+        (End::Whole | End::Interrupted, None) => true,
+    };
+    if keep {
+        commit(state, record, &file, start + written, plan.new_length).await?;
+    } else {
+        cut_back(&file, start, &record.id).await;
+    }
+    Ok(match end {
+        End::Whole => Received::Whole,
+        _ => Received::Interrupted,
+    })
+}
+
+/// Flushes the data to disk, then records the new offset (and a length declared now) and
+/// the new expiry. In that order, so a recorded offset never names bytes a crash can lose.
+async fn commit(
+    state: &AppState,
+    record: &mut UploadRecord,
+    file: &File,
+    received: u64,
+    new_length: Option<u64>,
+) -> Result<(), Failure> {
+    let changed = received != record.received || new_length.is_some();
+    if received != record.received {
+        if let Err(e) = file.sync_data().await {
+            cut_back(file, record.received, &record.id).await;
+            return Err(ServerError::io(format!("flushing upload {}", record.id), e).into());
+        }
+    }
+    if !changed {
+        return Ok(());
+    }
+    let mut updated = record.clone();
+    updated.received = received;
+    updated.length = new_length.or(record.length);
+    updated.expires_at = Some(expiry(state));
+    let saved = updated.clone();
+    state.db.call(move |conn| saved.save_progress(conn)).await?;
+    *record = updated;
+    Ok(())
+}
+
+/// Cuts the data file back to the committed offset (bytes that must not be kept).
+async fn cut_back(file: &File, offset: u64, id: &str) {
+    if let Err(err) = file.set_len(offset).await {
+        // The next write cuts it back again before appending.
+        tracing::warn!(upload = %id, error = %err, "could not discard uncommitted bytes");
+    }
+}
+
+/// What happens when an upload's last byte arrived: a partial one may complete a final
+/// upload waiting for it; any other is verified and moved into place.
+pub(super) async fn completed(
+    state: &AppState,
+    user: &User,
+    record: UploadRecord,
+) -> Result<UploadRecord, Failure> {
+    match record.concat {
+        Some(ConcatRole::Partial) => {
+            concat::partial_completed(state, user, &record.id).await;
+            Ok(record)
+        }
+        _ => finish(state, user, record).await,
+    }
+}
+
+/// Verifies the announced sha1, moves the file to `DIR/files/USER/PATH` and lists it. A
+/// sha1 mismatch resets the upload to byte 0 and answers 460.
+pub(super) async fn finish(
+    state: &AppState,
+    user: &User,
+    mut record: UploadRecord,
+) -> Result<UploadRecord, Failure> {
+    let (storage, user) = (state.storage.clone(), user.clone());
+    let id = record.id.clone();
+    let record = state
+        .db
+        .call(move |conn| {
+            crate::uploads::finish(conn, &storage, &user, &mut record)?;
+            Ok(record)
+        })
+        .await?;
+    tracing::info!(upload = %id, path = ?record.path, size = record.received, "upload finished");
+    Ok(record)
+}

@@ -1,0 +1,164 @@
+//! Concatenation: partial uploads (never published on their own) joined by a final upload.
+//!
+//! A final upload names partial uploads of the same user. When all of them are complete
+//! (at its creation, or later when the last one completes: concatenation-unfinished) their
+//! bytes are copied in order into the final upload's data file, which is then finished
+//! like any other upload (sha1 check, moved into place); the partial uploads are removed
+//! after that. Knows nothing of HTTP bodies.
+
+use std::fs;
+use std::io;
+
+use ferry_proto::tus::server::{Rejection, upload_id_from_url};
+use http::StatusCode;
+
+use super::append::finish;
+use super::{ENDPOINT_PATH, Failure, checked_id, load};
+use crate::AppState;
+use crate::accounts::User;
+use crate::error::ServerError;
+use crate::storage::Storage;
+use crate::uploads::{ConcatRole, UploadRecord};
+
+/// The ids of the partial uploads that `urls` (from `Upload-Concat: final;...`) name:
+/// 400 for what is not a partial upload here, 404 for what this user does not have,
+/// 413 when the sum of their lengths passes the server's limit.
+pub(super) async fn resolve_parts(
+    state: &AppState,
+    user: &User,
+    urls: &[String],
+) -> Result<Vec<String>, Failure> {
+    let mut ids = Vec::with_capacity(urls.len());
+    let mut total = Some(0u64);
+    for url in urls {
+        let id = upload_id_from_url(url, ENDPOINT_PATH).ok_or_else(|| {
+            Rejection::bad_request(format!("{url:?} does not name an upload of this endpoint"))
+        })?;
+        let part = load(state, checked_id(id)?, user.id).await?;
+        if part.concat != Some(ConcatRole::Partial) {
+            return Err(Rejection::bad_request(format!(
+                "{url} is not a partial upload (create it with Upload-Concat: partial)"
+            ))
+            .into());
+        }
+        total = total
+            .zip(part.length)
+            .map(|(sum, len)| sum.saturating_add(len));
+        ids.push(part.id);
+    }
+    if let (Some(total), Some(max)) = (total, state.tus.max_size) {
+        if total > max {
+            return Err(Rejection::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the joined upload of {total} bytes exceeds this server's limit of {max} bytes"
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(ids)
+}
+
+/// Assembles and finishes final upload `final_id` if all its partial uploads are
+/// complete; returns it as it is now (still waiting, or finished).
+pub(super) async fn assemble_if_ready(
+    state: &AppState,
+    user: &User,
+    final_id: &str,
+) -> Result<UploadRecord, Failure> {
+    let _guard = state.locks.acquire(final_id).await;
+    let mut record = load(state, final_id, user.id).await?;
+    let Some(ConcatRole::Final(part_ids)) = record.concat.clone() else {
+        return Ok(record);
+    };
+    if record.completed_at.is_some() || record.length.is_some() {
+        return Ok(record);
+    }
+    let mut parts = Vec::with_capacity(part_ids.len());
+    for id in &part_ids {
+        let part = load(state, id, user.id)
+            .await
+            .map_err(|_| Rejection::bad_request(format!("partial upload {id} no longer exists")))?;
+        if !part.is_complete() {
+            return Ok(record);
+        }
+        parts.push(part);
+    }
+    let storage = state.storage.clone();
+    let (target, sources) = (record.id.clone(), part_ids.clone());
+    let length = tokio::task::spawn_blocking(move || join_files(&storage, &target, &sources))
+        .await
+        .map_err(|e| ServerError::Internal(format!("joining partial uploads failed: {e}")))?
+        .map_err(|e| ServerError::io(format!("joining partial uploads into {final_id}"), e))?;
+    record.length = Some(length);
+    record.received = length;
+    let saved = record.clone();
+    state.db.call(move |conn| saved.save_progress(conn)).await?;
+    match finish(state, user, record).await {
+        Ok(record) => {
+            remove_parts(state, &part_ids).await;
+            Ok(record)
+        }
+        Err(err) => {
+            // A final upload cannot be sent again byte by byte: drop it, keep the parts,
+            // so the client can try another final upload (or start over).
+            let (storage, id) = (state.storage.clone(), final_id.to_owned());
+            state
+                .db
+                .call(move |conn| UploadRecord::delete(conn, &storage, &id))
+                .await?;
+            Err(err)
+        }
+    }
+}
+
+/// Copies the partial uploads' bytes, in order, into the final upload's data file and
+/// flushes it; returns its length. Blocking.
+fn join_files(storage: &Storage, target: &str, sources: &[String]) -> io::Result<u64> {
+    let mut out = fs::File::create(storage.upload_path(target))?;
+    let mut total = 0;
+    for source in sources {
+        let mut input = fs::File::open(storage.upload_path(source))?;
+        // std::io::copy streams in pieces (and uses copy_file_range where it can).
+        total += io::copy(&mut input, &mut out)?;
+    }
+    out.sync_data()?;
+    Ok(total)
+}
+
+async fn remove_parts(state: &AppState, ids: &[String]) {
+    for id in ids {
+        let (storage, id2) = (state.storage.clone(), id.clone());
+        if let Err(err) = state
+            .db
+            .call(move |conn| UploadRecord::delete(conn, &storage, &id2))
+            .await
+        {
+            tracing::warn!(upload = %id, error = %err, "could not remove a joined partial upload");
+        }
+    }
+}
+
+/// A partial upload of `user` just completed: assembles the final uploads that were
+/// waiting for it (concatenation-unfinished). Failures are the final upload's, not this
+/// request's: they are logged, and the final upload's HEAD tells the client.
+pub(super) async fn partial_completed(state: &AppState, user: &User, partial_id: &str) {
+    let (user_id, id) = (user.id, partial_id.to_owned());
+    let waiting = match state
+        .db
+        .call(move |conn| UploadRecord::finals_waiting_for(conn, user_id, &id))
+        .await
+    {
+        Ok(waiting) => waiting,
+        Err(err) => {
+            tracing::warn!(upload = %partial_id, error = %err, "could not look for final uploads");
+            return;
+        }
+    };
+    for final_id in waiting {
+        if let Err(err) = assemble_if_ready(state, user, &final_id).await {
+            tracing::warn!(upload = %final_id, error = ?err, "could not assemble a final upload");
+        }
+    }
+}
