@@ -3,4 +3,7 @@
 
 mod api;
 mod cli;
+mod galileo_client;
+mod galileo_endpoint;
+mod galileo_resume;
 mod support;
