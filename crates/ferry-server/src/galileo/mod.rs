@@ -119,12 +119,13 @@ impl Connection {
             };
             match wake {
                 Wake::Superseded => {
-                    // A newer connection resumes this upload: let go of it at once (the
-                    // other side waits for the lock), then tell this client.
+                    // A newer connection resumes this upload (or it expired and is being
+                    // removed): let go of it at once, as the other side waits for the
+                    // lock, then tell this client.
                     self.upload = None;
                     self.session.fail(
                         ErrorCode::Internal,
-                        "another connection resumed this upload; this one is closed",
+                        "another connection took over this upload; this one is closed",
                     );
                 }
                 Wake::Frame(None | Some(Ok(Message::Close(_)))) => {
@@ -134,6 +135,9 @@ impl Connection {
                 }
                 Wake::Frame(Some(Err(err))) => {
                     self.upload = None;
+                    // axum does not re-export tungstenite's error type to match on, so
+                    // its capacity error (a frame above the limit, refused unread) is
+                    // recognised by its text; the test for chunk_too_large pins it.
                     if err.to_string().contains("Space limit exceeded") {
                         self.session.fail(
                             ErrorCode::ChunkTooLarge,

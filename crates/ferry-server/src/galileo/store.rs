@@ -188,8 +188,10 @@ impl OpenUpload {
             // Bytes past `received` were never acknowledged: cut them off. A file shorter
             // than `received` (it should not be) is trusted only as far as it goes.
             let held = len.min(received);
-            file.set_len(held)
-                .map_err(|e| ServerError::io("truncating an upload's data file", e))?;
+            if len > held {
+                file.set_len(held)
+                    .map_err(|e| ServerError::io("truncating an upload's data file", e))?;
+            }
             Ok(Some((file, held)))
         })
         .await?;

@@ -184,7 +184,7 @@ async fn a_second_connection_resuming_the_same_upload_wins_over_the_first() {
         superseded["error"]
             .as_str()
             .unwrap()
-            .contains("another connection"),
+            .contains("another connection took over"),
         "{superseded}"
     );
     let (client, frames) = second.await.unwrap();
@@ -240,4 +240,46 @@ async fn a_hash_mismatch_of_the_ferry_client_is_reported_as_start_over() {
         "the client starts over"
     );
     assert!(!server.file("ann", "k.bin").exists());
+}
+
+#[tokio::test]
+async fn a_resume_when_the_server_holds_everything_finishes_at_once() {
+    let server = TestServer::start_with(small_chunks).await;
+    let file = data(200_000, 17);
+    let id = start_and_cut(&server, "k.bin", &file, 2).await;
+    let mut client = Client::new(options("k.bin", &file, Some(id)));
+    let frames = drive(
+        connect(&server, &server.ann).await,
+        &mut client,
+        &file,
+        None,
+    )
+    .await;
+    let first: Value = serde_json::from_str(&frames[0]).unwrap();
+    assert_eq!(first["offset"], 200_000);
+    assert_eq!(frames.len(), 2, "the first ready, then close: {frames:?}");
+    assert!(client.is_finished(), "{:?}", client.errors());
+    assert!(std::fs::read(server.file("ann", "k.bin")).unwrap() == file);
+}
+
+#[tokio::test]
+async fn a_full_disk_is_a_fatal_disk_full_and_the_upload_stays_resumable() {
+    let server = TestServer::start_with(small_chunks).await;
+    let file = data(150_000, 18);
+    let id = start_and_cut(&server, "k.bin", &file, 1).await;
+    // Writes to /dev/full fail with ENOSPC, as on a full disk.
+    let stored = server.data().join("uploads").join(&id);
+    std::fs::remove_file(&stored).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &stored).unwrap();
+    let full = resume(&server, &server.ann, "k.bin", &file, &id).await;
+    let signal = full.errors().last().expect("an error signal").clone();
+    assert_eq!(signal.code, Some(ErrorCode::DiskFull), "{signal:?}");
+    assert!(signal.fatal);
+
+    // Space is back (the data file as the disk left it: the symlinked device held nothing).
+    std::fs::remove_file(&stored).unwrap();
+    std::fs::write(&stored, b"").unwrap();
+    let client = resume(&server, &server.ann, "k.bin", &file, &id).await;
+    assert!(client.is_finished(), "{:?}", client.errors());
+    assert!(std::fs::read(server.file("ann", "k.bin")).unwrap() == file);
 }
