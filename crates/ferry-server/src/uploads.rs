@@ -241,6 +241,18 @@ impl UploadRecord {
         }
     }
 
+    /// Whether upload `id` is unfinished and its expiry has passed at `now`.
+    pub fn is_expired(conn: &Connection, id: &str, now: SystemTime) -> Result<bool, ServerError> {
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM uploads WHERE id = ?1 AND completed_at IS NULL AND expires_at < ?2",
+                params![id, unix(now)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Unfinished uploads whose expiry has passed at `now`.
     pub fn expired(conn: &Connection, now: SystemTime) -> Result<Vec<String>, ServerError> {
         let mut stmt =

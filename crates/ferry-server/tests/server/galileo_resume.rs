@@ -283,3 +283,28 @@ async fn a_full_disk_is_a_fatal_disk_full_and_the_upload_stays_resumable() {
     assert!(client.is_finished(), "{:?}", client.errors());
     assert!(std::fs::read(server.file("ann", "k.bin")).unwrap() == file);
 }
+
+#[tokio::test]
+async fn an_abandoned_upload_expires_and_is_then_unknown() {
+    let server = TestServer::start_with(|c| {
+        small_chunks(c);
+        // One second: long enough that the upload is not collected while it is sent.
+        c.expire_after = std::time::Duration::from_secs(1);
+        c.gc_interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let file = data(150_000, 19);
+    let id = start_and_cut(&server, "k.bin", &file, 1).await;
+    let stored = server.data().join("uploads").join(&id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while stored.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired upload's data is removed within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let client = resume(&server, &server.ann, "k.bin", &file, &id).await;
+    let rejected = client.errors().first().and_then(|s| s.code.clone());
+    assert_eq!(rejected, Some(ErrorCode::UnknownUpload));
+}
