@@ -23,15 +23,27 @@ pub async fn collect(state: &AppState) -> Result<usize, crate::ServerError> {
         .db
         .call(|conn| UploadRecord::expired(conn, SystemTime::now()))
         .await?;
+    let mut removed = 0;
     for id in &expired {
         // Take the upload so no request is writing it while it goes.
         let _guard = state.locks.acquire(id).await;
         let (storage, id2) = (state.storage.clone(), id.clone());
-        state
+        // Check again under the lock: a client may have resumed it (and moved its expiry
+        // on) since the list was made.
+        let gone = state
             .db
-            .call(move |conn| UploadRecord::delete(conn, &storage, &id2))
+            .call(move |conn| {
+                let still = UploadRecord::is_expired(conn, &id2, SystemTime::now())?;
+                if still {
+                    UploadRecord::delete(conn, &storage, &id2)?;
+                }
+                Ok(still)
+            })
             .await?;
-        tracing::info!(upload = %id, "removed expired upload");
+        if gone {
+            removed += 1;
+            tracing::info!(upload = %id, "removed expired upload");
+        }
     }
-    Ok(expired.len())
+    Ok(removed)
 }

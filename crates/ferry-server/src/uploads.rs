@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Read;
 use std::time::{Duration, SystemTime};
 
-use ferry_proto::checksum::ChecksumAlgorithm;
+use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -223,6 +223,14 @@ impl UploadRecord {
         Ok(())
     }
 
+    /// Discards the bytes received so far: the upload starts again from byte 0.
+    pub fn reset(&mut self, conn: &Connection, storage: &Storage) -> Result<(), ServerError> {
+        fs::File::create(storage.upload_path(&self.id))
+            .map_err(|e| ServerError::io(format!("resetting upload {}", self.id), e))?;
+        self.received = 0;
+        self.save_progress(conn)
+    }
+
     /// Removes the record and its data file.
     pub fn delete(conn: &Connection, storage: &Storage, id: &str) -> Result<(), ServerError> {
         conn.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
@@ -250,6 +258,18 @@ impl UploadRecord {
         Ok(ids)
     }
 
+    /// Whether upload `id` is unfinished and its expiry has passed at `now`.
+    pub fn is_expired(conn: &Connection, id: &str, now: SystemTime) -> Result<bool, ServerError> {
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM uploads WHERE id = ?1 AND completed_at IS NULL AND expires_at < ?2",
+                params![id, unix(now)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Unfinished uploads whose expiry has passed at `now`.
     pub fn expired(conn: &Connection, now: SystemTime) -> Result<Vec<String>, ServerError> {
         let mut stmt =
@@ -263,8 +283,16 @@ impl UploadRecord {
 
 /// The sha1 of a file, read in pieces.
 pub fn sha1_of_file(path: &std::path::Path) -> std::io::Result<String> {
+    checksum_of_file(path, ChecksumAlgorithm::Sha1).map(|c| c.to_hex())
+}
+
+/// The checksum of a file with `algorithm`, read in pieces.
+pub fn checksum_of_file(
+    path: &std::path::Path,
+    algorithm: ChecksumAlgorithm,
+) -> std::io::Result<Checksum> {
     let mut file = fs::File::open(path)?;
-    let mut hasher = ChecksumAlgorithm::Sha1.hasher();
+    let mut hasher = algorithm.hasher();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         match file.read(&mut buf)? {
@@ -272,7 +300,7 @@ pub fn sha1_of_file(path: &std::path::Path) -> std::io::Result<String> {
             n => hasher.update(&buf[..n]),
         }
     }
-    Ok(hasher.finish().to_hex())
+    Ok(hasher.finish())
 }
 
 /// A finished file as `GET /api/v1/files` lists it.
@@ -307,10 +335,7 @@ pub fn finish(
         .clone()
         .filter(|e| !e.eq_ignore_ascii_case(&actual))
     {
-        fs::File::create(&data)
-            .map_err(|e| ServerError::io(format!("resetting upload {}", record.id), e))?;
-        record.received = 0;
-        record.save_progress(conn)?;
+        record.reset(conn, storage)?;
         return Err(ServerError::HashMismatch { expected, actual });
     }
     storage.publish(&record.id, &user.name, &path)?;

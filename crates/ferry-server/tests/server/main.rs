@@ -3,6 +3,9 @@
 
 mod api;
 mod cli;
+mod galileo_client;
+mod galileo_endpoint;
+mod galileo_resume;
 mod interop;
 mod support;
 mod tls;
