@@ -135,5 +135,5 @@ pub(crate) fn run() {
         "DIFFERENT"
     };
     println!("  == the server holds {} bytes, {same}", store.bytes.len());
-    println!("\nThe desktop app, the ferry CLI and ferry-server arrive with the next issues.");
+    println!("\nThe desktop app and the ferry CLI arrive with later issues.");
 }
