@@ -14,6 +14,7 @@ use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::accounts::User;
+use crate::db::Db;
 use crate::error::ServerError;
 use crate::storage::{RemotePath, Storage};
 
@@ -223,14 +224,6 @@ impl UploadRecord {
         Ok(())
     }
 
-    /// Discards the bytes received so far: the upload starts again from byte 0.
-    pub fn reset(&mut self, conn: &Connection, storage: &Storage) -> Result<(), ServerError> {
-        fs::File::create(storage.upload_path(&self.id))
-            .map_err(|e| ServerError::io(format!("resetting upload {}", self.id), e))?;
-        self.received = 0;
-        self.save_progress(conn)
-    }
-
     /// Removes the record and its data file.
     pub fn delete(conn: &Connection, storage: &Storage, id: &str) -> Result<(), ServerError> {
         conn.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
@@ -281,26 +274,24 @@ impl UploadRecord {
     }
 }
 
-/// The sha1 of a file, read in pieces.
-pub fn sha1_of_file(path: &std::path::Path) -> std::io::Result<String> {
-    checksum_of_file(path, ChecksumAlgorithm::Sha1).map(|c| c.to_hex())
-}
-
-/// The checksum of a file with `algorithm`, read in pieces.
-pub fn checksum_of_file(
+/// The checksums of a file with each of `algorithms`, in one pass over it.
+pub fn hash_file(
     path: &std::path::Path,
-    algorithm: ChecksumAlgorithm,
-) -> std::io::Result<Checksum> {
+    algorithms: &[ChecksumAlgorithm],
+) -> std::io::Result<Vec<Checksum>> {
     let mut file = fs::File::open(path)?;
-    let mut hasher = algorithm.hasher();
+    let mut hashers: Vec<_> = algorithms.iter().map(|a| a.hasher()).collect();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         match file.read(&mut buf)? {
             0 => break,
-            n => hasher.update(&buf[..n]),
+            n => hashers.iter_mut().for_each(|h| h.update(&buf[..n])),
         }
     }
-    Ok(hasher.finish())
+    Ok(hashers
+        .into_iter()
+        .map(ferry_proto::checksum::Hasher::finish)
+        .collect())
 }
 
 /// A finished file as `GET /api/v1/files` lists it.
@@ -316,48 +307,97 @@ pub struct FileEntry {
     pub uploaded_at: i64,
 }
 
-/// Finishes a complete upload (blocking: it reads the whole file once): checks the sha1
-/// the client announced, moves the bytes to `DIR/files/USER/PATH` and lists the file.
-/// On a sha1 mismatch the upload is reset to byte 0 and [`ServerError::HashMismatch`]
+/// What reading a complete upload found.
+enum Verdict {
+    /// The bytes match what the client announced and are in place.
+    Published { sha1: String },
+    /// They do not; the data file was emptied.
+    Mismatch { expected: String, actual: String },
+}
+
+/// Finishes a complete upload: checks the sha1 the client announced (and `also`, another
+/// checksum a protocol brought), moves the bytes to `DIR/files/USER/PATH` and lists the
+/// file. On a mismatch the upload is reset to byte 0 and [`ServerError::HashMismatch`]
 /// returned, so the client can send it again.
-pub fn finish(
-    conn: &Connection,
+///
+/// Reading and moving the file run on a blocking thread without the database: only the
+/// bookkeeping at the end takes it, so finishing a large file never stalls other requests.
+pub async fn finish(
+    db: &Db,
     storage: &Storage,
     user: &User,
-    record: &mut UploadRecord,
-) -> Result<FileEntry, ServerError> {
+    mut record: UploadRecord,
+    also: Option<Checksum>,
+) -> Result<(UploadRecord, FileEntry), ServerError> {
     let path = RemotePath::parse(record.path.as_deref().unwrap_or(&record.id))?;
-    let data = storage.upload_path(&record.id);
-    let actual = sha1_of_file(&data)
-        .map_err(|e| ServerError::io(format!("reading upload {}", record.id), e))?;
-    if let Some(expected) = record
-        .sha1
-        .clone()
-        .filter(|e| !e.eq_ignore_ascii_case(&actual))
-    {
-        record.reset(conn, storage)?;
-        return Err(ServerError::HashMismatch { expected, actual });
-    }
-    storage.publish(&record.id, &user.name, &path)?;
-    let now = unix(SystemTime::now());
-    let size = record.received;
-    conn.execute(
-        "INSERT INTO files (user_id, path, size, sha1, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (user_id, path) DO UPDATE SET size = excluded.size, sha1 = excluded.sha1, uploaded_at = excluded.uploaded_at",
-        params![user.id, path.as_str(), to_i64(size), actual, now],
-    )?;
-    conn.execute(
-        "UPDATE uploads SET completed_at = ?2, received = ?3, expires_at = NULL WHERE id = ?1",
-        params![record.id, now, to_i64(size)],
-    )?;
-    record.completed_at = Some(now);
-    record.expires_at = None;
-    Ok(FileEntry {
-        path: path.as_str().to_owned(),
-        size,
-        sha1: actual,
-        uploaded_at: now,
+    let (storage, user_name, id, announced) = (
+        storage.clone(),
+        user.name.clone(),
+        record.id.clone(),
+        record.sha1.clone(),
+    );
+    let target = path.clone();
+    let verdict = tokio::task::spawn_blocking(move || -> Result<Verdict, ServerError> {
+        let data = storage.upload_path(&id);
+        let mut algorithms = vec![ChecksumAlgorithm::Sha1];
+        algorithms.extend(also.as_ref().map(|c| c.algorithm));
+        let sums = hash_file(&data, &algorithms)
+            .map_err(|e| ServerError::io(format!("reading upload {id}"), e))?;
+        let actual = sums[0].to_hex();
+        let mismatch = match (announced, also) {
+            (Some(expected), _) if !expected.eq_ignore_ascii_case(&actual) => {
+                Some((expected, actual.clone()))
+            }
+            (_, Some(other)) if sums.get(1) != Some(&other) => Some((
+                other.to_hex(),
+                sums.get(1).map(Checksum::to_hex).unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        if let Some((expected, actual)) = mismatch {
+            fs::File::create(&data)
+                .map_err(|e| ServerError::io(format!("resetting upload {id}"), e))?;
+            return Ok(Verdict::Mismatch { expected, actual });
+        }
+        storage.publish(&id, &user_name, &target)?;
+        Ok(Verdict::Published { sha1: actual })
     })
+    .await
+    .map_err(|e| ServerError::Internal(format!("finishing an upload: {e}")))??;
+    let sha1 = match verdict {
+        Verdict::Mismatch { expected, actual } => {
+            record.received = 0;
+            let reset = record.clone();
+            db.call(move |conn| reset.save_progress(conn)).await?;
+            return Err(ServerError::HashMismatch { expected, actual });
+        }
+        Verdict::Published { sha1 } => sha1,
+    };
+    let user_id = user.id;
+    db.call(move |conn| {
+        let now = unix(SystemTime::now());
+        let size = record.received;
+        conn.execute(
+            "INSERT INTO files (user_id, path, size, sha1, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (user_id, path) DO UPDATE
+             SET size = excluded.size, sha1 = excluded.sha1, uploaded_at = excluded.uploaded_at",
+            params![user_id, path.as_str(), to_i64(size), sha1, now],
+        )?;
+        conn.execute(
+            "UPDATE uploads SET completed_at = ?2, received = ?3, expires_at = NULL WHERE id = ?1",
+            params![record.id, now, to_i64(size)],
+        )?;
+        record.completed_at = Some(now);
+        record.expires_at = None;
+        let entry = FileEntry {
+            path: path.as_str().to_owned(),
+            size,
+            sha1,
+            uploaded_at: now,
+        };
+        Ok((record, entry))
+    })
+    .await
 }
 
 /// The finished files of `user_id` whose path starts with `prefix`.

@@ -10,7 +10,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use ferry_proto::checksum::ChecksumAlgorithm;
+use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use ferry_proto::galileo::{ErrorCode, Hash, Meta};
 
 use crate::AppState;
@@ -261,11 +261,19 @@ impl OpenUpload {
         hash: Option<Hash>,
     ) -> Result<(), ServerError> {
         drop(self.file.take());
-        let mut other = None;
+        let mut also = None;
         if let Some(hash) = hash {
             match hash.kind.parse::<ChecksumAlgorithm>() {
                 Ok(ChecksumAlgorithm::Sha1) => self.record.sha1 = sha1_of(&hash),
-                Ok(algorithm) => other = Some((algorithm, hash.value)),
+                // A digest that is not valid hex matches nothing: it fails like a wrong one.
+                Ok(algorithm) => {
+                    also = Some(
+                        Checksum::from_hex(algorithm, &hash.value).unwrap_or(Checksum {
+                            algorithm,
+                            digest: Vec::new(),
+                        }),
+                    );
+                }
                 Err(_) => tracing::warn!(
                     upload = %self.record.id,
                     kind = %hash.kind,
@@ -273,25 +281,8 @@ impl OpenUpload {
                 ),
             }
         }
-        let (storage, user, mut record) = (state.storage.clone(), user.clone(), self.record);
-        let entry = state
-            .db
-            .call(move |conn| {
-                if let Some((algorithm, expected)) = other {
-                    let actual =
-                        uploads::checksum_of_file(&storage.upload_path(&record.id), algorithm)
-                            .map_err(|e| {
-                                ServerError::io(format!("reading upload {}", record.id), e)
-                            })?
-                            .to_hex();
-                    if !actual.eq_ignore_ascii_case(&expected) {
-                        record.reset(conn, &storage)?;
-                        return Err(ServerError::HashMismatch { expected, actual });
-                    }
-                }
-                uploads::finish(conn, &storage, &user, &mut record)
-            })
-            .await?;
+        let (_, entry) =
+            uploads::finish(&state.db, &state.storage, user, self.record, also).await?;
         tracing::info!(path = %entry.path, size = entry.size, "GalileoSend upload finished");
         drop(self.guard);
         Ok(())

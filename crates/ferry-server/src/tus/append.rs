@@ -239,17 +239,10 @@ pub(super) async fn completed(
 pub(super) async fn finish(
     state: &AppState,
     user: &User,
-    mut record: UploadRecord,
+    record: UploadRecord,
 ) -> Result<UploadRecord, Failure> {
-    let (storage, user) = (state.storage.clone(), user.clone());
-    let id = record.id.clone();
-    let record = state
-        .db
-        .call(move |conn| {
-            crate::uploads::finish(conn, &storage, &user, &mut record)?;
-            Ok(record)
-        })
-        .await?;
-    tracing::info!(upload = %id, path = ?record.path, size = record.received, "upload finished");
+    let (record, entry) =
+        crate::uploads::finish(&state.db, &state.storage, user, record, None).await?;
+    tracing::info!(upload = %record.id, path = %entry.path, size = entry.size, "upload finished");
     Ok(record)
 }
