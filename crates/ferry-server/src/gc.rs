@@ -41,6 +41,7 @@ pub async fn collect(state: &AppState) -> Result<usize, crate::ServerError> {
             })
             .await?;
         if gone {
+            state.hashes.forget(id);
             removed += 1;
             tracing::info!(upload = %id, "removed expired upload");
         }

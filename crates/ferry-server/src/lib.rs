@@ -56,6 +56,8 @@ pub struct AppState {
     pub limiter: Arc<accounts::LoginLimiter>,
     /// What the tus endpoint offers.
     pub tus: Arc<ServerConfig>,
+    /// Whole-file hashes of uploads while they stream.
+    pub hashes: Arc<uploads::RunningHashes>,
 }
 
 /// A server whose data directory is open and ready; [`App::serve`] runs it.
@@ -78,6 +80,7 @@ impl App {
                 locks: Arc::default(),
                 limiter: Arc::default(),
                 tus: Arc::new(tus),
+                hashes: Arc::default(),
             },
         })
     }

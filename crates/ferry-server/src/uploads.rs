@@ -5,11 +5,13 @@
 //! file may hold more after a crash, and is cut back to `received` before the next write.
 //! Knows nothing of HTTP or WebSockets.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
+use ferry_proto::checksum::{Checksum, ChecksumAlgorithm, Hasher};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -307,6 +309,54 @@ pub struct FileEntry {
     pub uploaded_at: i64,
 }
 
+/// The whole-file sha1 of uploads written from their first byte, kept while they stream so
+/// that finishing one needs no second read of the file. Only in memory: after a restart (or
+/// a discarded chunk) the file is read once at the end instead.
+#[derive(Debug, Default)]
+pub struct RunningHashes {
+    by_upload: Mutex<HashMap<String, (u64, Hasher)>>,
+}
+
+impl RunningHashes {
+    /// The hasher of upload `id` if it covers exactly its first `offset` bytes (a fresh one
+    /// at offset 0); `None` when the bytes before `offset` were not seen.
+    pub fn take(&self, id: &str, offset: u64) -> Option<Hasher> {
+        let kept = self
+            .by_upload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        match kept {
+            Some((covered, hasher)) if covered == offset => Some(hasher),
+            _ if offset == 0 => Some(ChecksumAlgorithm::Sha1.hasher()),
+            _ => None,
+        }
+    }
+
+    /// Keeps `hasher`, which covers the first `offset` bytes of upload `id`.
+    pub fn put(&self, id: &str, offset: u64, hasher: Hasher) {
+        self.by_upload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned(), (offset, hasher));
+    }
+
+    /// The sha1 of the first `length` bytes of upload `id`, if they were all seen; forgets it.
+    pub fn finished(&self, id: &str, length: u64) -> Option<Checksum> {
+        self.take(id, length)
+            .filter(|_| length > 0)
+            .map(Hasher::finish)
+    }
+
+    /// Forgets upload `id` (deleted or expired).
+    pub fn forget(&self, id: &str) {
+        self.by_upload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+}
+
 /// What reading a complete upload found.
 enum Verdict {
     /// The bytes match what the client announced and are in place.
@@ -320,13 +370,16 @@ enum Verdict {
 /// file. On a mismatch the upload is reset to byte 0 and [`ServerError::HashMismatch`]
 /// returned, so the client can send it again.
 ///
-/// Reading and moving the file run on a blocking thread without the database: only the
-/// bookkeeping at the end takes it, so finishing a large file never stalls other requests.
+/// `known_sha1` is the sha1 computed while the bytes streamed in ([`RunningHashes`]); without
+/// it the file is read once. Reading and moving the file run on a blocking thread without
+/// the database: only the bookkeeping at the end takes it, so finishing a large file never
+/// stalls other requests.
 pub async fn finish(
     db: &Db,
     storage: &Storage,
     user: &User,
     mut record: UploadRecord,
+    known_sha1: Option<Checksum>,
     also: Option<Checksum>,
 ) -> Result<(UploadRecord, FileEntry), ServerError> {
     let path = RemotePath::parse(record.path.as_deref().unwrap_or(&record.id))?;
@@ -339,10 +392,19 @@ pub async fn finish(
     let target = path.clone();
     let verdict = tokio::task::spawn_blocking(move || -> Result<Verdict, ServerError> {
         let data = storage.upload_path(&id);
-        let mut algorithms = vec![ChecksumAlgorithm::Sha1];
+        // Read the file only for what was not hashed while it streamed.
+        let mut algorithms = Vec::new();
+        algorithms.extend(known_sha1.is_none().then_some(ChecksumAlgorithm::Sha1));
         algorithms.extend(also.as_ref().map(|c| c.algorithm));
-        let sums = hash_file(&data, &algorithms)
-            .map_err(|e| ServerError::io(format!("reading upload {id}"), e))?;
+        let mut sums = if algorithms.is_empty() {
+            Vec::new()
+        } else {
+            hash_file(&data, &algorithms)
+                .map_err(|e| ServerError::io(format!("reading upload {id}"), e))?
+        };
+        if let Some(sha1) = known_sha1 {
+            sums.insert(0, sha1);
+        }
         let actual = sums[0].to_hex();
         let mismatch = match (announced, also) {
             (Some(expected), _) if !expected.eq_ignore_ascii_case(&actual) => {
@@ -420,4 +482,37 @@ pub fn list_files(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_hashes_continue_only_from_the_offset_they_cover() {
+        let hashes = RunningHashes::default();
+        let mut first = hashes.take("u", 0).expect("a fresh hasher at byte 0");
+        first.update(b"hello ");
+        hashes.put("u", 6, first);
+        assert!(hashes.take("u", 3).is_none(), "a gap cannot be hashed over");
+        assert!(
+            hashes.finished("u", 6).is_none(),
+            "taking it at the wrong offset dropped it"
+        );
+
+        let mut again = hashes.take("v", 0).unwrap();
+        again.update(b"hello ");
+        hashes.put("v", 6, again);
+        let mut more = hashes.take("v", 6).unwrap();
+        more.update(b"world");
+        hashes.put("v", 11, more);
+        assert_eq!(
+            hashes.finished("v", 11),
+            Some(ChecksumAlgorithm::Sha1.digest(b"hello world"))
+        );
+        assert!(hashes.finished("v", 11).is_none(), "finishing forgets it");
+        hashes.put("w", 1, ChecksumAlgorithm::Sha1.hasher());
+        hashes.forget("w");
+        assert!(hashes.take("w", 1).is_none());
+    }
 }

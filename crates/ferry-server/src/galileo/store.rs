@@ -227,6 +227,11 @@ impl OpenUpload {
             .take()
             .ok_or_else(|| ServerError::Internal("an upload's data file is gone".into()))?;
         let id = self.record.id.clone();
+        // The whole-file sha1 goes along when it covers every byte before this chunk.
+        let mut whole = state.hashes.take(&id, offset);
+        if let Some(whole) = &mut whole {
+            whole.update(&bytes);
+        }
         let (file, written) = tokio::task::spawn_blocking(move || {
             let written = file
                 .seek(SeekFrom::Start(offset))
@@ -240,6 +245,9 @@ impl OpenUpload {
         self.file = Some(file);
         let mut record = self.record.clone();
         record.received = written?;
+        if let Some(whole) = whole {
+            state.hashes.put(&record.id, record.received, whole);
+        }
         record.expires_at = Some(expiry(state));
         let stored = record.clone();
         state
@@ -281,8 +289,9 @@ impl OpenUpload {
                 ),
             }
         }
+        let known = state.hashes.finished(&self.record.id, self.record.received);
         let (_, entry) =
-            uploads::finish(&state.db, &state.storage, user, self.record, also).await?;
+            uploads::finish(&state.db, &state.storage, user, self.record, known, also).await?;
         tracing::info!(path = %entry.path, size = entry.size, "GalileoSend upload finished");
         drop(self.guard);
         Ok(())

@@ -111,7 +111,10 @@ pub(super) async fn receive(
         .map_err(|e| io("preparing", e))?;
 
     let mut hasher = checksum.as_ref().map(|c| c.algorithm.hasher());
+    // The whole-file sha1, kept up while the bytes stream when it covers all before them.
+    let mut whole = state.hashes.take(&record.id, start);
     let mut written = 0u64;
+    let mut flusher = Flusher::new(&file).await;
     let mut stream = body.into_data_stream();
     let end = loop {
         let next = tokio::select! {
@@ -138,8 +141,13 @@ pub(super) async fn receive(
         if let Some(hasher) = &mut hasher {
             hasher.update(&bytes);
         }
+        if let Some(whole) = &mut whole {
+            whole.update(&bytes);
+        }
         written += len;
+        flusher.wrote(len);
     };
+    flusher.settle().await;
     if let Err(e) = file.flush().await {
         cut_back(&file, start, &record.id).await;
         return Err(io("writing", e).into());
@@ -172,6 +180,9 @@ pub(super) async fn receive(
     };
     if keep {
         commit(state, record, &file, start + written, plan.new_length).await?;
+        if let Some(whole) = whole {
+            state.hashes.put(&record.id, record.received, whole);
+        }
     } else {
         cut_back(&file, start, &record.id).await;
     }
@@ -179,6 +190,53 @@ pub(super) async fn receive(
         End::Whole => Received::Whole,
         _ => Received::Interrupted,
     })
+}
+
+/// Flushes written data to disk in the background while a body streams, so that the flush
+/// before the answer finds little left to write: the disk works while the network does.
+/// Only an accelerator; the commit's own flush is what makes bytes durable.
+struct Flusher {
+    file: Option<std::fs::File>,
+    since: u64,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Flusher {
+    /// Start a background flush after this many new bytes.
+    const EVERY: u64 = 32 << 20;
+
+    async fn new(file: &File) -> Self {
+        let file = match file.try_clone().await {
+            Ok(clone) => Some(clone.into_std().await),
+            Err(_) => None,
+        };
+        Self {
+            file,
+            since: 0,
+            running: None,
+        }
+    }
+
+    fn wrote(&mut self, bytes: u64) {
+        self.since += bytes;
+        if self.since < Self::EVERY || self.running.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let Some(file) = self.file.as_ref().and_then(|f| f.try_clone().ok()) else {
+            return;
+        };
+        self.since = 0;
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            // An error here shows again, and is reported, at the commit's own flush.
+            let _ = file.sync_data();
+        }));
+    }
+
+    async fn settle(&mut self) {
+        if let Some(task) = self.running.take() {
+            let _ = task.await;
+        }
+    }
 }
 
 /// Flushes the data to disk, then records the new offset (and a length declared now) and
@@ -241,8 +299,9 @@ pub(super) async fn finish(
     user: &User,
     record: UploadRecord,
 ) -> Result<UploadRecord, Failure> {
+    let known = state.hashes.finished(&record.id, record.received);
     let (record, entry) =
-        crate::uploads::finish(&state.db, &state.storage, user, record, None).await?;
+        crate::uploads::finish(&state.db, &state.storage, user, record, known, None).await?;
     tracing::info!(upload = %record.id, path = %entry.path, size = entry.size, "upload finished");
     Ok(record)
 }

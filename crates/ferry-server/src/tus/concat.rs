@@ -129,6 +129,7 @@ fn join_files(storage: &Storage, target: &str, sources: &[String]) -> io::Result
 
 async fn remove_parts(state: &AppState, ids: &[String]) {
     for id in ids {
+        state.hashes.forget(id);
         let (storage, id2) = (state.storage.clone(), id.clone());
         if let Err(err) = state
             .db

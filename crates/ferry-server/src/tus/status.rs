@@ -47,6 +47,7 @@ pub(super) async fn terminate(
     let id = checked_id(&id)?.to_owned();
     let _guard = state.locks.acquire(&id).await;
     load(&state, &id, auth.user.id).await?;
+    state.hashes.forget(&id);
     let storage = state.storage.clone();
     state
         .db
