@@ -203,7 +203,7 @@ struct Flusher {
 
 impl Flusher {
     /// Start a background flush after this many new bytes.
-    const EVERY: u64 = 32 << 20;
+    const EVERY: u64 = 4 << 20;
 
     async fn new(file: &File) -> Self {
         let file = match file.try_clone().await {
