@@ -1,16 +1,29 @@
-//! The Ferry sync engine: it keeps chosen folders uploaded.
+//! The Ferry sync engine: it keeps files uploaded, resumably, to the servers users choose.
 //!
-//! # Layout (to come)
-//! - `watch` and `scan`: notice new and changed files (notify, periodic rescans).
-//! - `plan`: a pure function from journal state and file facts to operations.
-//! - `schedule`: the bounded queue, concurrency, pause/resume and the shared rate limit.
-//! - `transport`: tus over reqwest and GalileoSend over tokio-tungstenite, each a thin
-//!   driver of the sans-IO machines in [`ferry_proto`].
-//! - `auth`: tokens in the OS keyring.
+//! # Layout
+//! - [`target`]: the three forms of server URL and discovering what a server offers.
+//! - [`transport`]: tus over reqwest and GalileoSend over tokio-tungstenite, thin async
+//!   drivers of the sans-IO machines in [`ferry_proto`], with retries.
+//! - [`file`]: a local file's facts, sha1 and ranges; noticing that it changed.
+//! - [`retry`], [`rate`]: backoff with jitter, and the rate limit shared by all uploads.
+//! - [`secret`]: the bearer token type that never shows itself.
+//! - [`events`]: the typed events the engine emits on a sink the caller injects.
+//! - [`error`]: [`EngineError`], which knows whether retrying can help.
 //!
-//! The engine emits typed events and knows nothing of Tauri, terminals or how its events are
-//! shown; the CLI and the desktop shell inject their own sinks.
+//! To come: sign-in with the OS keyring, the one-shot upload the `ferry upload` command runs,
+//! and folder sync (watcher, scanner, planner, scheduler).
+//!
+//! The engine knows nothing of Tauri, terminals or how its events are shown.
 
-// The journal is wired in by the client-core issue; keep the dependency edge visible now.
-use ferry_proto as _;
-use ferry_store as _;
+pub mod error;
+pub mod events;
+pub mod file;
+pub mod rate;
+pub mod retry;
+pub mod secret;
+pub mod target;
+pub mod transport;
+
+pub use crate::error::EngineError;
+pub use crate::events::{Event, EventSink};
+pub use crate::secret::Token;

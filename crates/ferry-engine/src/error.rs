@@ -1,0 +1,109 @@
+//! The engine's errors: what went wrong, with the file, server and offset a person needs,
+//! and whether trying again can help.
+
+use std::path::PathBuf;
+
+use ferry_proto::galileo::GalileoError;
+use ferry_proto::tus::TusError;
+
+/// An error of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The server URL is not one Ferry can use.
+    #[error("cannot use server URL {url:?}: {reason}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server offers nothing Ferry can upload with (or not what was asked for).
+    #[error("{server} offers no usable upload protocol: {reason}")]
+    NoProtocol {
+        /// The server.
+        server: String,
+        /// What was found instead.
+        reason: String,
+    },
+    /// The server could not be reached, or the connection broke.
+    #[error("cannot reach {server}: {reason}")]
+    Network {
+        /// The server.
+        server: String,
+        /// What the network said.
+        reason: String,
+    },
+    /// The server refused the sign-in.
+    #[error("the server {server} refused the sign-in: sign in again with `ferry login {server}`")]
+    Unauthorized {
+        /// The server.
+        server: String,
+    },
+    /// The tus machine reported an error.
+    #[error("tus upload of {path} to {server}: {source}")]
+    Tus {
+        /// The local file.
+        path: PathBuf,
+        /// The server.
+        server: String,
+        /// The protocol error.
+        source: Box<TusError>,
+    },
+    /// The GalileoSend machine reported an error.
+    #[error("GalileoSend upload of {path} to {server}: {source}")]
+    Galileo {
+        /// The local file.
+        path: PathBuf,
+        /// The server.
+        server: String,
+        /// The protocol error.
+        source: Box<GalileoError>,
+    },
+    /// The file changed (size, modification time or inode) while it was being uploaded;
+    /// the upload was abandoned and must start again with the new content.
+    #[error("{} changed while it was being uploaded; it will be uploaded again from the start", path.display())]
+    FileChanged {
+        /// The local file.
+        path: PathBuf,
+    },
+    /// A local file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    File {
+        /// The local file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The OS keyring could not be used.
+    #[error("{0}")]
+    Keyring(String),
+    /// The journal failed.
+    #[error(transparent)]
+    Store(#[from] ferry_store::StoreError),
+    /// Gave up after retrying.
+    #[error("gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last error.
+        last: Box<EngineError>,
+    },
+}
+
+impl EngineError {
+    /// Whether trying again (after a pause) can help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Network { .. } | Self::FileChanged { .. } => true,
+            Self::Tus { source, .. } => source.is_retryable(),
+            Self::Galileo { source, .. } => source.is_retryable(),
+            Self::BadUrl { .. }
+            | Self::NoProtocol { .. }
+            | Self::Unauthorized { .. }
+            | Self::File { .. }
+            | Self::Keyring(_)
+            | Self::Store(_)
+            | Self::GaveUp { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The transports: thin async drivers of ferry-proto's machines over real sockets.
+//!
+//! - `tus`: tus 1.0.0 over reqwest, bodies streamed from the file.
+//! - `galileo`: GalileoSend over tokio-tungstenite.
+//!
+//! Both take a [`Transfer`] (what to send and how), continue from a saved
+//! [`ResumeState`], report every confirmation to the caller (who records it in the journal)
+//! and retry what can be retried themselves. They know nothing of the journal or the UI.
+
+use std::time::Duration;
+
+use ferry_proto::checksum::Checksum;
+pub use ferry_proto::tus::ResumeState;
+
+use crate::events::EventSink;
+use crate::file::LocalFile;
+use crate::rate::RateLimit;
+use crate::retry::RetryPolicy;
+use crate::secret::Token;
+
+/// What to upload and how.
+#[derive(Clone)]
+pub struct Transfer {
+    /// The local file and its facts when the upload started.
+    pub file: LocalFile,
+    /// Its whole-file sha1 (metadata `sha1` for tus, `hash` for GalileoSend).
+    pub sha1: Checksum,
+    /// Where it goes on the server (`relativePath` / `path`).
+    pub remote_path: String,
+    /// The most bytes one request or frame carries.
+    pub chunk_size: u64,
+    /// Parallel partial uploads for tus concatenation (1: none).
+    pub parallel: usize,
+    /// The bearer token, if the server wants one.
+    pub token: Option<Token>,
+    /// The shared rate limit.
+    pub limit: RateLimit,
+    /// When to retry and when to give up.
+    pub retry: RetryPolicy,
+    /// How long to wait for a connection, and for any byte of an answer, before counting
+    /// the link as dead (a laptop that slept).
+    pub timeout: Duration,
+    /// Where progress and retries are reported.
+    pub events: EventSink,
+}
+
+/// How an upload ended well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transferred {
+    /// Where the server keeps it, if it said.
+    pub location: Option<String>,
+    /// Bytes put on the wire for it.
+    pub bytes_sent: u64,
+}
+
+impl std::fmt::Debug for Transfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transfer")
+            .field("file", &self.file)
+            .field("remote_path", &self.remote_path)
+            .field("chunk_size", &self.chunk_size)
+            .field("parallel", &self.parallel)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
