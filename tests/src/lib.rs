@@ -4,8 +4,17 @@
 //! - [`proxy`]: a TCP proxy on 127.0.0.1 that forwards to a server and misbehaves on
 //!   command: cuts connections at chosen byte offsets, stalls, throttles, refuses
 //!   connections for a while, flips a bit.
+//! - [`server`]: a real ferry-server in the test's process, on 127.0.0.1 port 0, with two
+//!   users and their tokens.
 //!
-//! The tests themselves live in `tests/tests/`. Nothing here knows about Ferry's protocols:
-//! faults are placed by byte counts, as a real network would place them.
+//! The tests themselves live in `tests/tests/` and in each crate's test binary. The proxy
+//! knows nothing of Ferry's protocols: faults are placed by byte counts, as a real network
+//! would place them.
+
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "test tools panic loudly by design: a test that cannot set itself up must fail"
+)]
 
 pub mod proxy;
+pub mod server;
