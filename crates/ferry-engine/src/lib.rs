@@ -7,6 +7,8 @@
 //! - [`file`]: a local file's facts, sha1 and ranges; noticing that it changed.
 //! - [`retry`], [`rate`]: backoff with jitter, and the rate limit shared by all uploads.
 //! - [`secret`]: the bearer token type that never shows itself.
+//! - [`home`]: the home directory and its journal; [`resume`]: saved machine state as
+//!   journal rows and back.
 //! - [`events`]: the typed events the engine emits on a sink the caller injects.
 //! - [`error`]: [`EngineError`], which knows whether retrying can help.
 //!
@@ -18,7 +20,9 @@
 pub mod error;
 pub mod events;
 pub mod file;
+pub mod home;
 pub mod rate;
+pub mod resume;
 pub mod retry;
 pub mod secret;
 pub mod target;
