@@ -212,6 +212,24 @@ impl Journal {
         Ok(Some(record))
     }
 
+    /// Every unfinished upload with its file's local path, oldest first.
+    pub fn open_uploads(&self) -> Result<Vec<(String, UploadRecord)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT files.local_path, uploads.file_id FROM uploads JOIN files ON files.id = uploads.file_id
+             ORDER BY uploads.id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, FileId(r.get(1)?))))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut open = Vec::with_capacity(rows.len());
+        for (path, file) in rows {
+            if let Some(upload) = self.upload_for_file(file)? {
+                open.push((path, upload));
+            }
+        }
+        Ok(open)
+    }
+
     /// Records what the server confirmed: the parts as they stand now. Call it only with
     /// offsets and locations the server stated. Clears the failure count: progress is
     /// progress.

@@ -1,0 +1,43 @@
+//! The command line, as clap sees it. The flags are a contract (DESIGN 4.2).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Ferry keeps files uploaded to your server, resumably, over tus or GalileoSend.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about)]
+pub(crate) struct Cli {
+    /// Where Ferry keeps its journal (default: $FERRY_HOME, else the platform data folder).
+    #[arg(long, global = true, env = "FERRY_HOME")]
+    pub(crate) home: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Say more (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Say only errors.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show finished, abandoned and failed uploads, newest first.
+    History(HistoryArgs),
+    /// Show unfinished uploads and where they stand.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// At most this many entries.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: u32,
+    /// Only entries whose local or remote path contains this text.
+    #[arg(long)]
+    pub(crate) search: Option<String>,
+}

@@ -1,0 +1,4 @@
+//! The `ferry` binary, run as a user runs it: in a scratch home, against a real ferry-server.
+
+mod basics;
+mod support;

@@ -1,0 +1,214 @@
+//! One file to one server: the resumable one-shot upload that `ferry upload` runs.
+//!
+//! Run it again after any interruption (a network loss, a crash, a reboot) and it goes on
+//! from what the server confirmed: the journal remembers the upload, keyed by the file and
+//! its content, and the transport asks the server where it stands before sending a byte. A
+//! file that changes while it is sent is given up and sent again with its new content.
+//! Knows nothing of terminals: it reports through the event sink.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ferry_store::{FileState, HistoryEntry, Journal, NewUpload, Outcome, UploadRecord};
+
+use crate::error::EngineError;
+use crate::events::{Event, EventSink};
+use crate::file::LocalFile;
+use crate::home::Home;
+use crate::rate::RateLimit;
+use crate::resume::{from_parts, to_parts};
+use crate::retry::RetryPolicy;
+use crate::secret::Token;
+use crate::target::{Protocol, Target};
+use crate::transport::{self, Transfer};
+
+/// How many times a file that keeps changing under the upload is started again.
+const MAX_RESTARTS_FOR_CHANGES: u32 = 3;
+
+/// What to upload, where and how.
+#[derive(Clone)]
+pub struct UploadRequest {
+    /// The local file.
+    pub file: PathBuf,
+    /// The server URL as the user gave it (any of the forms in [`Target`]).
+    pub server: String,
+    /// The user it signs in as there (empty: no sign-in, or a pasted token).
+    pub user: String,
+    /// The token, if the server wants one.
+    pub token: Option<Token>,
+    /// Where the file goes on the server (default: its name).
+    pub remote: Option<String>,
+    /// The protocol wanted (default: tus when offered).
+    pub protocol: Option<Protocol>,
+    /// Bytes per request or frame (default: 8 MiB for tus, the server's choice for GalileoSend).
+    pub chunk_size: Option<u64>,
+    /// Parallel partial uploads for large files on tus servers with concatenation.
+    pub parallel: usize,
+    /// The shared rate limit.
+    pub limit: RateLimit,
+    /// Retry spacing and when to give up.
+    pub retry: RetryPolicy,
+    /// Connect and read timeout.
+    pub timeout: Duration,
+    /// Where events go.
+    pub events: EventSink,
+}
+
+impl std::fmt::Debug for UploadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadRequest")
+            .field("file", &self.file)
+            .field("server", &self.server)
+            .field("user", &self.user)
+            .field("token", &self.token)
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The remote path: as asked, else the file's name.
+fn remote_path(request: &UploadRequest, path: &Path) -> String {
+    request.remote.clone().unwrap_or_else(|| {
+        path.file_name().map_or_else(|| "upload".to_owned(), |n| n.to_string_lossy().into_owned())
+    })
+}
+
+/// Whether a journal upload is this very upload (same content, destination and protocol),
+/// so it can be continued.
+fn continues(row: &UploadRecord, upload: &NewUpload) -> bool {
+    let (old, new) = (&row.upload, upload);
+    old.facts == new.facts
+        && old.sha1 == new.sha1
+        && old.remote_path == new.remote_path
+        && old.protocol == new.protocol
+        && old.endpoint == new.endpoint
+        && old.account == new.account
+}
+
+/// Uploads `request.file` to `request.server`, continuing an earlier attempt when the
+/// journal has one; returns the history entry of the finished upload.
+pub async fn upload_file(home: &Home, http: &reqwest::Client, request: &UploadRequest) -> Result<HistoryEntry, EngineError> {
+    let path = std::fs::canonicalize(&request.file)
+        .map_err(|source| EngineError::File { path: request.file.clone(), source })?;
+    let target = Target::discover(http, &request.server, request.token.as_ref()).await?;
+    for note in &target.notes {
+        (request.events)(Event::Warning { message: format!("{}: {note}", request.server) });
+    }
+    let protocol = target.choose(request.protocol)?;
+    let journal = Mutex::new(home.journal()?);
+    let account = lock(&journal).account(&request.server, &request.user)?;
+    let remote = remote_path(request, &path);
+    let display = path.display().to_string();
+    let mut bytes_sent = 0;
+    for _ in 0..=MAX_RESTARTS_FOR_CHANGES {
+        let file = LocalFile::open(&path)?;
+        (request.events)(Event::Queued { path: display.clone(), size: file.facts.size });
+        let sha1 = file.sha1().await?;
+        let local = path.to_string_lossy().into_owned();
+        let record = lock(&journal).upsert_file(None, &local, file.facts, Some(&sha1.to_hex()), FileState::Pending)?;
+        let (endpoint, chunk_size) = match protocol {
+            Protocol::Tus => (
+                target.tus.as_ref().map(|t| t.endpoint.to_string()).unwrap_or_default(),
+                request.chunk_size.unwrap_or(ferry_proto::tus::client::DEFAULT_CHUNK_SIZE),
+            ),
+            Protocol::Galileo => (
+                target.galileo.as_ref().map(|g| g.url.to_string()).unwrap_or_default(),
+                request.chunk_size.unwrap_or(ferry_proto::galileo::DEFAULT_CHUNK_SIZE),
+            ),
+        };
+        let wanted = NewUpload {
+            file: record.id,
+            account: account.id,
+            protocol: match protocol {
+                Protocol::Tus => ferry_store::Protocol::Tus,
+                Protocol::Galileo => ferry_store::Protocol::Galileo,
+            },
+            endpoint,
+            remote_path: remote.clone(),
+            facts: file.facts,
+            sha1: sha1.to_hex(),
+            chunk_size,
+            concatenated: false,
+            parts: Vec::new(),
+        };
+        let existing = lock(&journal).upload_for_file(record.id)?;
+        let (row, resume) = match existing {
+            Some(row) if continues(&row, &wanted) => {
+                let state = from_parts(&row.upload.parts, row.upload.concatenated);
+                (row, state)
+            }
+            _ => (lock(&journal).start_upload(&wanted)?, None),
+        };
+        let transfer = Transfer {
+            file,
+            sha1,
+            remote_path: remote.clone(),
+            chunk_size,
+            parallel: request.parallel.max(1),
+            token: request.token.clone(),
+            limit: request.limit.clone(),
+            retry: request.retry,
+            timeout: request.timeout,
+            events: request.events.clone(),
+        };
+        let mut save_error = None;
+        let mut on_confirmed = |state: &transport::ResumeState| {
+            if let Err(err) = lock(&journal).record_progress(row.id, &to_parts(state)) {
+                save_error.get_or_insert(err);
+            }
+        };
+        let sent = match protocol {
+            Protocol::Tus => {
+                let tus = target.tus.as_ref().ok_or_else(|| EngineError::NoProtocol {
+                    server: request.server.clone(),
+                    reason: "tus disappeared".into(),
+                })?;
+                transport::tus::send(http, tus, &transfer, resume.as_ref(), &mut on_confirmed).await
+            }
+            Protocol::Galileo => {
+                let galileo = target.galileo.as_ref().ok_or_else(|| EngineError::NoProtocol {
+                    server: request.server.clone(),
+                    reason: "GalileoSend disappeared".into(),
+                })?;
+                transport::galileo::send(galileo, &transfer, resume.as_ref(), &mut on_confirmed).await
+            }
+        };
+        if let Some(err) = save_error {
+            return Err(err.into());
+        }
+        match sent {
+            Ok(done) => {
+                bytes_sent += done.bytes_sent;
+                let entry = lock(&journal).finish_upload(row.id, done.location.as_deref(), bytes_sent)?;
+                (request.events)(Event::Finished {
+                    path: display.clone(),
+                    location: done.location,
+                    size: transfer.file.facts.size,
+                    bytes_sent,
+                });
+                return Ok(entry);
+            }
+            Err(err @ EngineError::FileChanged { .. }) => {
+                (request.events)(Event::Warning { message: err.to_string() });
+                lock(&journal).end_upload(row.id, Outcome::Abandoned, bytes_sent, &err.to_string())?;
+            }
+            Err(err) => {
+                let message = err.to_string();
+                if err.is_retryable() || matches!(err, EngineError::GaveUp { .. }) {
+                    // Kept for the next run, which continues where the server stands.
+                    lock(&journal).record_failure(row.id, &message, None)?;
+                } else {
+                    lock(&journal).end_upload(row.id, Outcome::Failed, bytes_sent, &message)?;
+                }
+                (request.events)(Event::Failed { path: display.clone(), error: message, permanent: !err.is_retryable() });
+                return Err(err);
+            }
+        }
+    }
+    Err(EngineError::FileChanged { path })
+}
