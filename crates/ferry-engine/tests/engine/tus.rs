@@ -411,6 +411,10 @@ async fn a_file_rewritten_during_its_upload_is_abandoned_and_never_published_mix
         files_under(&server.data().join("files")).is_empty(),
         "nothing is published"
     );
+    assert!(
+        files_under(&server.data().join("uploads")).is_empty(),
+        "the abandoned upload was terminated (DELETE)"
+    );
 
     let transfer = transfer_of(&path, "changing.bin", &server.ann, &events).await;
     let (result, _) = send_all(&target, &transfer, None).await;
@@ -436,4 +440,20 @@ async fn a_refused_token_asks_to_sign_in_again_without_retrying() {
     );
     assert!(states.is_empty());
     assert!(files_under(&server.data().join("files")).is_empty());
+}
+
+#[tokio::test]
+async fn a_chunk_slower_than_the_timeout_is_not_a_dead_link() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, bytes) = random_file(dir.path(), "slow.bin", 2 * MIB_LEN, 12);
+    let events = Recorded::default();
+    let mut transfer = transfer_of(&path, "slow.bin", &server.ann, &events).await;
+    transfer.timeout = Duration::from_millis(500);
+    transfer.limit = RateLimit::new(2 * MIB);
+    transfer.retry.max_attempts = 2;
+    let (result, _) = send_all(&tus_target(&server, None).await, &transfer, None).await;
+    result.expect("a chunk that takes 0.5 s or more to send is not cut off by a 0.5 s timeout");
+    assert!(events.retries().is_empty(), "{:?}", events.retries());
+    assert_published(&server, "slow.bin", &bytes);
 }

@@ -28,18 +28,21 @@ use crate::error::EngineError;
 use crate::events::Event;
 use crate::target::TusTarget;
 
-/// An HTTP client for uploads: a connection attempt fails after `timeout`; there is no
-/// total timeout, as a large chunk on a slow link may take long. A link that goes quiet
-/// mid-request (a laptop that slept) is noticed by [`send`] itself within `timeout`.
+/// An HTTP client for uploads: a connection attempt fails after `timeout`, TCP keepalive
+/// probes idle connections, and there is no total timeout (a large chunk on a slow link may
+/// take long). A link that goes quiet mid-request (a laptop that slept) is noticed by
+/// [`send`] itself within [`Transfer::timeout`].
+///
+/// No `read_timeout` on purpose: in reqwest 0.12 it is, until an answer's headers arrive,
+/// one deadline counted from the start of the request, so every chunk that takes longer
+/// than the timeout to send (slow link, rate limit) would fail, again and again
+/// (pinned by the test `a_chunk_slower_than_the_timeout_is_not_a_dead_link`).
 ///
 /// # Panics
 /// If the TLS backend cannot be set up, which only a broken build can cause.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(timeout)
-        // Answers to tus requests are small; a read that stalls this long after the
-        // headers means a dead link (send's own watchdog covers the time before them).
-        .read_timeout(timeout)
         .tcp_keepalive(timeout)
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
