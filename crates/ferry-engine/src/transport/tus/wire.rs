@@ -310,3 +310,39 @@ fn body_stream(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_link_counts_as_quiet_only_after_the_timeout_without_life_and_never_while_rate_limited()
+     {
+        let timeout = Duration::from_secs(2);
+        let activity = Activity::new();
+        let started = Instant::now();
+        activity.quiet_for(timeout).await;
+        assert_eq!(started.elapsed(), timeout, "quiet from the start");
+
+        let activity = Activity::new();
+        let watcher = activity.clone();
+        let watch = tokio::spawn(async move { watcher.quiet_for(timeout).await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        activity.touch();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            !watch.is_finished(),
+            "a touch a second ago keeps the link alive"
+        );
+        activity.set(None);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(
+            !watch.is_finished(),
+            "waiting for the rate limit is not a dead link"
+        );
+        activity.touch();
+        let resumed = Instant::now();
+        watch.await.unwrap();
+        assert!(resumed.elapsed() >= timeout && resumed.elapsed() < timeout * 2);
+    }
+}
