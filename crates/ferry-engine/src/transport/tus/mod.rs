@@ -1,0 +1,310 @@
+//! tus 1.0.0 over reqwest: a thin async driver of [`ferry_proto::tus::Upload`].
+//!
+//! The machine decides every protocol step (which request, which range, how to recover);
+//! this driver sends what it asks for ([`wire`]: bodies hashed, then streamed from the file),
+//! hands back the answers, reports every confirmation to the caller before sending more,
+//! and decides only *when* to try again (backoff, giving up). Several requests are in
+//! flight at once only when the machine concatenates parallel partial uploads.
+//!
+//! A file that changes during its upload is never finished with mixed bytes: the upload is
+//! terminated (DELETE, best effort) and [`EngineError::FileChanged`] returned, so the caller
+//! starts again with the new content.
+
+mod wire;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use ferry_proto::checksum::ChecksumAlgorithm;
+use ferry_proto::tus::{Event as TusEvent, Metadata, TusError, Upload, UploadOptions};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
+use tokio::time::Instant;
+
+use self::wire::{Outcome, Wire};
+use super::{ResumeState, Transfer, Transferred};
+use crate::error::EngineError;
+use crate::events::Event;
+use crate::target::TusTarget;
+
+/// An HTTP client for uploads: a connection attempt fails after `timeout`, TCP keepalive
+/// probes idle connections, and there is no total timeout (a large chunk on a slow link may
+/// take long). A link that goes quiet mid-request (a laptop that slept) is noticed by
+/// [`send`] itself within [`Transfer::timeout`].
+///
+/// No `read_timeout` on purpose: in reqwest 0.12 it is, until an answer's headers arrive,
+/// one deadline counted from the start of the request, so every chunk that takes longer
+/// than the timeout to send (slow link, rate limit) would fail, again and again
+/// (pinned by the test `a_chunk_slower_than_the_timeout_is_not_a_dead_link`).
+///
+/// # Panics
+/// If the TLS backend cannot be set up, which only a broken build can cause.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .tcp_keepalive(timeout)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .expect("the HTTP client builds with rustls")
+}
+
+/// Uploads `transfer` to `target` over tus, continuing from `resume` (a state that
+/// `on_confirmed` reported earlier) when given.
+///
+/// `on_confirmed` receives the machine's state after every confirmation by the server
+/// (creation, a larger or smaller offset, a restart), before anything further is sent:
+/// the journal stores it and hands it back as `resume` next time. Retryable failures are
+/// retried after [`crate::retry::RetryPolicy`] pauses (each reported as
+/// [`Event::Retrying`]), always from the offset the server states; after `max_attempts`
+/// failures in a row without progress the result is [`EngineError::GaveUp`].
+#[tracing::instrument(skip_all, fields(path = %transfer.file.path.display(), endpoint = %target.endpoint), err)]
+pub async fn send(
+    http: &reqwest::Client,
+    target: &TusTarget,
+    transfer: &Transfer,
+    resume: Option<&ResumeState>,
+    on_confirmed: &mut (dyn FnMut(&ResumeState) + Send),
+) -> Result<Transferred, EngineError> {
+    let server = target.endpoint.origin().ascii_serialization();
+    let mut driver = Driver {
+        transfer,
+        path: transfer.file.path.display().to_string(),
+        server,
+        failures: 0,
+        last_confirmed: 0,
+        pause_until: None,
+    };
+    let options = driver.options(target)?;
+    let mut upload =
+        Upload::new(options, Some(target.caps.clone()), resume).map_err(|e| driver.tus_error(e))?;
+    driver.last_confirmed = upload.confirmed_offset();
+    (transfer.events)(Event::Started {
+        path: driver.path.clone(),
+        protocol: "tus".to_owned(),
+        size: transfer.file.facts.size,
+        resumed_from: upload.confirmed_offset(),
+    });
+    let sent = Arc::new(AtomicU64::new(0));
+    let wire = Wire {
+        http,
+        file: &transfer.file,
+        token: transfer.token.as_ref(),
+        limit: &transfer.limit,
+        timeout: transfer.timeout,
+        sent: Arc::clone(&sent),
+    };
+    let location = driver.run(&mut upload, &wire, on_confirmed).await?;
+    Ok(Transferred {
+        location: location.map(|l| target.endpoint.join(&l).map_or(l, |url| url.to_string())),
+        bytes_sent: sent.load(Ordering::Relaxed),
+    })
+}
+
+/// The driver's own state: what it needs to decide when to try again.
+struct Driver<'a> {
+    transfer: &'a Transfer,
+    path: String,
+    server: String,
+    /// Failed attempts in a row without progress.
+    failures: u32,
+    /// The confirmed offset last reported; growth resets `failures`.
+    last_confirmed: u64,
+    /// No new request before this (backoff after a failure).
+    pause_until: Option<Instant>,
+}
+
+/// How the event loop goes on after the machine's events were taken in.
+enum Next {
+    Continue,
+    Finished(Option<String>),
+    Terminated,
+}
+
+impl Driver<'_> {
+    fn tus_error(&self, err: TusError) -> EngineError {
+        match err {
+            TusError::Unauthorized { .. } => EngineError::Unauthorized {
+                server: self.server.clone(),
+            },
+            other => EngineError::Tus {
+                path: self.transfer.file.path.clone(),
+                server: self.server.clone(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// The machine's options for this file.
+    fn options(&self, target: &TusTarget) -> Result<UploadOptions, EngineError> {
+        let transfer = self.transfer;
+        let mut options =
+            UploadOptions::new(target.endpoint.clone(), Some(transfer.file.facts.size));
+        let filename = transfer
+            .remote_path
+            .rsplit('/')
+            .next()
+            .unwrap_or(&transfer.remote_path);
+        let mtime = transfer
+            .file
+            .facts
+            .mtime_ns
+            .div_euclid(1_000_000_000)
+            .max(0);
+        let mut metadata = Metadata::new();
+        metadata
+            .insert("filename", filename)
+            .and_then(|m| m.insert("relativePath", &transfer.remote_path))
+            .and_then(|m| m.insert("sha1", transfer.sha1.to_hex()))
+            .and_then(|m| m.insert("mtime", mtime.to_string()))
+            .map_err(|e| self.tus_error(TusError::Unsupported(e.to_string())))?;
+        options.metadata = metadata;
+        options.chunk_size = transfer.chunk_size.max(1);
+        options.checksum = Some(ChecksumAlgorithm::Sha1);
+        options.creation_with_upload = true;
+        options.parallel = transfer.parallel.max(1);
+        Ok(options)
+    }
+
+    /// Takes in the machine's events: journal first, then the outside world.
+    fn take_events(
+        &mut self,
+        upload: &mut Upload,
+        on_confirmed: &mut (dyn FnMut(&ResumeState) + Send),
+    ) -> Next {
+        let mut next = Next::Continue;
+        while let Some(event) = upload.poll_event() {
+            match event {
+                TusEvent::Created { .. } | TusEvent::Restarted { .. } => {
+                    on_confirmed(&upload.state());
+                }
+                TusEvent::Progress { confirmed } => {
+                    on_confirmed(&upload.state());
+                    if confirmed > self.last_confirmed {
+                        self.failures = 0;
+                    }
+                    self.last_confirmed = confirmed;
+                    (self.transfer.events)(Event::Progress {
+                        path: self.path.clone(),
+                        confirmed,
+                        size: self.transfer.file.facts.size,
+                    });
+                }
+                TusEvent::Finished { location } => {
+                    next = Next::Finished(Some(location).filter(|l| !l.is_empty()));
+                }
+                TusEvent::Terminated { .. } => next = Next::Terminated,
+                TusEvent::Discovered(_) => {}
+            }
+        }
+        next
+    }
+
+    /// Counts a failed attempt: gives up, or pauses before the next one.
+    fn failed(&mut self, err: EngineError) -> Result<(), EngineError> {
+        self.failures += 1;
+        if self.transfer.retry.exhausted(self.failures) {
+            return Err(EngineError::GaveUp {
+                attempts: self.failures,
+                last: Box::new(err),
+            });
+        }
+        let delay = self.transfer.retry.next_delay(self.failures);
+        tracing::debug!(attempt = self.failures, ?delay, error = %err, "retrying");
+        (self.transfer.events)(Event::Retrying {
+            path: self.path.clone(),
+            attempt: self.failures,
+            delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            error: err.to_string(),
+        });
+        let until = Instant::now() + delay;
+        self.pause_until = Some(self.pause_until.map_or(until, |p| p.max(until)));
+        Ok(())
+    }
+
+    /// The event loop: until the machine finishes, fails for good, or is terminated
+    /// because the file changed.
+    async fn run(
+        &mut self,
+        upload: &mut Upload,
+        wire: &Wire<'_>,
+        on_confirmed: &mut (dyn FnMut(&ResumeState) + Send),
+    ) -> Result<Option<String>, EngineError> {
+        let mut in_flight = FuturesUnordered::new();
+        // Set once the file changed: the upload is being terminated.
+        let mut changed: Option<EngineError> = None;
+        loop {
+            match self.take_events(upload, on_confirmed) {
+                Next::Finished(location) => return Ok(location),
+                Next::Terminated => return Err(changed.unwrap_or_else(|| self.file_changed())),
+                Next::Continue => {}
+            }
+            if self.pause_until.is_some_and(|t| Instant::now() >= t) {
+                self.pause_until = None;
+            }
+            if self.pause_until.is_none() {
+                while let Some(request) = upload.poll_request(SystemTime::now()) {
+                    in_flight.push(wire.exchange(request));
+                }
+            }
+            let next = match (in_flight.is_empty(), self.pause_until) {
+                (true, Some(until)) => {
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
+                (true, None) => {
+                    return Err(self.tus_error(TusError::Unsupported(
+                        "the tus machine stopped without finishing (a bug in Ferry)".to_owned(),
+                    )));
+                }
+                (false, Some(until)) => tokio::select! {
+                    next = in_flight.next() => next,
+                    () = tokio::time::sleep_until(until) => continue,
+                },
+                (false, None) => in_flight.next().await,
+            };
+            let Some((id, outcome)) = next else { continue };
+            if let Some(err) = changed.take() {
+                // Terminating: best effort, one try per DELETE.
+                match outcome {
+                    Outcome::Answer(answer) if upload.handle_response(id, &answer).is_ok() => {
+                        changed = Some(err);
+                    }
+                    _ => return Err(err),
+                }
+                continue;
+            }
+            match outcome {
+                Outcome::Answer(answer) => match upload.handle_response(id, &answer) {
+                    Ok(()) => {}
+                    Err(err) if err.is_retryable() => {
+                        let err = self.tus_error(err);
+                        self.failed(err)?;
+                    }
+                    Err(err) => return Err(self.tus_error(err)),
+                },
+                Outcome::Lost(reason) => {
+                    upload.handle_failure(id);
+                    self.failed(EngineError::Network {
+                        server: self.server.clone(),
+                        reason,
+                    })?;
+                }
+                Outcome::Local(err @ EngineError::FileChanged { .. }) => {
+                    tracing::info!("the file changed during its upload; abandoning it");
+                    in_flight.clear();
+                    upload.terminate();
+                    self.pause_until = None;
+                    changed = Some(err);
+                }
+                Outcome::Local(err) => return Err(err),
+            }
+        }
+    }
+
+    fn file_changed(&self) -> EngineError {
+        EngineError::FileChanged {
+            path: self.transfer.file.path.clone(),
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! One tus request on the wire: its body hashed and then streamed from the file in pieces
+//! (never the whole file, never a whole chunk in memory), sent with reqwest, watched for a
+//! dead link, and its answer cut down to what the machine needs. Makes no protocol decision.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
+use ferry_proto::tus::{Request, RequestId, Response};
+use tokio::time::Instant;
+
+use crate::error::EngineError;
+use crate::file::LocalFile;
+use crate::rate::RateLimit;
+use crate::secret::Token;
+
+/// The most bytes read, rate-limited and handed to the network at once.
+pub(super) const PIECE: u64 = 256 * 1024;
+
+/// The most bytes of an answer's body kept (for error messages).
+const ANSWER_KEPT: usize = 4 * 1024;
+
+/// What became of one request.
+pub(super) enum Outcome {
+    /// The server answered.
+    Answer(Response),
+    /// No usable answer: connection refused or lost, the link went quiet, a broken reply.
+    Lost(String),
+    /// Something local went wrong (the file changed or could not be read).
+    Local(EngineError),
+}
+
+/// What every request of one upload shares.
+pub(super) struct Wire<'a> {
+    pub(super) http: &'a reqwest::Client,
+    pub(super) file: &'a LocalFile,
+    pub(super) token: Option<&'a Token>,
+    pub(super) limit: &'a RateLimit,
+    /// How long the link may show no sign of life before the request counts as lost.
+    pub(super) timeout: Duration,
+    /// Body bytes handed to the network so far.
+    pub(super) sent: Arc<AtomicU64>,
+}
+
+/// When the link last showed life: a body piece taken by the network, or bytes of the
+/// answer. `None` while waiting for the rate limit, which is not the link's fault.
+///
+/// reqwest 0.12's `read_timeout` does not serve here: until the answer's headers arrive it
+/// is one deadline counted from the start of the request, so a chunk that takes longer
+/// than the timeout to send (slow link, rate limit) would fail every time.
+#[derive(Clone)]
+struct Activity(Arc<Mutex<Option<Instant>>>);
+
+impl Activity {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new(Some(Instant::now()))))
+    }
+
+    fn set(&self, value: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = value;
+    }
+
+    fn touch(&self) {
+        self.set(Some(Instant::now()));
+    }
+
+    /// Returns once nothing happened for `timeout`.
+    async fn quiet_for(&self, timeout: Duration) {
+        loop {
+            let last = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            match last {
+                Some(at) if at.elapsed() >= timeout => return,
+                Some(at) => tokio::time::sleep_until(at + timeout).await,
+                None => tokio::time::sleep(timeout).await,
+            }
+        }
+    }
+}
+
+impl Wire<'_> {
+    /// Sends `request` (hashing and streaming its body from the file) and waits for the
+    /// answer, giving up when the link stays quiet for the timeout.
+    pub(super) async fn exchange(&self, mut request: Request) -> (RequestId, Outcome) {
+        let id = request.id;
+        let body = request.body.clone();
+        if let Some(body) = &body {
+            let checked = match body.checksum {
+                Some(algorithm) => hash_range(self.file, body.range.clone(), algorithm)
+                    .await
+                    .map(|checksum| request.set_checksum(&checksum)),
+                None => self.file.check_unchanged(),
+            };
+            if let Err(err) = checked {
+                return (id, Outcome::Local(err));
+            }
+        }
+        let mut builder = self
+            .http
+            .request(request.method.clone(), request.url.as_str())
+            .headers(request.headers);
+        if let Some(token) = self.token {
+            builder = builder.bearer_auth(token.expose());
+        }
+        let activity = Activity::new();
+        let local: Arc<Mutex<Option<EngineError>>> = Arc::default();
+        if let Some(body) = body {
+            let stream = body_stream(
+                self.file.clone(),
+                body.range,
+                self.limit.clone(),
+                activity.clone(),
+                Arc::clone(&self.sent),
+                Arc::clone(&local),
+            );
+            builder = builder.body(reqwest::Body::wrap_stream(stream));
+        }
+        let exchange = async {
+            let mut reply = builder.send().await?;
+            activity.touch();
+            let mut answer = Response::new(reply.status());
+            answer.headers = std::mem::take(reply.headers_mut());
+            let mut kept = Vec::new();
+            while kept.len() < ANSWER_KEPT {
+                match reply.chunk().await? {
+                    Some(piece) => {
+                        activity.touch();
+                        kept.extend_from_slice(&piece);
+                    }
+                    None => break,
+                }
+            }
+            kept.truncate(ANSWER_KEPT);
+            answer.body = String::from_utf8_lossy(&kept).into_owned();
+            Ok::<_, reqwest::Error>(answer)
+        };
+        let outcome = tokio::select! {
+            result = exchange => match result {
+                Ok(answer) => Outcome::Answer(answer),
+                Err(err) => match local.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    Some(local) => Outcome::Local(local),
+                    None => Outcome::Lost(describe(&err)),
+                },
+            },
+            () = activity.quiet_for(self.timeout) => Outcome::Lost(format!(
+                "no sign of life from the server for {} s",
+                self.timeout.as_secs_f32()
+            )),
+        };
+        (id, outcome)
+    }
+}
+
+/// A reqwest error with its causes, on one line.
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn file_error(path: &Path, source: std::io::Error) -> EngineError {
+    if source.kind() == std::io::ErrorKind::UnexpectedEof {
+        // Shorter than it was: it changed under us.
+        EngineError::FileChanged {
+            path: path.to_path_buf(),
+        }
+    } else {
+        EngineError::File {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+fn join_error(path: &Path, err: &tokio::task::JoinError) -> EngineError {
+    EngineError::File {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(err.to_string()),
+    }
+}
+
+/// Hashes `range` of the file, read in pieces on a blocking thread, checking before and
+/// after that the file did not change.
+async fn hash_range(
+    file: &LocalFile,
+    range: Range<u64>,
+    algorithm: ChecksumAlgorithm,
+) -> Result<Checksum, EngineError> {
+    let local = file.clone();
+    tokio::task::spawn_blocking(move || {
+        local.check_unchanged()?;
+        let path = &local.path;
+        let mut handle = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+        handle
+            .seek(SeekFrom::Start(range.start))
+            .map_err(|e| file_error(path, e))?;
+        let mut hasher = algorithm.hasher();
+        let mut buf = vec![0u8; usize::try_from(PIECE).unwrap_or(usize::MAX)];
+        let mut left = range.end - range.start;
+        while left > 0 {
+            let n = usize::try_from(left.min(PIECE)).unwrap_or(buf.len());
+            handle
+                .read_exact(&mut buf[..n])
+                .map_err(|e| file_error(path, e))?;
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        local.check_unchanged()?;
+        Ok(hasher.finish())
+    })
+    .await
+    .map_err(|e| join_error(&file.path, &e))?
+}
+
+/// Where a body stream stands between pieces.
+struct Reader {
+    file: LocalFile,
+    handle: Option<std::fs::File>,
+    pos: u64,
+    end: u64,
+    limit: RateLimit,
+    activity: Activity,
+    sent: Arc<AtomicU64>,
+    local: Arc<Mutex<Option<EngineError>>>,
+}
+
+/// Reads the piece at `pos` (opening the file the first time); after the last piece checks
+/// that the file did not change, so a body read across a change never ends well.
+fn read_piece(
+    file: &LocalFile,
+    handle: Option<std::fs::File>,
+    pos: u64,
+    len: u64,
+    last: bool,
+) -> Result<(std::fs::File, Bytes), EngineError> {
+    let path = &file.path;
+    let mut handle = if let Some(handle) = handle {
+        handle
+    } else {
+        let mut handle = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+        handle
+            .seek(SeekFrom::Start(pos))
+            .map_err(|e| file_error(path, e))?;
+        handle
+    };
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    handle
+        .read_exact(&mut buf)
+        .map_err(|e| file_error(path, e))?;
+    if last {
+        file.check_unchanged()?;
+    }
+    Ok((handle, Bytes::from(buf)))
+}
+
+/// The bytes of `range`, a piece at a time, each after the rate limit allowed it.
+fn body_stream(
+    file: LocalFile,
+    range: Range<u64>,
+    limit: RateLimit,
+    activity: Activity,
+    sent: Arc<AtomicU64>,
+    local: Arc<Mutex<Option<EngineError>>>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let reader = Reader {
+        file,
+        handle: None,
+        pos: range.start,
+        end: range.end,
+        limit,
+        activity,
+        sent,
+        local,
+    };
+    futures_util::stream::try_unfold(reader, |mut reader| async move {
+        if reader.pos >= reader.end {
+            return Ok(None);
+        }
+        let len = (reader.end - reader.pos).min(PIECE);
+        reader.activity.set(None);
+        reader.limit.take(len).await;
+        reader.activity.touch();
+        let (file, handle, pos) = (reader.file.clone(), reader.handle.take(), reader.pos);
+        let last = pos + len >= reader.end;
+        let read = tokio::task::spawn_blocking(move || read_piece(&file, handle, pos, len, last))
+            .await
+            .map_err(|e| join_error(&reader.file.path, &e))
+            .and_then(|r| r);
+        match read {
+            Ok((handle, piece)) => {
+                reader.handle = Some(handle);
+                reader.pos += len;
+                reader.sent.fetch_add(len, Ordering::Relaxed);
+                Ok(Some((piece, reader)))
+            }
+            Err(err) => {
+                let message = err.to_string();
+                *reader.local.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+                Err(std::io::Error::other(message))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_link_counts_as_quiet_only_after_the_timeout_without_life_and_never_while_rate_limited()
+     {
+        let timeout = Duration::from_secs(2);
+        let activity = Activity::new();
+        let started = Instant::now();
+        activity.quiet_for(timeout).await;
+        assert_eq!(started.elapsed(), timeout, "quiet from the start");
+
+        let activity = Activity::new();
+        let watcher = activity.clone();
+        let watch = tokio::spawn(async move { watcher.quiet_for(timeout).await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        activity.touch();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            !watch.is_finished(),
+            "a touch a second ago keeps the link alive"
+        );
+        activity.set(None);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(
+            !watch.is_finished(),
+            "waiting for the rate limit is not a dead link"
+        );
+        activity.touch();
+        let resumed = Instant::now();
+        watch.await.unwrap();
+        assert!(resumed.elapsed() >= timeout && resumed.elapsed() < timeout * 2);
+    }
+}
