@@ -21,7 +21,7 @@ export CARGO_INCREMENTAL := 0
 export CARGO_TERM_COLOR := never
 endif
 
-.PHONY: help setup peers fmt-check clippy purity doc lint test demo bench clean
+.PHONY: help setup peers test-tools fmt-check clippy purity doc lint test demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
@@ -33,6 +33,9 @@ setup: ## Install missing system packages; check the Rust toolchain
 
 peers: ## Install the pinned Node.js test peers (tests/peers/, npm ci when the lock file changed)
 	bash scripts/setup-node.sh
+
+test-tools: ## Install the programs the tests start (dbus-run-session, gnome-keyring-daemon)
+	bash scripts/setup-test-tools.sh
 
 fmt-check: setup ## Check formatting (cargo fmt)
 	$(CARGO) fmt --all -- --check
@@ -48,7 +51,7 @@ doc: setup ## Build ferry-proto's docs, warnings as errors
 
 lint: fmt-check purity clippy doc ## All of the checks above (cheapest first)
 
-test: setup lint peers ## Lint, then run every test in the workspace (with the interop peers)
+test: setup lint peers test-tools ## Lint, then run every test in the workspace (with the interop peers)
 	mkdir -p target
 	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	bash scripts/test-summary.sh target/test-output.log

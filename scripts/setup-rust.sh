@@ -16,9 +16,10 @@ die() {
     exit 1
 }
 
-# What the crates need from the system today: a C toolchain and linker (build-essential) and
-# pkg-config. Later crates add their libraries here.
-bash "$root/scripts/apt-ensure.sh" build-essential pkg-config
+# What the crates need from the system today: a C toolchain and linker (build-essential),
+# pkg-config, and libdbus-1-dev (the keyring crate's Secret Service backend links libdbus on
+# Linux). Later crates add their libraries here.
+bash "$root/scripts/apt-ensure.sh" build-essential pkg-config libdbus-1-dev
 
 # The rust-version under [workspace.package] in Cargo.toml, e.g. "1.85".
 required=$(awk '

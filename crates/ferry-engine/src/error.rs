@@ -74,9 +74,38 @@ pub enum EngineError {
         /// What the system said.
         source: std::io::Error,
     },
-    /// The OS keyring could not be used.
+    /// The OS keyring could not be used; the message says what to do instead.
     #[error("{0}")]
     Keyring(String),
+    /// A sign-in with a user name and password was refused.
+    #[error("wrong user name or password for {user:?} at {server}")]
+    WrongPassword {
+        /// The server.
+        server: String,
+        /// The user name as given.
+        user: String,
+    },
+    /// The server refused a sign-in because of too many failed attempts lately.
+    #[error("too many attempts at signing in to {server}; {}", match retry_after {
+        Some(secs) => format!("try again in {secs} s"),
+        None => "try again later".to_owned(),
+    })]
+    TooManyAttempts {
+        /// The server.
+        server: String,
+        /// Seconds to wait, from the server's `Retry-After`.
+        retry_after: Option<u64>,
+    },
+    /// A sign-in with a user name and password needs a ferry-server, and this is not one.
+    #[error(
+        "{server} is not a ferry-server ({reason}), so Ferry cannot sign in there with a user name and password; paste a token instead: `ferry login {server} --token-stdin`"
+    )]
+    NotFerryServer {
+        /// The server.
+        server: String,
+        /// What it did instead.
+        reason: String,
+    },
     /// The journal failed.
     #[error(transparent)]
     Store(#[from] ferry_store::StoreError),
@@ -102,6 +131,10 @@ impl EngineError {
             | Self::Unauthorized { .. }
             | Self::File { .. }
             | Self::Keyring(_)
+            // A sign-in needs the person's password: when to try again is theirs to decide.
+            | Self::WrongPassword { .. }
+            | Self::TooManyAttempts { .. }
+            | Self::NotFerryServer { .. }
             | Self::Store(_)
             | Self::GaveUp { .. } => false,
         }

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`target`]: the three forms of server URL and discovering what a server offers.
+//! - [`auth`]: signing in and out of a ferry-server; tokens in the OS keyring (or
+//!   `FERRY_TOKEN`).
 //! - [`transport`]: tus over reqwest and GalileoSend over tokio-tungstenite, thin async
 //!   drivers of the sans-IO machines in [`ferry_proto`], with retries.
 //! - [`file`]: a local file's facts, sha1 and ranges; noticing that it changed.
@@ -12,11 +14,12 @@
 //! - [`events`]: the typed events the engine emits on a sink the caller injects.
 //! - [`error`]: [`EngineError`], which knows whether retrying can help.
 //!
-//! To come: sign-in with the OS keyring, the one-shot upload the `ferry upload` command runs,
+//! To come: the one-shot upload the `ferry upload` command runs,
 //! and folder sync (watcher, scanner, planner, scheduler).
 //!
 //! The engine knows nothing of Tauri, terminals or how its events are shown.
 
+pub mod auth;
 pub mod error;
 pub mod events;
 pub mod file;

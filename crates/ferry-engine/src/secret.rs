@@ -36,6 +36,20 @@ impl fmt::Display for Token {
     }
 }
 
+/// A compile-time check that [`Token`] does not implement `serde::Serialize` (the trick of
+/// `static_assertions::assert_not_impl_any!`, which is not in the dependency tree): were it
+/// to, `_` below would have two candidates and the crate would stop compiling with "type
+/// annotations needed". Deserialising a token is fine; writing one into a file is not.
+const _: fn() = || {
+    trait AmbiguousIfSerialize<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSerialize<()> for T {}
+    struct IsSerialize;
+    impl<T: ?Sized + serde::Serialize> AmbiguousIfSerialize<IsSerialize> for T {}
+    <Token as AmbiguousIfSerialize<_>>::check();
+};
+
 #[cfg(test)]
 mod tests {
     use super::Token;
