@@ -26,6 +26,10 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Sign in to a server; the token goes to the OS keyring.
+    Login(LoginArgs),
+    /// Sign out: revoke the token on the server and delete it from the keyring.
+    Logout(LogoutArgs),
     /// Show finished, abandoned and failed uploads, newest first.
     History(HistoryArgs),
     /// Show unfinished uploads and where they stand.
@@ -40,4 +44,26 @@ pub(crate) struct HistoryArgs {
     /// Only entries whose local or remote path contains this text.
     #[arg(long)]
     pub(crate) search: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["password_stdin", "token_stdin"])))]
+pub(crate) struct LoginArgs {
+    /// The server: a ferry-server URL, a tus endpoint or a ws(s):// GalileoSend endpoint.
+    pub(crate) server: String,
+    /// The user name on that server.
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+    /// Read the password from standard input (never from the command line).
+    #[arg(long, requires = "user")]
+    pub(crate) password_stdin: bool,
+    /// Read a token from standard input instead of signing in with a password.
+    #[arg(long)]
+    pub(crate) token_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogoutArgs {
+    /// The server as given to `ferry login`.
+    pub(crate) server: String,
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod history;
+mod login;
 mod render;
 mod status;
 
@@ -51,7 +52,10 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let home = ferry_engine::home::Home::locate(cli.home.as_deref())?;
+    let runtime = || tokio::runtime::Runtime::new().map_err(anyhow::Error::from);
     match &cli.command {
+        Command::Login(args) => runtime()?.block_on(login::run_login(&home, args)),
+        Command::Logout(args) => runtime()?.block_on(login::run_logout(&home, args)),
         Command::History(args) => history::run(&home, args, cli.json),
         Command::Status => status::run(&home, cli.json),
     }
