@@ -45,10 +45,6 @@ pub(crate) async fn run_login(home: &Home, args: &LoginArgs) -> anyhow::Result<(
         let password = read_stdin("password")?;
         let http = ferry_engine::transport::tus::http_client(std::time::Duration::from_secs(10));
         login(&http, &args.server, &user, &password, &device_name()).await?
-    } else {
-        bail!(
-            "say how to sign in: --user NAME --password-stdin, or --token-stdin to paste a token"
-        );
     };
     let (server, account_user) = (args.server.clone(), user.clone());
     let store = credentials.clone();
