@@ -7,6 +7,8 @@
 //! [`ResumeState`], report every confirmation to the caller (who records it in the journal)
 //! and retry what can be retried themselves. They know nothing of the journal or the UI.
 
+pub mod galileo;
+
 use std::time::Duration;
 
 use ferry_proto::checksum::Checksum;

@@ -1,5 +1,6 @@
 //! ferry-engine's integration tests: the engine against a real ferry-server on 127.0.0.1
 //! port 0 (in this process), through the fault-injection proxy where the network misbehaves.
 
+mod galileo;
 mod support;
 mod targets;
