@@ -15,8 +15,10 @@
 //! - this file: the attempts loop, and the saved [`ResumeState`] of a GalileoSend upload;
 //! - [`session`]: one connection: connecting, moving frames between the socket and the
 //!   machine, reading chunks from the file.
+//! - [`watched`]: telling a dead link (nothing moved for the timeout) from a slow one.
 
 mod session;
+mod watched;
 
 use ferry_proto::galileo::{GalileoError, Recovery};
 use ferry_proto::tus::client::PartState;

@@ -6,6 +6,8 @@
 //! pieces, each after the rate limit allows it, and sent as one binary frame (the protocol
 //! allows nothing else); at most one chunk is held in memory.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use ferry_proto::galileo::{
     Client, ClientFrame, ClientOptions, DEFAULT_CHUNK_SIZE, Event as MachineEvent, GalileoError,
@@ -19,13 +21,14 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::watched::{Activity, Watched};
 use super::{Run, resume_state};
 use crate::error::EngineError;
 use crate::events::Event;
 use crate::target::GalileoTarget;
 use crate::transport::Transfer;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = WebSocketStream<MaybeTlsStream<Watched<TcpStream>>>;
 
 /// The size of one file read (and one ask of the rate limit).
 const PIECE: u64 = 256 * 1024;
@@ -59,6 +62,8 @@ impl Failure {
 pub(super) struct Session<'r, 'a> {
     run: &'r mut Run<'a>,
     client: Client,
+    /// When bytes last moved on the connection.
+    activity: Arc<Activity>,
     /// Whether the server confirmed a chunk in this attempt.
     progressed: bool,
 }
@@ -67,13 +72,14 @@ impl<'r, 'a> Session<'r, 'a> {
     /// Runs one attempt to its end: `Ok` when the upload is complete on the server, else
     /// the failure and whether the attempt confirmed any bytes first.
     pub(super) async fn run(run: &'r mut Run<'a>) -> Result<(), (bool, Failure)> {
-        let mut socket = connect(run.target, run.transfer)
+        let (mut socket, activity) = connect(run.target, run.transfer)
             .await
             .map_err(|f| (false, f))?;
         let client = Client::new(options(run));
         let mut session = Session {
             run,
             client,
+            activity,
             progressed: false,
         };
         let result = session.drive(&mut socket).await;
@@ -108,25 +114,25 @@ impl<'r, 'a> Session<'r, 'a> {
                     Message::Binary(bytes) => bytes.len() as u64,
                     _ => 0,
                 };
-                match tokio::time::timeout(timeout, socket.send(message)).await {
-                    Ok(Ok(())) => self.run.bytes_sent += len,
-                    Ok(Err(err)) => return Err(self.network(&err.to_string())),
-                    Err(_) => return Err(self.silent()),
+                match self.activity.within(timeout, socket.send(message)).await {
+                    Some(Ok(())) => self.run.bytes_sent += len,
+                    Some(Err(err)) => return Err(self.network(&err.to_string())),
+                    None => return Err(self.silent()),
                 }
             }
             // The machine's errors also come out as `Failed` events, handled above.
-            let _ = match tokio::time::timeout(timeout, socket.next()).await {
-                Err(_) => return Err(self.silent()),
-                Ok(Some(Ok(Message::Text(text)))) => self.client.handle_text(text.as_str()),
-                Ok(Some(Ok(Message::Binary(bytes)))) => {
+            let _ = match self.activity.within(timeout, socket.next()).await {
+                None => return Err(self.silent()),
+                Some(Some(Ok(Message::Text(text)))) => self.client.handle_text(text.as_str()),
+                Some(Some(Ok(Message::Binary(bytes)))) => {
                     self.client.handle_binary(bytes.len() as u64)
                 }
-                Ok(Some(Ok(Message::Close(_))) | None) => {
+                Some(Some(Ok(Message::Close(_))) | None) => {
                     self.client.handle_closed();
                     Ok(())
                 }
-                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => Ok(()),
-                Ok(Some(Err(err))) => return Err(self.network(&err.to_string())),
+                Some(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => Ok(()),
+                Some(Some(Err(err))) => return Err(self.network(&err.to_string())),
             };
         }
     }
@@ -288,14 +294,22 @@ fn options(run: &Run<'_>) -> ClientOptions {
 
 /// Opens the WebSocket within the timeout, with the token in `Authorization`. (It takes
 /// no `Run`: that holds the caller's callback, which need not be `Sync`.)
-async fn connect(target: &GalileoTarget, transfer: &Transfer) -> Result<Socket, Failure> {
+async fn connect(
+    target: &GalileoTarget,
+    transfer: &Transfer,
+) -> Result<(Socket, Arc<Activity>), Failure> {
     let server = target.url.to_string();
-    let mut request = target.url.as_str().into_client_request().map_err(|e| {
+    let bad_url = |reason: String| {
         Failure::fatal(EngineError::BadUrl {
             url: server.clone(),
-            reason: e.to_string(),
+            reason,
         })
-    })?;
+    };
+    let mut request = target
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| bad_url(e.to_string()))?;
     if let Some(token) = &transfer.token {
         let mut value =
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
@@ -306,13 +320,39 @@ async fn connect(target: &GalileoTarget, transfer: &Transfer) -> Result<Socket, 
         value.set_sensitive(true);
         request.headers_mut().insert(header::AUTHORIZATION, value);
     }
+    let host = target
+        .url
+        .host_str()
+        .ok_or_else(|| bad_url("it names no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = target
+        .url
+        .port_or_known_default()
+        .ok_or_else(|| bad_url("it names no port".into()))?;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_SERVER_MESSAGE))
         .max_frame_size(Some(MAX_SERVER_MESSAGE));
+    let activity = Activity::new();
+    let watched = Arc::clone(&activity);
+    let connecting = async move {
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(tungstenite::Error::Io)?;
+        // Frames are written whole; small signals should not wait for more.
+        let _ = tcp.set_nodelay(true);
+        tokio_tungstenite::client_async_tls_with_config(
+            request,
+            Watched::new(tcp, watched),
+            Some(config),
+            None,
+        )
+        .await
+    };
     let timeout = transfer.timeout;
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
     match tokio::time::timeout(timeout, connecting).await {
-        Ok(Ok((socket, _))) => Ok(socket),
+        Ok(Ok((socket, _))) => Ok((socket, activity)),
         Ok(Err(err)) => Err(connect_error(&server, err)),
         Err(_) => Err(Failure::retry(EngineError::Network {
             server,
