@@ -13,10 +13,12 @@
 //!
 //! # Layout
 //! - this file: the attempts loop, and the saved [`ResumeState`] of a GalileoSend upload;
+//! - [`connect`]: opening the WebSocket, and what a refused upgrade means.
 //! - [`session`]: one connection: connecting, moving frames between the socket and the
 //!   machine, reading chunks from the file.
 //! - [`watched`]: telling a dead link (nothing moved for the timeout) from a slow one.
 
+mod connect;
 mod session;
 mod watched;
 
