@@ -442,3 +442,32 @@ async fn an_old_server_without_the_extension_gets_the_whole_file_from_byte_zero(
     assert_eq!(saved.get(), None, "nothing resumable to save");
     assert_eq!(events.started_from(), [0]);
 }
+
+#[tokio::test]
+async fn an_upload_the_server_no_longer_knows_starts_over_from_byte_zero() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, bytes) = random_file(dir.path(), "k.bin", 2 * MIB + 3, 12);
+    let (transfer, events) = transfer(&path, "k.bin", &server.ann).await;
+    let forgotten = resume_state(
+        "0123456789abcdef0123456789abcdef",
+        bytes.len() as u64,
+        CHUNK,
+    );
+    let saved = Saved::default();
+    let done = upload(&target(server.addr), &transfer, Some(&forgotten), &saved)
+        .await
+        .unwrap();
+    assert_stored(&server, "k.bin", &bytes);
+    assert_eq!(events.retries(), 1, "one fresh start after unknown_upload");
+    assert_eq!(events.started_from(), [0]);
+    let id = done.location.expect("a new upload id");
+    assert_ne!(
+        Some(id.as_str()),
+        saved_upload(&forgotten, bytes.len() as u64)
+    );
+    assert_eq!(
+        saved_upload(&saved.get().unwrap(), bytes.len() as u64),
+        Some(id.as_str())
+    );
+}
