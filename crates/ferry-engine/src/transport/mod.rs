@@ -7,6 +7,7 @@
 //! [`ResumeState`], report every confirmation to the caller (who records it in the journal)
 //! and retry what can be retried themselves. They know nothing of the journal or the UI.
 
+pub mod galileo;
 pub mod tus;
 
 use std::time::Duration;

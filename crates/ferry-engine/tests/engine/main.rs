@@ -2,6 +2,7 @@
 //! port 0 (in this process), through the fault-injection proxy where the network misbehaves.
 
 mod auth;
+mod galileo;
 mod support;
 mod targets;
 mod tus;

@@ -37,6 +37,11 @@ pub struct ClientOptions {
     pub use_extension: bool,
     /// The chunk size when the server names none (or 0); 0 here means [`DEFAULT_CHUNK_SIZE`].
     pub default_chunk_size: u64,
+    /// The largest chunk this client sends, whatever the server asks for (0: no cap). A
+    /// ready's `chunksize` is the most the next chunk *may* have, so a client may send less;
+    /// the driver holds one chunk in memory, and this keeps a server asking for huge chunks
+    /// from making it hold huge buffers.
+    pub max_chunk_size: u64,
 }
 
 impl ClientOptions {
@@ -52,6 +57,7 @@ impl ClientOptions {
             hash: None,
             use_extension: true,
             default_chunk_size: DEFAULT_CHUNK_SIZE,
+            max_chunk_size: 0,
         }
     }
 }
@@ -329,6 +335,10 @@ impl Client {
                 (_, 0) => DEFAULT_CHUNK_SIZE,
                 (_, n) => n,
             };
+            let limit = match self.options.max_chunk_size {
+                0 => limit,
+                cap => limit.min(cap),
+            };
             let end = self.sent + limit.min(size - self.sent);
             let chunk = self.sent..end;
             self.sent = end;
@@ -405,6 +415,33 @@ mod tests {
                 },
                 Event::Finished,
             ]
+        );
+    }
+
+    #[test]
+    fn chunks_never_exceed_the_clients_cap_whatever_the_server_asks_for() {
+        let mut options = ClientOptions::new("a.bin", 12);
+        options.default_chunk_size = 6;
+        options.max_chunk_size = 4;
+        let mut client = Client::new(options);
+        let _ = drain(&mut client);
+        client
+            .handle_text(r#"{"ready":true,"chunksize":1000}"#)
+            .unwrap();
+        assert_eq!(drain(&mut client), [ClientFrame::Binary(0..4)], "capped");
+        client
+            .handle_text(r#"{"ready":true,"chunksize":3}"#)
+            .unwrap();
+        assert_eq!(
+            drain(&mut client),
+            [ClientFrame::Binary(4..7)],
+            "the server's smaller size wins"
+        );
+        client.handle_text(r#"{"ready":true}"#).unwrap();
+        assert_eq!(
+            drain(&mut client),
+            [ClientFrame::Binary(7..11)],
+            "the default is capped too"
         );
     }
 
