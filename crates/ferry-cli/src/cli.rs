@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Login(LoginArgs),
     /// Sign out: revoke the token on the server and delete it from the keyring.
     Logout(LogoutArgs),
+    /// Upload files (resumable: run it again after any interruption and it continues).
+    Upload(UploadArgs),
     /// Show finished, abandoned and failed uploads, newest first.
     History(HistoryArgs),
     /// Show unfinished uploads and where they stand.
@@ -66,4 +68,38 @@ pub(crate) struct LoginArgs {
 pub(crate) struct LogoutArgs {
     /// The server as given to `ferry login`.
     pub(crate) server: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UploadArgs {
+    /// The files to upload.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// The server: a ferry-server URL, a tus endpoint or a ws(s):// GalileoSend endpoint.
+    #[arg(long)]
+    pub(crate) server: String,
+    /// Where the file goes on the server (default: its name); a folder prefix for several files.
+    #[arg(long)]
+    pub(crate) remote: Option<String>,
+    /// The protocol (default: tus when the server offers it).
+    #[arg(long, value_enum)]
+    pub(crate) protocol: Option<ProtocolArg>,
+    /// Bytes per request (tus) or most bytes per frame (GalileoSend).
+    #[arg(long)]
+    pub(crate) chunk_size: Option<u64>,
+    /// Upload at most this many bytes per second (all files together).
+    #[arg(long)]
+    pub(crate) limit_rate: Option<u64>,
+    /// Parallel partial uploads for large files on tus servers that offer concatenation.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) parallel: usize,
+}
+
+/// A protocol as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProtocolArg {
+    /// tus 1.0.0.
+    Tus,
+    /// GalileoSend.
+    Galileo,
 }

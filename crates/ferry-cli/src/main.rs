@@ -7,8 +7,10 @@
 mod cli;
 mod history;
 mod login;
+mod progress;
 mod render;
 mod status;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -56,6 +58,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Login(args) => runtime()?.block_on(login::run_login(&home, args)),
         Command::Logout(args) => runtime()?.block_on(login::run_logout(&home, args)),
+        Command::Upload(args) => runtime()?.block_on(upload::run(&home, args, cli.json, cli.quiet)),
         Command::History(args) => history::run(&home, args, cli.json),
         Command::Status => status::run(&home, cli.json),
     }

@@ -30,6 +30,7 @@ pub mod retry;
 pub mod secret;
 pub mod target;
 pub mod transport;
+pub mod upload;
 
 pub use crate::error::EngineError;
 pub use crate::events::{Event, EventSink};

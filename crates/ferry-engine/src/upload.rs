@@ -68,13 +68,16 @@ impl std::fmt::Debug for UploadRequest {
 }
 
 fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
-    journal.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    journal
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The remote path: as asked, else the file's name.
 fn remote_path(request: &UploadRequest, path: &Path) -> String {
     request.remote.clone().unwrap_or_else(|| {
-        path.file_name().map_or_else(|| "upload".to_owned(), |n| n.to_string_lossy().into_owned())
+        path.file_name()
+            .map_or_else(|| "upload".to_owned(), |n| n.to_string_lossy().into_owned())
     })
 }
 
@@ -92,35 +95,42 @@ fn continues(row: &UploadRecord, upload: &NewUpload) -> bool {
 
 /// Uploads `request.file` to `request.server`, continuing an earlier attempt when the
 /// journal has one; returns the history entry of the finished upload.
-pub async fn upload_file(home: &Home, http: &reqwest::Client, request: &UploadRequest) -> Result<HistoryEntry, EngineError> {
-    let path = std::fs::canonicalize(&request.file)
-        .map_err(|source| EngineError::File { path: request.file.clone(), source })?;
+pub async fn upload_file(
+    home: &Home,
+    http: &reqwest::Client,
+    request: &UploadRequest,
+) -> Result<HistoryEntry, EngineError> {
+    let path = std::fs::canonicalize(&request.file).map_err(|source| EngineError::File {
+        path: request.file.clone(),
+        source,
+    })?;
     let target = Target::discover(http, &request.server, request.token.as_ref()).await?;
     for note in &target.notes {
-        (request.events)(Event::Warning { message: format!("{}: {note}", request.server) });
+        (request.events)(Event::Warning {
+            message: format!("{}: {note}", request.server),
+        });
     }
     let protocol = target.choose(request.protocol)?;
     let journal = Mutex::new(home.journal()?);
     let account = lock(&journal).account(&request.server, &request.user)?;
     let remote = remote_path(request, &path);
     let display = path.display().to_string();
-    let mut bytes_sent = 0;
     for _ in 0..=MAX_RESTARTS_FOR_CHANGES {
         let file = LocalFile::open(&path)?;
-        (request.events)(Event::Queued { path: display.clone(), size: file.facts.size });
+        (request.events)(Event::Queued {
+            path: display.clone(),
+            size: file.facts.size,
+        });
         let sha1 = file.sha1().await?;
         let local = path.to_string_lossy().into_owned();
-        let record = lock(&journal).upsert_file(None, &local, file.facts, Some(&sha1.to_hex()), FileState::Pending)?;
-        let (endpoint, chunk_size) = match protocol {
-            Protocol::Tus => (
-                target.tus.as_ref().map(|t| t.endpoint.to_string()).unwrap_or_default(),
-                request.chunk_size.unwrap_or(ferry_proto::tus::client::DEFAULT_CHUNK_SIZE),
-            ),
-            Protocol::Galileo => (
-                target.galileo.as_ref().map(|g| g.url.to_string()).unwrap_or_default(),
-                request.chunk_size.unwrap_or(ferry_proto::galileo::DEFAULT_CHUNK_SIZE),
-            ),
-        };
+        let record = lock(&journal).upsert_file(
+            None,
+            &local,
+            file.facts,
+            Some(&sha1.to_hex()),
+            FileState::Pending,
+        )?;
+        let (endpoint, chunk_size) = endpoint_and_chunk(&target, protocol, request);
         let wanted = NewUpload {
             file: record.id,
             account: account.id,
@@ -136,14 +146,7 @@ pub async fn upload_file(home: &Home, http: &reqwest::Client, request: &UploadRe
             concatenated: false,
             parts: Vec::new(),
         };
-        let existing = lock(&journal).upload_for_file(record.id)?;
-        let (row, resume) = match existing {
-            Some(row) if continues(&row, &wanted) => {
-                let state = from_parts(&row.upload.parts, row.upload.concatenated);
-                (row, state)
-            }
-            _ => (lock(&journal).start_upload(&wanted)?, None),
-        };
+        let (row, resume) = open_or_start(&journal, &wanted)?;
         let transfer = Transfer {
             file,
             sha1,
@@ -156,59 +159,157 @@ pub async fn upload_file(home: &Home, http: &reqwest::Client, request: &UploadRe
             timeout: request.timeout,
             events: request.events.clone(),
         };
-        let mut save_error = None;
-        let mut on_confirmed = |state: &transport::ResumeState| {
-            if let Err(err) = lock(&journal).record_progress(row.id, &to_parts(state)) {
-                save_error.get_or_insert(err);
-            }
-        };
-        let sent = match protocol {
-            Protocol::Tus => {
-                let tus = target.tus.as_ref().ok_or_else(|| EngineError::NoProtocol {
-                    server: request.server.clone(),
-                    reason: "tus disappeared".into(),
-                })?;
-                transport::tus::send(http, tus, &transfer, resume.as_ref(), &mut on_confirmed).await
-            }
-            Protocol::Galileo => {
-                let galileo = target.galileo.as_ref().ok_or_else(|| EngineError::NoProtocol {
-                    server: request.server.clone(),
-                    reason: "GalileoSend disappeared".into(),
-                })?;
-                transport::galileo::send(galileo, &transfer, resume.as_ref(), &mut on_confirmed).await
-            }
-        };
-        if let Some(err) = save_error {
-            return Err(err.into());
-        }
-        match sent {
-            Ok(done) => {
-                bytes_sent += done.bytes_sent;
-                let entry = lock(&journal).finish_upload(row.id, done.location.as_deref(), bytes_sent)?;
-                (request.events)(Event::Finished {
-                    path: display.clone(),
-                    location: done.location,
-                    size: transfer.file.facts.size,
-                    bytes_sent,
-                });
-                return Ok(entry);
-            }
-            Err(err @ EngineError::FileChanged { .. }) => {
-                (request.events)(Event::Warning { message: err.to_string() });
-                lock(&journal).end_upload(row.id, Outcome::Abandoned, bytes_sent, &err.to_string())?;
-            }
-            Err(err) => {
-                let message = err.to_string();
-                if err.is_retryable() || matches!(err, EngineError::GaveUp { .. }) {
-                    // Kept for the next run, which continues where the server stands.
-                    lock(&journal).record_failure(row.id, &message, None)?;
-                } else {
-                    lock(&journal).end_upload(row.id, Outcome::Failed, bytes_sent, &message)?;
-                }
-                (request.events)(Event::Failed { path: display.clone(), error: message, permanent: !err.is_retryable() });
-                return Err(err);
-            }
+        let sent = send(
+            http,
+            &target,
+            protocol,
+            &transfer,
+            resume.as_ref(),
+            &journal,
+            &row,
+        )
+        .await;
+        if let Some(entry) = settle(
+            &journal,
+            &row,
+            sent,
+            request,
+            &display,
+            transfer.file.facts.size,
+        )? {
+            return Ok(entry);
         }
     }
     Err(EngineError::FileChanged { path })
+}
+
+/// Records how an attempt ended: the history entry when it finished, `None` when the file
+/// changed and must be sent again, the error otherwise (the upload kept for the next run
+/// when retrying can help).
+fn settle(
+    journal: &Mutex<Journal>,
+    row: &UploadRecord,
+    sent: Result<transport::Transferred, EngineError>,
+    request: &UploadRequest,
+    display: &str,
+    size: u64,
+) -> Result<Option<HistoryEntry>, EngineError> {
+    match sent {
+        Ok(done) => {
+            let entry =
+                lock(journal).finish_upload(row.id, done.location.as_deref(), done.bytes_sent)?;
+            (request.events)(Event::Finished {
+                path: display.to_owned(),
+                location: done.location,
+                size,
+                bytes_sent: done.bytes_sent,
+            });
+            Ok(Some(entry))
+        }
+        Err(err @ EngineError::FileChanged { .. }) => {
+            (request.events)(Event::Warning {
+                message: err.to_string(),
+            });
+            lock(journal).end_upload(row.id, Outcome::Abandoned, 0, &err.to_string())?;
+            Ok(None)
+        }
+        Err(err) => {
+            let message = err.to_string();
+            if err.is_retryable() || matches!(err, EngineError::GaveUp { .. }) {
+                // Kept for the next run, which continues where the server stands.
+                lock(journal).record_failure(row.id, &message, None)?;
+            } else {
+                lock(journal).end_upload(row.id, Outcome::Failed, 0, &message)?;
+            }
+            (request.events)(Event::Failed {
+                path: display.to_owned(),
+                error: message,
+                permanent: !err.is_retryable(),
+            });
+            Err(err)
+        }
+    }
+}
+
+/// Where this protocol uploads to, and the chunk size it uses.
+fn endpoint_and_chunk(
+    target: &Target,
+    protocol: Protocol,
+    request: &UploadRequest,
+) -> (String, u64) {
+    match protocol {
+        Protocol::Tus => (
+            target
+                .tus
+                .as_ref()
+                .map(|t| t.endpoint.to_string())
+                .unwrap_or_default(),
+            request
+                .chunk_size
+                .unwrap_or(ferry_proto::tus::client::DEFAULT_CHUNK_SIZE),
+        ),
+        Protocol::Galileo => (
+            target
+                .galileo
+                .as_ref()
+                .map(|g| g.url.to_string())
+                .unwrap_or_default(),
+            request
+                .chunk_size
+                .unwrap_or(ferry_proto::galileo::DEFAULT_CHUNK_SIZE),
+        ),
+    }
+}
+
+/// The journal's upload of this very content to this very place, with its saved state, or
+/// a new one (replacing an upload of older content).
+fn open_or_start(
+    journal: &Mutex<Journal>,
+    wanted: &NewUpload,
+) -> Result<(UploadRecord, Option<transport::ResumeState>), EngineError> {
+    let mut journal = lock(journal);
+    match journal.upload_for_file(wanted.file)? {
+        Some(row) if continues(&row, wanted) => {
+            let state = from_parts(&row.upload.parts, row.upload.concatenated);
+            Ok((row, state))
+        }
+        _ => Ok((journal.start_upload(wanted)?, None)),
+    }
+}
+
+/// Runs the protocol's transport, recording every confirmation in the journal before the
+/// transport sends more.
+async fn send(
+    http: &reqwest::Client,
+    target: &Target,
+    protocol: Protocol,
+    transfer: &Transfer,
+    resume: Option<&transport::ResumeState>,
+    journal: &Mutex<Journal>,
+    row: &UploadRecord,
+) -> Result<transport::Transferred, EngineError> {
+    let mut save_error = None;
+    let mut on_confirmed = |state: &transport::ResumeState| {
+        if let Err(err) = lock(journal).record_progress(row.id, &to_parts(state)) {
+            save_error.get_or_insert(err);
+        }
+    };
+    let gone = |what: &str| EngineError::NoProtocol {
+        server: target.server.clone(),
+        reason: format!("{what} disappeared"),
+    };
+    let sent = match protocol {
+        Protocol::Tus => {
+            let tus = target.tus.as_ref().ok_or_else(|| gone("tus"))?;
+            transport::tus::send(http, tus, transfer, resume, &mut on_confirmed).await
+        }
+        Protocol::Galileo => {
+            let galileo = target.galileo.as_ref().ok_or_else(|| gone("GalileoSend"))?;
+            transport::galileo::send(galileo, transfer, resume, &mut on_confirmed).await
+        }
+    };
+    match save_error {
+        Some(err) => Err(err.into()),
+        None => sent,
+    }
 }

@@ -1,0 +1,100 @@
+//! `ferry upload FILE... --server URL`: resumable one-shot uploads. Run it again after any
+//! interruption and it continues where the server stands (the journal remembers).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use ferry_engine::auth::Credentials;
+use ferry_engine::home::Home;
+use ferry_engine::rate::RateLimit;
+use ferry_engine::retry::RetryPolicy;
+use ferry_engine::target::Protocol;
+use ferry_engine::upload::{UploadRequest, upload_file};
+
+use crate::cli::{ProtocolArg, UploadArgs};
+use crate::progress::Progress;
+
+/// How long a silent link may stay silent before it counts as dead (a laptop that slept).
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+pub(crate) async fn run(
+    home: &Home,
+    args: &UploadArgs,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    // The user signed in to this server, if any; its token from FERRY_TOKEN or the keyring.
+    let user = home
+        .journal()?
+        .accounts()?
+        .into_iter()
+        .find(|a| a.server_url == args.server)
+        .map(|a| a.user);
+    let credentials = Credentials::from_env();
+    let token = match &user {
+        Some(user) if !credentials.overridden() => {
+            let (lookup, server, user) = (credentials.clone(), args.server.clone(), user.clone());
+            tokio::task::spawn_blocking(move || lookup.token(&server, &user)).await??
+        }
+        // Never signed in: only FERRY_TOKEN, if set (servers without sign-in need none).
+        _ => credentials.token(&args.server, user.as_deref().unwrap_or(""))?,
+    };
+    let progress = Arc::new(Progress::new(json || quiet));
+    let sink = Arc::clone(&progress);
+    let events: ferry_engine::EventSink = Arc::new(move |event| sink.show(&event));
+    let http = ferry_engine::transport::tus::http_client(TIMEOUT);
+    let limit = RateLimit::new(args.limit_rate.unwrap_or(0));
+    let mut failed = Vec::new();
+    for file in &args.files {
+        let remote = match (&args.remote, args.files.len()) {
+            (Some(remote), 1) => Some(remote.clone()),
+            (Some(prefix), _) => file
+                .file_name()
+                .map(|n| format!("{}/{}", prefix.trim_end_matches('/'), n.to_string_lossy())),
+            (None, _) => None,
+        };
+        let request = UploadRequest {
+            file: file.clone(),
+            server: args.server.clone(),
+            user: user.clone().unwrap_or_default(),
+            token: token.clone(),
+            remote,
+            protocol: args.protocol.map(|p| match p {
+                ProtocolArg::Tus => Protocol::Tus,
+                ProtocolArg::Galileo => Protocol::Galileo,
+            }),
+            chunk_size: args.chunk_size,
+            parallel: args.parallel,
+            limit: limit.clone(),
+            retry: RetryPolicy::default(),
+            timeout: TIMEOUT,
+            events: Arc::clone(&events),
+        };
+        match upload_file(home, &http, &request).await {
+            Ok(entry) if json => println!(
+                "{}",
+                serde_json::json!({
+                    "file": entry.local_path,
+                    "remote_path": entry.remote_path,
+                    "size": entry.size,
+                    "sha1": entry.sha1,
+                    "location": entry.location,
+                    "bytes_sent": entry.bytes_sent,
+                })
+            ),
+            Ok(_) => {}
+            Err(err) => failed.push(format!("{}: {err}", file.display())),
+        }
+    }
+    progress.finish();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} uploads did not finish:\n  {}\nRun the same command again to continue them.",
+            failed.len(),
+            args.files.len(),
+            failed.join("\n  ")
+        );
+    }
+    Ok(())
+}
