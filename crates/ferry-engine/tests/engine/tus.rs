@@ -273,13 +273,13 @@ async fn resumes_from_a_saved_state_after_giving_up_on_a_cut() {
     assert_published(&server, "r.bin", &bytes);
 }
 
-/// Issue 4's acceptance test, scaled by FERRY_BIG_MB (default 64; the issue says 256).
+/// Issue 4's acceptance test: 256 MiB (`FERRY_BIG_MB` to change it), 30 random cuts.
 #[tokio::test]
 async fn survives_thirty_cuts_at_random_offsets_resending_at_most_a_chunk_per_cut() {
     let megabytes: u64 = std::env::var("FERRY_BIG_MB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
+        .unwrap_or(256);
     let size = megabytes * MIB;
     let server = TestServer::start().await;
     let proxy = FaultProxy::start(server.addr).await.unwrap();
