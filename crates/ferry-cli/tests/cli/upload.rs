@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ferry_proto::checksum::ChecksumAlgorithm;
+use ferry_tests::proxy::FaultProxy;
 use ferry_tests::server::{TestServer, random_file};
 
 use crate::support::stdout;
@@ -196,5 +197,62 @@ async fn a_wrong_token_fails_with_a_sign_in_hint_and_exit_code_1() {
     assert!(
         !stderr.contains("fry_wrong"),
         "the token never shows: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_five_times_it_finishes_resending_at_most_a_chunk_per_kill() {
+    const CHUNK: u64 = 256 * 1024;
+    let server = TestServer::start().await;
+    let proxy = FaultProxy::start(server.addr).await.unwrap();
+    let base = format!("http://{}", proxy.addr());
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("home");
+    let (file, bytes) = random_file(work.path(), "big.bin", 6 << 20, 5);
+    let chunk = CHUNK.to_string();
+    let args = [
+        "upload",
+        file.to_str().unwrap(),
+        "--server",
+        &base,
+        "--chunk-size",
+        &chunk,
+        "--limit-rate",
+        "2097152",
+    ];
+    for wait_ms in [450, 700, 350, 900, 600] {
+        let mut run = ferry_with_token(&home, &server.ann, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        run.kill().unwrap();
+        run.wait().unwrap();
+    }
+    assert!(
+        !server.file("ann", "big.bin").exists(),
+        "five kills came before the end"
+    );
+    let last = output(ferry_with_token(&home, &server.ann, &args)).await;
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    assert_eq!(std::fs::read(server.file("ann", "big.bin")).unwrap(), bytes);
+    let history = output(ferry_with_token(&home, "", &["--json", "history"])).await;
+    let rows: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        rows.as_array().unwrap().len(),
+        1,
+        "one upload in the journal"
+    );
+    // Everything that crossed the network: the file, at most one chunk again per kill, and
+    // the requests' own headers and JSON.
+    let waste = proxy.upstream_bytes() - bytes.len() as u64;
+    assert!(
+        waste <= 5 * CHUNK + 64 * 1024,
+        "{waste} bytes beyond the file after 5 kills"
     );
 }
