@@ -2,7 +2,6 @@
 //! and the brake on password guessing. Knows nothing of HTTP.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -26,44 +25,18 @@ pub struct User {
     pub name: String,
 }
 
-/// A bearer token. Its `Debug` and `Display` never show it; [`Token::expose`] does, for the
-/// one place that must hand it out.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+pub use ferry_proto::token::Token;
 
-impl Token {
-    /// Wraps a token received from a client.
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
-    }
-
-    fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(format!("fry_{}", to_hex(&bytes)))
-    }
-
-    /// The secret itself, to send to its owner.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// What the database keeps: the sha256 of the token, in hex.
-    fn hash(&self) -> String {
-        to_hex(&Sha256::digest(self.0.as_bytes()))
-    }
+/// A new random token: `fry_` and 256 random bits in hex.
+fn generate_token() -> Token {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    Token::new(format!("fry_{}", to_hex(&bytes)))
 }
 
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-impl fmt::Display for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted token>")
-    }
+/// What the database keeps of a token: its sha256, in hex.
+fn token_hash(token: &Token) -> String {
+    to_hex(&Sha256::digest(token.expose().as_bytes()))
 }
 
 fn now_secs() -> i64 {
@@ -155,11 +128,11 @@ pub fn check_password(conn: &Connection, name: &str, password: &str) -> Result<U
 
 /// Issues a new token for `user`, naming the device it is for.
 pub fn issue_token(conn: &Connection, user: &User, device: &str) -> Result<Token, ServerError> {
-    let token = Token::generate();
+    let token = generate_token();
     conn.execute(
         "INSERT INTO tokens (hash, user_id, device, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![
-            token.hash(),
+            token_hash(&token),
             user.id,
             device.chars().take(200).collect::<String>(),
             now_secs()
@@ -172,7 +145,7 @@ pub fn issue_token(conn: &Connection, user: &User, device: &str) -> Result<Token
 pub fn revoke_token(conn: &Connection, token: &Token) -> Result<bool, ServerError> {
     let changed = conn.execute(
         "UPDATE tokens SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
-        params![token.hash(), now_secs()],
+        params![token_hash(token), now_secs()],
     )?;
     Ok(changed > 0)
 }
@@ -183,7 +156,7 @@ pub fn user_for_token(conn: &Connection, token: &Token) -> Result<Option<User>, 
         .query_row(
             "SELECT users.id, users.name FROM tokens JOIN users ON users.id = tokens.user_id
              WHERE tokens.hash = ?1 AND tokens.revoked_at IS NULL",
-            [token.hash()],
+            [token_hash(token)],
             |r| {
                 Ok(User {
                     id: r.get(0)?,
@@ -299,7 +272,7 @@ mod tests {
 
     #[test]
     fn tokens_never_show_in_debug_or_display() {
-        let token = Token::generate();
+        let token = generate_token();
         assert!(!format!("{token:?} {token}").contains(token.expose()));
     }
 
