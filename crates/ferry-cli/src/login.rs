@@ -6,7 +6,7 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use ferry_engine::Token;
-use ferry_engine::auth::{Credentials, login, logout};
+use ferry_engine::auth::{Credentials, login, logout, sign_in_client};
 use ferry_engine::home::Home;
 
 use crate::cli::{LoginArgs, LogoutArgs};
@@ -43,7 +43,7 @@ pub(crate) async fn run_login(home: &Home, args: &LoginArgs) -> anyhow::Result<(
         token
     } else {
         let password = read_stdin("password")?;
-        let http = ferry_engine::transport::tus::http_client(std::time::Duration::from_secs(10));
+        let http = sign_in_client();
         login(&http, &args.server, &user, &password, &device_name()).await?
     };
     let (server, account_user) = (args.server.clone(), user.clone());
@@ -75,7 +75,7 @@ pub(crate) async fn run_logout(home: &Home, args: &LogoutArgs) -> anyhow::Result
     }
     // Only the keyring's tokens are revoked and deleted: FERRY_TOKEN belongs to the caller.
     let credentials = Credentials::with_env_token(None);
-    let http = ferry_engine::transport::tus::http_client(std::time::Duration::from_secs(10));
+    let http = sign_in_client();
     for user in users {
         let (server, who) = (args.server.clone(), user.clone());
         let lookup = credentials.clone();

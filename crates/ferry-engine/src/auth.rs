@@ -214,6 +214,19 @@ fn server_failed(server: &str, status: reqwest::StatusCode) -> EngineError {
     }
 }
 
+/// An HTTP client for signing in and out: it follows no redirects, so a password is never
+/// sent on to another address than the one the user named.
+///
+/// # Panics
+/// If the TLS backend cannot start, which only a broken build can cause.
+pub fn sign_in_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("the HTTP client builds with rustls")
+}
+
 /// Signs `user` in at the ferry-server `server` with `password`, naming this `device` (the
 /// server lists tokens by device), and returns the new token. The caller stores it
 /// ([`Credentials::store`]).
