@@ -57,14 +57,14 @@ test: setup lint peers test-tools ## Lint, then run every test in the workspace 
 	bash scripts/test-summary.sh target/test-output.log
 
 demo: setup peers ## Run ferry-server on 127.0.0.1 with real clients uploading to it
-	$(CARGO) build --locked -p ferry-server -p ferry-proto --examples --bins
+	$(CARGO) build --locked -p ferry-server -p ferry-cli -p ferry-proto --examples --bins
 	@printf '%s\n' \
 	    '' \
 	    '=== Ferry demo ===' \
-	    'The desktop app and the ferry CLI do not exist yet, so this shows what does: the' \
-	    'protocol core (ferry-proto) against in-memory servers, then ferry-server on 127.0.0.1' \
-	    'receiving uploads from real third-party clients (tus-js-client from npm, and the' \
-	    'original GalileoSend client logic), checked byte for byte.' \
+	    'The desktop app does not exist yet, so this shows what does: the protocol core' \
+	    '(ferry-proto) against in-memory servers, then ferry-server on 127.0.0.1 receiving' \
+	    'uploads from real third-party clients (tus-js-client from npm, the original GalileoSend' \
+	    'client logic) and from the ferry CLI (killed mid-upload and resumed), checked byte for byte.' \
 	    ''
 	bash scripts/demo.sh
 

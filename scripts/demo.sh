@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # demo.sh: the best demonstration of Ferry that exists today (`make demo` runs it).
 #
-# The desktop app and the ferry CLI are not built yet. What exists, and runs here for real:
+# The desktop app is not built yet. What exists, and runs here for real:
 #   1. ferry-proto's client machines uploading to in-memory servers, every message printed;
 #   2. ferry-server on 127.0.0.1 with a demo user and a fresh data directory, receiving
 #      uploads from real third-party clients: tus-js-client (npm) plain, in parallel parts
 #      (concatenation) and resumed after an interruption, and a GalileoSend client that
-#      behaves exactly like the protocol's original 2013 JavaScript client.
+#      behaves exactly like the protocol's original 2013 JavaScript client;
+#   3. Ferry's own `ferry upload` over tus and over GalileoSend, killed mid-upload and run
+#      again (it continues where the server stands), then `ferry history`.
 # At the end the server's file list is printed and every file's sha1 compared with the
 # original. The server is stopped on exit; its data directory is left for you to look at.
 set -euo pipefail
@@ -15,6 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 server_bin="$target/debug/ferry-server"
+ferry_bin="$target/debug/ferry"
 peers="$root/tests/peers"
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
@@ -65,6 +68,23 @@ upload --file "$folder/video.raw" --name video-resumed.raw --chunk-size 1048576 
 echo "- the original 2013 GalileoSend client logic: galileo.bin"
 node "$peers/galileo-original.mjs" --url "ws://$addr/galileo?access_token=$token" --file "$folder/galileo.bin" >/dev/null
 
+say "Part 3: Ferry's own client, ferry upload"
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$folder/backup.tar"
+export FERRY_HOME="$demo/ferry-home" FERRY_TOKEN="$token"
+echo "- ferry upload over tus, limited to 8 MB/s, killed after 1.5 s:"
+"$ferry_bin" upload "$folder/backup.tar" --server "http://$addr" --limit-rate 8000000 --chunk-size 1048576 &
+ferry_pid=$!
+sleep 1.5
+kill -9 "$ferry_pid" 2>/dev/null || true
+wait "$ferry_pid" 2>/dev/null || true
+"$ferry_bin" status
+echo "- the same command again: it continues from what the server confirmed"
+"$ferry_bin" upload "$folder/backup.tar" --server "http://$addr" --chunk-size 1048576
+echo "- ferry upload over GalileoSend:"
+"$ferry_bin" upload "$folder/photo.raw" --server "http://$addr" --protocol galileo --remote galileo/photo.raw
+"$ferry_bin" history
+unset FERRY_TOKEN
+
 say "What the server holds (GET /api/v1/files)"
 curl -fsS -H "Authorization: Bearer $token" "http://$addr/api/v1/files" | sed 's/},{/},\n {/g'
 echo
@@ -81,4 +101,6 @@ check "$folder/photo.raw" photo.raw
 check "$folder/video.raw" video.raw
 check "$folder/video.raw" video-resumed.raw
 check "$folder/galileo.bin" galileo.bin
-say "Done. The server's data directory is $data; the desktop app comes with its own issue."
+check "$folder/backup.tar" backup.tar
+check "$folder/photo.raw" galileo/photo.raw
+say "Done. The server's data directory is $data; Ferry's journal is in $demo/ferry-home. The desktop app comes with its own issue."
