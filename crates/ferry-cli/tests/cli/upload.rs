@@ -125,7 +125,15 @@ async fn a_killed_upload_continues_where_the_server_stands() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Kill it once the journal shows confirmed progress (bounded: 30 s at most).
+    for _ in 0..300 {
+        let status = output(ferry_with_token(&home, "", &["--json", "status"])).await;
+        let open: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+        if open[0]["confirmed"].as_u64().is_some_and(|c| c > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     first.kill().unwrap();
     first.wait().unwrap();
     assert!(
