@@ -90,21 +90,36 @@ impl Journal {
 
     fn prepare(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
         let setup = |conn: &Connection| -> rusqlite::Result<()> {
+            // First, so that the pragmas below wait for another process instead of failing.
+            conn.busy_timeout(Duration::from_secs(5))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.busy_timeout(Duration::from_secs(5))
+            conn.pragma_update(None, "foreign_keys", "ON")
         };
         setup(&conn).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,
         })?;
-        Migrations::from_slice(schema::MIGRATIONS)
-            .to_latest(&mut conn)
-            .map_err(|source| StoreError::Migrate {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        // Two processes opening a new journal at once (`ferry upload` and `ferry status`) may
+        // both start migrating; the loser fails on tables the winner just made. Once the
+        // winner is done, migrating again finds nothing to do.
+        let migrations = Migrations::from_slice(schema::MIGRATIONS);
+        let mut attempt = 0;
+        loop {
+            match migrations.to_latest(&mut conn) {
+                Ok(()) => break,
+                Err(_) if attempt < 5 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50 * attempt));
+                }
+                Err(source) => {
+                    return Err(StoreError::Migrate {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        }
         Ok(Self { conn })
     }
 }

@@ -356,3 +356,27 @@ fn a_kill_at_any_instant_leaves_the_journal_consistent() {
         );
     }
 }
+
+/// Regression: `ferry upload` and `ferry status` opening a new journal at the same moment both
+/// ran the first migration, and the second failed with "table accounts already exists".
+#[test]
+fn concurrent_first_opens_of_a_new_journal_all_succeed() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), std::sync::Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Journal::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for opener in openers {
+            let result = opener.join().unwrap();
+            assert!(result.is_ok(), "round {round}: {result:?}");
+        }
+    }
+}
