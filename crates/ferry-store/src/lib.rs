@@ -90,23 +90,60 @@ impl Journal {
 
     fn prepare(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
         let setup = |conn: &Connection| -> rusqlite::Result<()> {
+            conn.busy_timeout(Duration::from_secs(5))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.busy_timeout(Duration::from_secs(5))
+            conn.pragma_update(None, "foreign_keys", "ON")
         };
-        setup(&conn).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Migrations::from_slice(schema::MIGRATIONS)
-            .to_latest(&mut conn)
-            .map_err(|source| StoreError::Migrate {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(Self { conn })
+        // Processes opening a new journal at once (`ferry status` while `ferry upload`
+        // creates it) race: switching the new file to WAL can answer "database is locked"
+        // without waiting for the busy timeout, and both may read schema version 0 and
+        // migrate, the later one failing on tables the other just made (its transaction
+        // rolls back). Trying again a few times settles both: the pragmas are idempotent and
+        // the next migration reads the version the other committed.
+        let migrations = Migrations::from_slice(schema::MIGRATIONS);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= MAX_OPEN_ATTEMPTS;
+            match setup(&conn) {
+                Ok(()) => {}
+                Err(err) if !last && is_busy(&err) => {
+                    std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
+                    continue;
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+            match migrations.to_latest(&mut conn) {
+                Ok(()) => return Ok(Self { conn }),
+                Err(_) if !last => {
+                    std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
+                }
+                Err(source) => {
+                    return Err(StoreError::Migrate {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        }
     }
+}
+
+/// How many times opening the journal is tried when another process opens it at once.
+const MAX_OPEN_ATTEMPTS: u32 = 8;
+
+/// Whether `err` is SQLite's "database is busy/locked": another connection holds the lock.
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -356,3 +356,28 @@ fn a_kill_at_any_instant_leaves_the_journal_consistent() {
         );
     }
 }
+
+#[test]
+fn processes_opening_a_new_journal_at_once_all_succeed() {
+    // As `ferry status` run while `ferry upload` creates the journal: both may read schema
+    // version 0 and migrate; the one that loses must not fail.
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), std::sync::Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Journal::open(&path).map(drop)
+                })
+            })
+            .collect();
+        for opener in openers {
+            if let Err(err) = opener.join().unwrap() {
+                panic!("round {round}: {err}");
+            }
+        }
+    }
+}
