@@ -33,12 +33,16 @@ pub(crate) async fn run(
         .map(|a| a.user);
     let credentials = Credentials::from_env();
     let token = match &user {
-        Some(user) if !credentials.overridden() => {
+        _ if credentials.overridden() => {
+            credentials.token(&args.server, user.as_deref().unwrap_or(""))?
+        }
+        Some(user) => {
             let (lookup, server, user) = (credentials.clone(), args.server.clone(), user.clone());
             tokio::task::spawn_blocking(move || lookup.token(&server, &user)).await??
         }
-        // Never signed in: only FERRY_TOKEN, if set (servers without sign-in need none).
-        _ => credentials.token(&args.server, user.as_deref().unwrap_or(""))?,
+        // Never signed in and no FERRY_TOKEN: no token, and no keyring asked (servers
+        // without sign-in need none, and a headless machine may have no keyring at all).
+        None => None,
     };
     let progress = Arc::new(Progress::new(json || quiet));
     let sink = Arc::clone(&progress);

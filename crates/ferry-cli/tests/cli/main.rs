@@ -1,5 +1,6 @@
 //! The `ferry` binary, run as a user runs it: in a scratch home, against a real ferry-server.
 
 mod basics;
+mod interop;
 mod support;
 mod upload;
