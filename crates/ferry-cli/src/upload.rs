@@ -18,6 +18,17 @@ use crate::progress::Progress;
 /// How long a silent link may stay silent before it counts as dead (a laptop that slept).
 const TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The connect and read timeout: [`TIMEOUT`], or `FERRY_TIMEOUT_SECS` (whole seconds, at
+/// least 1) when set. Not a flag on purpose: it is for tests that pause the process longer
+/// than its timeout and should not wait 15 s for it, and for links slower than we know.
+fn timeout() -> Duration {
+    std::env::var("FERRY_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&secs| secs > 0)
+        .map_or(TIMEOUT, Duration::from_secs)
+}
+
 pub(crate) async fn run(
     home: &Home,
     args: &UploadArgs,
@@ -47,7 +58,8 @@ pub(crate) async fn run(
     let progress = Arc::new(Progress::new(json || quiet));
     let sink = Arc::clone(&progress);
     let events: ferry_engine::EventSink = Arc::new(move |event| sink.show(&event));
-    let http = ferry_engine::transport::tus::http_client(TIMEOUT);
+    let timeout = timeout();
+    let http = ferry_engine::transport::tus::http_client(timeout);
     let limit = RateLimit::new(args.limit_rate.unwrap_or(0));
     let mut failed = Vec::new();
     for file in &args.files {
@@ -72,7 +84,7 @@ pub(crate) async fn run(
             parallel: args.parallel,
             limit: limit.clone(),
             retry: RetryPolicy::default(),
-            timeout: TIMEOUT,
+            timeout,
             events: Arc::clone(&events),
         };
         match upload_file(home, &http, &request).await {

@@ -2,5 +2,6 @@
 
 mod basics;
 mod interop;
+mod sleep;
 mod support;
 mod upload;

@@ -217,3 +217,75 @@ pub(crate) fn signal(name: &str, pid: u32) {
         .arg(pid.to_string())
         .status();
 }
+
+/// For tests that act on an upload while it runs.
+impl Running {
+    /// The process id, for `kill -STOP`.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub(crate) fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Ends it (if still running) and returns its status and output as text, for a
+    /// failure message.
+    pub(crate) fn dump(&mut self) -> String {
+        signal("CONT", self.child.id());
+        let _ = self.child.kill();
+        let status = self.child.wait();
+        let (stdout, stderr) = self.outputs();
+        format!(
+            "{} ended: {status:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.name,
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        )
+    }
+}
+
+/// Waits at most `limit` for `ready`, polling; whether it became true.
+pub(crate) fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ready()
+}
+
+/// The bytes the journal in `home` records as confirmed for its first unfinished upload
+/// (`ferry --json status`), if any; and what `ferry status` said.
+pub(crate) fn confirmed(home: &Path) -> (Option<u64>, String) {
+    let out = ferry_command(home, None, &["--json", "status"])
+        .output()
+        .expect("ferry status runs");
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    let open: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+    let confirmed = open
+        .as_ref()
+        .and_then(|o| o.get(0)?.get("confirmed")?.as_u64());
+    (confirmed, said)
+}
+
+/// Waits (at most 20 s) until the upload running with journal `home` has between 1 and
+/// `size - 1` bytes confirmed by the server: really mid-upload. Fails the test otherwise.
+pub(crate) fn wait_mid_upload(home: &Path, size: u64, upload: &mut Running) -> u64 {
+    let mut seen = (None, String::new());
+    let mid = wait_until(Duration::from_secs(20), || {
+        seen = confirmed(home);
+        seen.0.is_some_and(|c| c > 0 && c < size)
+    });
+    assert!(
+        mid,
+        "the upload never stood mid-way (last seen {:?} of {size}; ferry status said {})\n{}",
+        seen.0,
+        seen.1,
+        upload.dump()
+    );
+    seen.0.unwrap()
+}
