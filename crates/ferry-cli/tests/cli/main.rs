@@ -2,6 +2,7 @@
 
 mod basics;
 mod interop;
+mod restart;
 mod sleep;
 mod support;
 mod upload;
