@@ -3,6 +3,7 @@
 mod basics;
 mod interop;
 mod restart;
+mod rewrite;
 mod sleep;
 mod support;
 mod upload;
