@@ -2,6 +2,7 @@
 
 mod basics;
 mod interop;
+mod keyring;
 mod restart;
 mod rewrite;
 mod sleep;
