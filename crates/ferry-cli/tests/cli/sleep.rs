@@ -13,10 +13,11 @@ use ferry_tests::server::{TestServer, random_file};
 use crate::support::{Running, assert_success, ferry_command, signal, wait_mid_upload};
 
 /// The timeout given to `ferry upload`, and how long it sleeps: well past it.
-const TIMEOUT_SECS: u64 = 2;
-const SLEEP: Duration = Duration::from_secs(4);
-/// How long the link stays dead after the wake.
-const DEAD_AFTER_WAKE: Duration = Duration::from_secs(2);
+const TIMEOUT_SECS: u64 = 1;
+const SLEEP: Duration = Duration::from_secs(3);
+/// How long the link stays dead after the wake: several timeouts, so that whatever ferry
+/// does first after waking meets the dead link and must time out.
+const DEAD_AFTER_WAKE: Duration = Duration::from_secs(3);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_paused_past_its_timeout_resumes_and_finishes_byte_identical() {
