@@ -18,6 +18,17 @@ use crate::progress::Progress;
 /// How long a silent link may stay silent before it counts as dead (a laptop that slept).
 const TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The connect and read timeout: [`TIMEOUT`], or `FERRY_TIMEOUT_SECS` (whole seconds, at
+/// least 1) when set. Not a flag on purpose: it is for tests that pause the process longer
+/// than its timeout and should not wait 15 s for it, and for links slower than we know.
+fn timeout() -> Duration {
+    std::env::var("FERRY_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&secs| secs > 0)
+        .map_or(TIMEOUT, Duration::from_secs)
+}
+
 pub(crate) async fn run(
     home: &Home,
     args: &UploadArgs,
@@ -33,17 +44,22 @@ pub(crate) async fn run(
         .map(|a| a.user);
     let credentials = Credentials::from_env();
     let token = match &user {
-        Some(user) if !credentials.overridden() => {
+        _ if credentials.overridden() => {
+            credentials.token(&args.server, user.as_deref().unwrap_or(""))?
+        }
+        Some(user) => {
             let (lookup, server, user) = (credentials.clone(), args.server.clone(), user.clone());
             tokio::task::spawn_blocking(move || lookup.token(&server, &user)).await??
         }
-        // Never signed in: only FERRY_TOKEN, if set (servers without sign-in need none).
-        _ => credentials.token(&args.server, user.as_deref().unwrap_or(""))?,
+        // Never signed in and no FERRY_TOKEN: no token, and no keyring asked (servers
+        // without sign-in need none, and a headless machine may have no keyring at all).
+        None => None,
     };
     let progress = Arc::new(Progress::new(json || quiet));
     let sink = Arc::clone(&progress);
     let events: ferry_engine::EventSink = Arc::new(move |event| sink.show(&event));
-    let http = ferry_engine::transport::tus::http_client(TIMEOUT);
+    let timeout = timeout();
+    let http = ferry_engine::transport::tus::http_client(timeout);
     let limit = RateLimit::new(args.limit_rate.unwrap_or(0));
     let mut failed = Vec::new();
     for file in &args.files {
@@ -68,7 +84,7 @@ pub(crate) async fn run(
             parallel: args.parallel,
             limit: limit.clone(),
             retry: RetryPolicy::default(),
-            timeout: TIMEOUT,
+            timeout,
             events: Arc::clone(&events),
         };
         match upload_file(home, &http, &request).await {

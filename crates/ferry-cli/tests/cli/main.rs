@@ -1,5 +1,10 @@
 //! The `ferry` binary, run as a user runs it: in a scratch home, against a real ferry-server.
 
 mod basics;
+mod interop;
+mod keyring;
+mod restart;
+mod rewrite;
+mod sleep;
 mod support;
 mod upload;

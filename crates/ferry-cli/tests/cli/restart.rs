@@ -1,0 +1,133 @@
+//! The server restarts while `ferry upload` runs: a separate `ferry-server` process, killed
+//! mid-upload and started again on the same data directory and the same port. The upload,
+//! still running, reconnects and finishes with the same bytes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ferry_tests::server::random_file;
+
+use crate::support::{Listening, Running, assert_success, ferry_command, wait_mid_upload};
+
+/// The `ferry-server` binary of this build: next to `ferry` in the same target directory
+/// (`cargo test --workspace` builds both). Fails with the fix when it is missing.
+fn ferry_server_bin() -> PathBuf {
+    let ferry = Path::new(env!("CARGO_BIN_EXE_ferry"));
+    let bin = ferry.with_file_name(format!("ferry-server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: this test runs the real ferry-server binary. Build it first with \
+         `cargo build -p ferry-server` (same CARGO_TARGET_DIR), or run `cargo test --workspace` \
+         (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `ferry-server ARGS` to its end with `stdin`; its stdout.
+fn ferry_server(args: &[&str], data: &Path, stdin: &str) -> String {
+    let mut child = Command::new(ferry_server_bin())
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferry-server runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "ferry-server {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `ferry-server serve` on 127.0.0.1:`port` over `data`, once it listens.
+fn serve(data: &Path, port: u16) -> Listening {
+    let mut command = Command::new(ferry_server_bin());
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data);
+    let server = Listening::start("ferry-server", command, Duration::from_secs(20));
+    assert_eq!(server.url, format!("http://127.0.0.1:{port}"));
+    server
+}
+
+#[test]
+fn a_server_killed_and_restarted_mid_upload_on_the_same_port_and_data_lets_it_finish() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("server-data");
+    let home = work.path().join("home");
+    ferry_server(
+        &["user", "add", "ann", "--password-stdin"],
+        &data,
+        "ann's password\n",
+    );
+    let token = ferry_server(&["token", "issue", "ann"], &data, "")
+        .trim()
+        .to_owned();
+    // A free port, released for the server to take (and to take again after the restart).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = serve(&data, port);
+
+    let size = 2 << 20;
+    let (file, bytes) = random_file(work.path(), "restart.bin", size, 21);
+    let mut upload = ferry_command(
+        &home,
+        Some(&token),
+        &[
+            "upload",
+            file.to_str().unwrap(),
+            "--server",
+            &server.url,
+            "--chunk-size",
+            "131072",
+            "--limit-rate",
+            "524288",
+        ],
+    );
+    upload.env("FERRY_TIMEOUT_SECS", "3");
+    let mut upload = Running::spawn("ferry upload", upload);
+    let before = wait_mid_upload(&home, size as u64, &mut upload);
+
+    // A crash: SIGKILL, no goodbye to the connection in flight.
+    server.kill();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        upload.running(),
+        "ferry upload waits for the server to come back"
+    );
+    let landed = data.join("files/ann/restart.bin");
+    assert!(
+        !landed.exists(),
+        "not finished before the restart ({before} confirmed)"
+    );
+    let _server = serve(&data, port);
+
+    let out = upload.finish(Duration::from_secs(40));
+    assert_success("ferry upload across a server restart", &out);
+    assert_eq!(
+        std::fs::read(&landed).unwrap(),
+        bytes,
+        "byte-identical after the restart"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("trying again"),
+        "ferry noticed the server was gone and retried:\n{stderr}"
+    );
+}

@@ -1,0 +1,77 @@
+//! A file rewritten while `ferry upload` sends it: the upload of the old content is given up
+//! (recorded as abandoned) and the new content is sent; the server ends with the new bytes
+//! only, never a mix.
+
+use std::time::Duration;
+
+use ferry_tests::server::{TestServer, files_under, random_file};
+
+use crate::support::{Running, assert_success, ferry_command, sha1, wait_mid_upload};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_rewritten_mid_upload_ends_on_the_server_with_the_new_content_only() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("home");
+    let size = 1 << 20;
+    let (file, old) = random_file(work.path(), "report.bin", size, 41);
+    let upload = ferry_command(
+        &home,
+        Some(&server.ann),
+        &[
+            "upload",
+            file.to_str().unwrap(),
+            "--server",
+            &server.base,
+            "--chunk-size",
+            "65536",
+            "--limit-rate",
+            "262144",
+        ],
+    );
+    let mut upload = Running::spawn("ferry upload", upload);
+    wait_mid_upload(&home, size as u64, &mut upload);
+
+    // Rewritten in place (same inode), with other bytes and another size.
+    let (_, new) = random_file(work.path(), "report.bin", 700 * 1024, 42);
+    assert_ne!(old.len(), new.len());
+
+    let out = upload.finish(Duration::from_secs(30));
+    assert_success("ferry upload of a file rewritten mid-way", &out);
+    let landed = server.file("ann", "report.bin");
+    assert_eq!(
+        sha1(&std::fs::read(&landed).unwrap()),
+        sha1(&new),
+        "the server holds the new content"
+    );
+    assert_eq!(
+        files_under(&server.data().join("files")),
+        vec![std::path::PathBuf::from("ann/report.bin")],
+        "and nothing else"
+    );
+
+    let history = ferry_command(&home, None, &["--json", "history"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    let outcomes: Vec<(&str, &str)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap_or("?"),
+                r["sha1"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    let (new_sha1, old_sha1) = (sha1(&new), sha1(&old));
+    assert_eq!(
+        outcomes,
+        vec![
+            ("uploaded", new_sha1.as_str()),
+            ("abandoned", old_sha1.as_str())
+        ],
+        "newest first: the new content uploaded, the old one abandoned"
+    );
+}
