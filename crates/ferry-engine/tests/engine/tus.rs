@@ -479,11 +479,13 @@ async fn a_chunk_slower_than_the_timeout_is_not_a_dead_link() {
     let (path, bytes) = random_file(dir.path(), "slow.bin", 2 * MIB_LEN, 12);
     let events = Recorded::default();
     let mut transfer = transfer_of(&path, "slow.bin", &server.ann, &events).await;
-    transfer.timeout = Duration::from_millis(500);
-    transfer.limit = RateLimit::new(2 * MIB);
+    // Each 1 MiB chunk takes 2 s at 512 KiB/s, longer than the 1.5 s timeout; 1.5 s also
+    // leaves a busy machine time to answer once the last byte is in.
+    transfer.timeout = Duration::from_millis(1500);
+    transfer.limit = RateLimit::new(MIB / 2);
     transfer.retry.max_attempts = 2;
     let (result, _) = send_all(&tus_target(&server, None).await, &transfer, None).await;
-    result.expect("a chunk that takes 0.5 s or more to send is not cut off by a 0.5 s timeout");
+    result.expect("a chunk that takes 2 s to send is not cut off by a 1.5 s timeout");
     assert!(events.retries().is_empty(), "{:?}", events.retries());
     assert_published(&server, "slow.bin", &bytes);
 }
