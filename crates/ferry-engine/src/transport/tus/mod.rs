@@ -72,13 +72,13 @@ pub async fn send(
         path: transfer.file.path.display().to_string(),
         server,
         failures: 0,
-        last_confirmed: 0,
+        best_confirmed: 0,
         pause_until: None,
     };
     let options = driver.options(target)?;
     let mut upload =
         Upload::new(options, Some(target.caps.clone()), resume).map_err(|e| driver.tus_error(e))?;
-    driver.last_confirmed = upload.confirmed_offset();
+    driver.best_confirmed = upload.confirmed_offset();
     (transfer.events)(Event::Started {
         path: driver.path.clone(),
         protocol: "tus".to_owned(),
@@ -108,8 +108,11 @@ struct Driver<'a> {
     server: String,
     /// Failed attempts in a row without progress.
     failures: u32,
-    /// The confirmed offset last reported; growth resets `failures`.
-    last_confirmed: u64,
+    /// The most the server ever confirmed in this run (a restart does not lower it); only
+    /// going past it resets `failures`. A server that loses bytes and takes them again,
+    /// over and over, makes no progress (pinned by the test
+    /// `tus_an_offset_that_goes_backwards_is_refused_and_retries_end`).
+    best_confirmed: u64,
     /// No new request before this (backoff after a failure).
     pause_until: Option<Instant>,
 }
@@ -180,10 +183,10 @@ impl Driver<'_> {
                 }
                 TusEvent::Progress { confirmed } => {
                     on_confirmed(&upload.state());
-                    if confirmed > self.last_confirmed {
+                    if confirmed > self.best_confirmed {
                         self.failures = 0;
+                        self.best_confirmed = confirmed;
                     }
-                    self.last_confirmed = confirmed;
                     (self.transfer.events)(Event::Progress {
                         path: self.path.clone(),
                         confirmed,
