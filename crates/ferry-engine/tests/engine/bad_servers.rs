@@ -183,6 +183,8 @@ enum Galileo {
     BinaryFrame,
     OffsetPastEnd,
     CloseEarly,
+    /// Confirms one chunk, then closes early; the next connection starts again at 0.
+    ForgetsAndCloses,
     FatalError,
 }
 
@@ -216,6 +218,13 @@ async fn galileo_server(how: Galileo) -> String {
                     Galileo::CloseEarly => {
                         let _ = ws.send(ready(0)).await;
                         // One chunk arrives; the server says goodbye instead of ready.
+                        let _ = ws.next().await;
+                        ws.send(Message::text(r#"{"close":true}"#)).await
+                    }
+                    Galileo::ForgetsAndCloses => {
+                        let _ = ws.send(ready(0)).await;
+                        let _ = ws.next().await;
+                        let _ = ws.send(ready(CHUNK)).await;
                         let _ = ws.next().await;
                         ws.send(Message::text(r#"{"close":true}"#)).await
                     }
@@ -586,6 +595,19 @@ async fn galileo_a_close_before_all_data_was_sent_is_retried_then_given_up() {
         "{err}"
     );
     says(&err, &["ended the upload after", "of 4096 bytes"]);
+}
+
+#[tokio::test]
+async fn galileo_a_server_that_keeps_forgetting_what_it_confirmed_is_given_up() {
+    let err = upload_to(&galileo_server(Galileo::ForgetsAndCloses).await)
+        .await
+        .failed();
+    let (_, last) = gave_up(&err);
+    assert!(
+        matches!(galileo_source(last), GalileoError::ClosedEarly { .. }),
+        "{err}"
+    );
+    says(&err, &["gave up after", "ended the upload after"]);
 }
 
 #[tokio::test]
