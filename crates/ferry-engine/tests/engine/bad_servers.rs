@@ -432,7 +432,10 @@ async fn tus_a_non_numeric_upload_offset_is_a_bad_header() {
         matches!(tus_source(last), TusError::BadHeader { .. }),
         "{err}"
     );
-    says(&err, &["malformed", "upload-offset", "\"lots\""]);
+    says(
+        &err,
+        &["the upload-offset header is \"lots\", which is not a non-negative decimal integer"],
+    );
 }
 
 #[tokio::test]
