@@ -399,6 +399,24 @@ async fn tus_an_offset_that_goes_backwards_is_refused_and_retries_end() {
 }
 
 #[tokio::test]
+async fn tus_a_server_that_keeps_losing_the_upload_is_given_up() {
+    // Takes the first chunk, then answers 410 Gone to the next PATCH: the upload starts
+    // over with a new POST, again and again.
+    let server = tus_server(Arc::new(|r: &Request| {
+        (r.method == "PATCH" && r.offset.unwrap_or(0) > 0).then(|| http("410 Gone", &[], ""))
+    }))
+    .await;
+    let err = upload_to(&server).await.failed();
+    let (attempts, last) = gave_up(&err);
+    assert_eq!(attempts, 3);
+    assert!(
+        matches!(tus_source(last), TusError::Unsupported(_)),
+        "{err}"
+    );
+    says(&err, &["gave up after 3 attempts", "it lost the upload"]);
+}
+
+#[tokio::test]
 async fn tus_a_patch_answer_without_upload_offset_is_a_missing_header() {
     let server = tus_server(Arc::new(|r: &Request| {
         (r.method == "PATCH").then(|| http("204 No Content", &[], ""))
