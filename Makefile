@@ -68,7 +68,7 @@ demo: setup peers ## Run ferry-server on 127.0.0.1 with real clients uploading t
 	    ''
 	bash scripts/demo.sh
 
-bench: setup ## tus upload throughput: ferry-server vs @tus/server (BENCH_SIZE_MB, default 1024)
+bench: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload (BENCH_SIZE_MB, default 1024)
 	bash scripts/bench.sh
 
 clean: ## Remove build output

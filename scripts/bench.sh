@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# bench.sh: tus upload throughput of ferry-server against @tus/server, in one run on one machine.
+# bench.sh: upload throughput of ferry-server against @tus/server, and of the ferry client, in
+# one run on one machine.
 #
-# Builds ferry-server in release, makes one random file and uploads it over 127.0.0.1 to both
-# servers with two clients: curl (creation, then the whole file in a single PATCH) and
-# tus-js-client (a file stream in 8 MiB chunks). Every (client, server) pair runs BENCH_RUNS
-# times, interleaved so that both servers see the same machine noise. Per pair it reports the
-# median MB/s (1 MB = 10^6 bytes), the server's CPU seconds (user + system, from
-# /proc/PID/stat) per GiB uploaded, and the server's peak resident memory (VmHWM from
-# /proc/PID/status). The result is printed as a markdown section and appended, dated, to
+# Builds ferry-server and the ferry CLI in release, makes one random file and uploads it over
+# 127.0.0.1 to both servers with two clients: curl (creation, then the whole file in a single
+# PATCH) and tus-js-client (a file stream in 8 MiB chunks); and to ferry-server with
+# `ferry upload` twice: over tus (8 MiB chunks, each with an sha1 Upload-Checksum, since
+# ferry-server offers it) and over GalileoSend. Every (client, server) pair runs BENCH_RUNS
+# times, interleaved so that all see the same machine noise. Per pair it reports the median
+# MB/s (1 MB = 10^6 bytes), the server's CPU seconds (user + system, from /proc/PID/stat) per
+# GiB uploaded, and the server's peak resident memory (VmHWM from /proc/PID/status); for
+# `ferry upload` also the client's peak resident memory (VmHWM of the ferry process, sampled
+# every 20 ms while it runs; VmHWM only grows, so at most the last 20 ms can be missed). A
+# `ferry upload` run is timed from its start to its exit: discovery, the whole-file sha1 and
+# the upload. The result is printed as a markdown section and appended, dated, to
 # docs/benchmarks.md (earlier sections are kept).
 #
 # A pair that cannot be measured (the server does not start, an upload fails, the stored size
@@ -19,6 +25,7 @@
 #   BENCH_SERVERS    which servers, of "ferry-server tus-node" (default both); a server left
 #                    out is reported as "not measured"
 #   FERRY_SERVER_BIN an already built ferry-server to use instead of building one
+#   FERRY_BIN        an already built ferry CLI to use instead of building one
 #   BENCH_DIR        scratch directory (default target/bench; the test file and uploads go there)
 #   BENCH_OUT        the markdown file to append to (default docs/benchmarks.md; "-" for none)
 set -euo pipefail
@@ -79,7 +86,8 @@ cleanup() {
     for pid in "${started_pids[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    rm -rf "$work/data.bin" "$work/ferry-data" "$work/tus-node-store"
+    stop_client
+    rm -rf "$work/data.bin" "$work/ferry-data" "$work/tus-node-store" "$work/ferry-home"
 }
 trap cleanup EXIT
 
@@ -105,6 +113,24 @@ await_listening() {
 
 ferry_bin=
 ferry_version="ferry-server not measured"
+ferry_cli=
+ferry_cli_broken=
+# The ferry CLI for the `ferry upload` rows (only against ferry-server); sets ferry_cli_broken
+# when there is none.
+find_ferry_cli() {
+    if [[ -n ${FERRY_BIN:-} ]]; then
+        ferry_cli=$FERRY_BIN
+    else
+        say "building the ferry CLI (release)"
+        if ! ${CARGO:-cargo} build --release --locked -p ferry-cli; then
+            ferry_cli_broken="the release build of the ferry CLI failed"
+            return
+        fi
+        ferry_cli=${CARGO_TARGET_DIR:-$root/target}/release/ferry
+    fi
+    [[ -x $ferry_cli ]] || ferry_cli_broken="no ferry binary at $ferry_cli"
+}
+
 start_ferry_server() {
     if [[ -n ${FERRY_SERVER_BIN:-} ]]; then
         ferry_bin=$FERRY_SERVER_BIN
@@ -183,6 +209,49 @@ peak_rss_kib() {
 
 b64() { printf '%s' "$1" | base64 -w0; }
 
+# The ferry process of a `ferry upload` run, while it runs (stopped on exit).
+client_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
+stop_client() {
+    [[ -n $client_pid ]] && kill "$client_pid" 2>/dev/null
+    return 0
+}
+
+# `ferry upload` of the test file as NAME to SERVER over PROTO (tus or galileo), with a fresh
+# home (nothing to resume). Sets secs and client_rss_kib (VmHWM of the ferry process, sampled
+# every 20 ms until it exits); on failure sets run_error and returns 1.
+client_rss_kib=
+ferry_upload() {
+    local server=$1 name=$2 proto=$3 home=$work/ferry-home start end sample state hwm rc=0
+    client_rss_kib=0
+    rm -rf "$home"
+    start=$(date +%s.%N)
+    FERRY_TOKEN=${token[$server]} "$ferry_cli" upload --home "$home" --quiet --server "${base[$server]}" \
+        --protocol "$proto" --remote "$name" "$work/data.bin" >"$work/ferry-upload.out" 2>"$work/ferry-upload.err" &
+    client_pid=$!
+    # /proc/PID/status of a process that exited (a zombie until waited for) has no VmHWM.
+    while sample=$(awk '/^State:/ { s = $2 } /^VmHWM:/ { h = $2 } END { print s, h + 0 }' \
+        "/proc/$client_pid/status" 2>/dev/null); do
+        read -r state hwm <<<"$sample"
+        [[ $state == Z || $state == X ]] && break
+        ((hwm > client_rss_kib)) && client_rss_kib=$hwm
+        sleep 0.02
+    done
+    wait "$client_pid" || rc=$?
+    end=$(date +%s.%N)
+    client_pid=
+    rm -rf "$home"
+    if ((rc != 0)); then
+        run_error="ferry upload --protocol $proto exited with $rc: $(tail -n 2 "$work/ferry-upload.err" | tr '\n' ' ')"
+        return 1
+    fi
+    if ((client_rss_kib == 0)); then
+        run_error="no VmHWM could be read from the ferry process"
+        return 1
+    fi
+    secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+}
+
 # One upload with CLIENT to SERVER. Sets run_secs on success; run_error on failure.
 run_secs=
 run_error=
@@ -192,6 +261,10 @@ upload_once() {
     run_secs=
     run_error=
     case $client in
+    ferry-tus | ferry-galileo)
+        ferry_upload "$server" "$name" "${client#ferry-}" || return 1
+        url= # ferry-server keeps it under the remote path
+        ;;
     curl)
         code=$(curl -sS --max-time 30 -X POST -o /dev/null -D "$work/create.headers" -w '%{http_code}' \
             -H 'Tus-Resumable: 1.0.0' -H "Upload-Length: $size" \
@@ -265,8 +338,11 @@ median1() {
 }
 
 # --- run --------------------------------------------------------------------------------------
-clients=(curl tus-js-client)
+clients=(curl tus-js-client ferry-tus ferry-galileo)
 all_servers=(ferry-server tus-node)
+# Which pairs are measured: `ferry upload` only against ferry-server (its GalileoSend rows
+# need a GalileoSend server, and the tus-js-client rows already compare the servers).
+pair() { [[ $1 != ferry-* || $2 == ferry-server ]]; }
 for server in "${all_servers[@]}"; do
     if ! wants "$server"; then
         broken[$server]="not measured (left out by BENCH_SERVERS)"
@@ -277,17 +353,26 @@ for server in "${all_servers[@]}"; do
     fi
     [[ -n ${broken[$server]:-} ]] && say "${label[$server]}: ${broken[$server]}"
 done
+if wants ferry-server; then
+    find_ferry_cli
+    [[ -n $ferry_cli_broken ]] && say "ferry CLI: $ferry_cli_broken"
+fi
 
 say "writing a $size_mb MiB random test file"
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 head -c "$size" /dev/urandom >"$work/data.bin"
 
-declare -A mbps=() cpu=() rss=() failed=()
+declare -A mbps=() cpu=() rss=() crss=() failed=()
 for ((i = 1; i <= runs; i++)); do
     for client in "${clients[@]}"; do
         for server in "${all_servers[@]}"; do
             key="$client $server"
+            pair "$client" "$server" || continue
             [[ -n ${broken[$server]:-} || -n ${failed[$key]:-} ]] && continue
+            if [[ $client == ferry-* && -n $ferry_cli_broken ]]; then
+                failed[$key]=$ferry_cli_broken
+                continue
+            fi
             p=${server_pid[$server]}
             # Reset the peak RSS (5 = VmHWM) so that it is this pair's peak; if the kernel
             # refuses, the peak since the server started is reported (and said so).
@@ -302,6 +387,9 @@ for ((i = 1; i <= runs; i++)); do
                 cpu[$key]+="$(awk -v t=$((after - before)) -v hz="$ticks_per_sec" -v b="$size" 'BEGIN { printf "%.2f", t / hz / (b / 1073741824) }') "
                 peak=$(peak_rss_kib "$p")
                 ((peak > ${rss[$key]:-0})) && rss[$key]=$peak
+                if [[ $client == ferry-* ]] && ((client_rss_kib > ${crss[$key]:-0})); then
+                    crss[$key]=$client_rss_kib
+                fi
                 say "run $i: $client -> ${label[$server]}: ${run_secs}s"
             else
                 failed[$key]="run $i: $run_error"
@@ -315,10 +403,25 @@ done
 cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 peer_version() { node -p "require('$peers/node_modules/$1/package.json').version" 2>/dev/null || echo unknown; }
-client_label() { [[ $1 == curl ]] && echo "curl, one PATCH" || echo "tus-js-client, 8 MiB chunks"; }
+client_label() {
+    case $1 in
+    curl) echo "curl, one PATCH" ;;
+    tus-js-client) echo "tus-js-client, 8 MiB chunks" ;;
+    ferry-tus) echo "ferry upload, tus, 8 MiB chunks with sha1" ;;
+    ferry-galileo) echo "ferry upload, GalileoSend" ;;
+    esac
+}
+# The client's peak RSS cell: measured for `ferry upload` only.
+client_rss() {
+    if [[ $1 == ferry-* ]]; then
+        echo "$((${crss[$1 $2]:-0} / 1024))"
+    else
+        echo "not measured"
+    fi
+}
 
 section=$(
-    printf '## %s: tus upload of a %s MiB random file, ferry-server and @tus/server\n\n' \
+    printf '## %s: upload of a %s MiB random file, ferry-server and @tus/server, and ferry upload\n\n' \
         "$(date -u '+%Y-%m-%d %H:%M UTC')" "$size_mb"
     printf -- '- Machine: %s CPUs (%s), %s GiB memory, %s; load average %s at the start; uploads over 127.0.0.1.\n' \
         "$(nproc)" "${cpu_model:-unknown CPU}" "$mem_gib" "$(uname -sr)" "$load_at_start"
@@ -327,28 +430,33 @@ section=$(
         "$(peer_version @tus/file-store)" "$(peer_version tus-js-client)" "$(curl --version | head -n 1 | cut -d' ' -f1-2)"
     printf -- '- Method: %s runs per pair, interleaved; MB/s is the median (1 MB = 10^6 bytes) over the upload alone' "$runs"
     printf ' (curl: the PATCH; tus-js-client: creation and all PATCHes). Server CPU: user + system seconds of the'
-    printf ' server process per GiB uploaded (median). Peak RSS: VmHWM of the server process during the pair'"'"'s runs%s.\n\n' \
+    printf ' server process per GiB uploaded (median). Peak RSS: VmHWM of the server process during the pair'"'"'s runs%s.' \
         "$([[ -n ${rss_since_start:-} ]] && echo ' (could not be reset: peak since the server started)')"
-    printf '| client | server | MB/s (median) | MB/s per run | server CPU s/GiB | server peak RSS MiB |\n'
-    printf '|---|---|---|---|---|---|\n'
+    # shellcheck disable=SC2016 # the backquotes are markdown
+    printf ' `ferry upload` (%s): timed from start to exit (discovery, whole-file sha1, upload), fresh journal each run;' \
+        "$([[ -n $ferry_cli ]] && "$ferry_cli" --version 2>/dev/null || echo 'ferry CLI not measured')"
+    printf ' client peak RSS: largest VmHWM of the ferry process over the runs, sampled every 20 ms.\n\n'
+    printf '| client | server | MB/s (median) | MB/s per run | server CPU s/GiB | server peak RSS MiB | client peak RSS MiB |\n'
+    printf '|---|---|---|---|---|---|---|\n'
     for client in "${clients[@]}"; do
         for server in "${all_servers[@]}"; do
             key="$client $server"
+            pair "$client" "$server" || continue
             if [[ -n ${broken[$server]:-} ]]; then
-                printf '| %s | %s | %s | | | |\n' "$(client_label "$client")" "${label[$server]}" \
+                printf '| %s | %s | %s | | | | |\n' "$(client_label "$client")" "${label[$server]}" \
                     "$([[ ${broken[$server]} == not\ measured* ]] && echo "${broken[$server]}" || echo "FAILED: ${broken[$server]}")"
             elif [[ -n ${failed[$key]:-} ]]; then
-                printf '| %s | %s | FAILED: %s | | | |\n' "$(client_label "$client")" "${label[$server]}" \
+                printf '| %s | %s | FAILED: %s | | | | |\n' "$(client_label "$client")" "${label[$server]}" \
                     "$(tr '|' '/' <<<"${failed[$key]}")"
             else
-                printf '| %s | %s | %s | %s | %s | %s |\n' "$(client_label "$client")" "${label[$server]}" \
+                printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(client_label "$client")" "${label[$server]}" \
                     "$(median <<<"${mbps[$key]}")" "$(sed 's/ $//; s/ /, /g' <<<"${mbps[$key]}")" \
-                    "$(median1 <<<"${cpu[$key]}")" "$((${rss[$key]:-0} / 1024))"
+                    "$(median1 <<<"${cpu[$key]}")" "$((${rss[$key]:-0} / 1024))" "$(client_rss "$client" "$server")"
             fi
         done
     done
     printf '\n'
-    for client in "${clients[@]}"; do
+    for client in curl tus-js-client; do
         a="$client ferry-server" b="$client tus-node"
         if [[ -n ${mbps[$a]:-} && -z ${failed[$a]:-} && -z ${broken[ferry-server]:-} &&
             -n ${mbps[$b]:-} && -z ${failed[$b]:-} && -z ${broken[tus-node]:-} ]]; then
@@ -358,6 +466,14 @@ section=$(
             printf -- '- %s: no ratio, a row was not measured\n' "$(client_label "$client")"
         fi
     done
+    a="ferry-tus ferry-server" b="tus-js-client tus-node"
+    if [[ -n ${mbps[$a]:-} && -z ${failed[$a]:-} && -z ${broken[ferry-server]:-} &&
+        -n ${mbps[$b]:-} && -z ${failed[$b]:-} && -z ${broken[tus-node]:-} ]]; then
+        printf -- '- ferry upload (tus, sha1) -> ferry-server / tus-js-client -> @tus/server = %sx (aim: 3x or more)\n' \
+            "$(awk -v x="$(median <<<"${mbps[$a]}")" -v y="$(median <<<"${mbps[$b]}")" 'BEGIN { printf "%.2f", x / y }')"
+    else
+        printf -- '- ferry upload (tus, sha1) -> ferry-server / tus-js-client -> @tus/server: no ratio, a row was not measured\n'
+    fi
 )
 
 printf '\n%s\n' "$section"

@@ -1,7 +1,9 @@
 //! ferry-engine's integration tests: the engine against a real ferry-server on 127.0.0.1
-//! port 0 (in this process), through the fault-injection proxy where the network misbehaves.
+//! port 0 (in this process), through the fault-injection proxy where the network misbehaves,
+//! and against small fake servers that answer badly on purpose (`bad_servers`).
 
 mod auth;
+mod bad_servers;
 mod galileo;
 mod support;
 mod targets;

@@ -41,7 +41,7 @@ pub const UPLOAD_CONCAT: HeaderName = HeaderName::from_static("upload-concat");
 
 /// A header value that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {header} header {value:?}: {expected}")]
+#[error("the {header} header is {value:?}, which is not {expected}")]
 pub struct HeaderError {
     /// The header's name.
     pub header: HeaderName,
@@ -238,6 +238,20 @@ pub(crate) fn test_header_map(pairs: &[(&'static str, &str)]) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_header_reads_as_a_sentence_naming_header_value_and_what_was_expected() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            UPLOAD_OFFSET.clone(),
+            http::HeaderValue::from_static("lots"),
+        );
+        let err = header_u64(&headers, &UPLOAD_OFFSET).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the upload-offset header is \"lots\", which is not a non-negative decimal integer"
+        );
+    }
 
     #[test]
     fn integers_are_plain_decimal_only() {

@@ -72,7 +72,7 @@ pub fn saved_upload(state: &ResumeState, size: u64) -> Option<&str> {
 /// mixed bytes; the caller starts a new upload with the new content and forgets `resume`),
 /// [`EngineError::Galileo`] (the server refused in a way retrying cannot fix),
 /// [`EngineError::GaveUp`] (`transfer.retry.max_attempts` failed attempts in a row without
-/// a confirmed byte, or a second fresh start), [`EngineError::File`] (the file cannot be read).
+/// the server confirming a byte beyond the most it ever had, or a second fresh start), [`EngineError::File`] (the file cannot be read).
 #[tracing::instrument(skip_all, fields(path = %transfer.remote_path, server = %target.url), err)]
 pub async fn send(
     target: &GalileoTarget,
@@ -90,6 +90,7 @@ pub async fn send(
             .map(str::to_owned),
         started: false,
         bytes_sent: 0,
+        best_confirmed: 0,
     };
     let mut failures = 0u32;
     let mut started_over = false;
@@ -158,6 +159,11 @@ struct Run<'a> {
     started: bool,
     /// Binary payload bytes put on the wire.
     bytes_sent: u64,
+    /// The most the server ever confirmed (or offered to resume from) in this run. Only
+    /// confirming more counts as progress: a server that confirms a chunk, drops the
+    /// connection and starts again from 0 every time would otherwise be retried forever
+    /// (pinned by the test `galileo_a_server_that_keeps_forgetting_what_it_confirmed_is_given_up`).
+    best_confirmed: u64,
 }
 
 impl Run<'_> {

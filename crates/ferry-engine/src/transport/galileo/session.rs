@@ -53,7 +53,7 @@ pub(super) struct Session<'r, 'a> {
     client: Client,
     /// When bytes last moved on the connection.
     activity: Arc<Activity>,
-    /// Whether the server confirmed a chunk in this attempt.
+    /// Whether the server confirmed more in this attempt than it ever had in this run.
     progressed: bool,
 }
 
@@ -135,6 +135,7 @@ impl<'r, 'a> Session<'r, 'a> {
                     tracing::info!("the server does not resume uploads; sending from byte 0");
                 }
                 self.run.upload = upload;
+                self.run.best_confirmed = self.run.best_confirmed.max(offset);
                 if !self.run.started {
                     self.run.started = true;
                     self.run.emit(Event::Started {
@@ -147,7 +148,10 @@ impl<'r, 'a> Session<'r, 'a> {
                 self.confirmed(offset);
             }
             MachineEvent::Progress { confirmed, size } => {
-                self.progressed = true;
+                if confirmed > self.run.best_confirmed {
+                    self.progressed = true;
+                    self.run.best_confirmed = confirmed;
+                }
                 self.confirmed(confirmed);
                 self.run.emit(Event::Progress {
                     path: self.run.path(),

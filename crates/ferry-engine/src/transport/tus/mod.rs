@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use ferry_proto::checksum::ChecksumAlgorithm;
+use ferry_proto::tus::client::RestartReason;
 use ferry_proto::tus::{Event as TusEvent, Metadata, TusError, Upload, UploadOptions};
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
@@ -72,13 +73,14 @@ pub async fn send(
         path: transfer.file.path.display().to_string(),
         server,
         failures: 0,
-        last_confirmed: 0,
+        best_confirmed: 0,
+        lost_upload: false,
         pause_until: None,
     };
     let options = driver.options(target)?;
     let mut upload =
         Upload::new(options, Some(target.caps.clone()), resume).map_err(|e| driver.tus_error(e))?;
-    driver.last_confirmed = upload.confirmed_offset();
+    driver.best_confirmed = upload.confirmed_offset();
     (transfer.events)(Event::Started {
         path: driver.path.clone(),
         protocol: "tus".to_owned(),
@@ -108,8 +110,16 @@ struct Driver<'a> {
     server: String,
     /// Failed attempts in a row without progress.
     failures: u32,
-    /// The confirmed offset last reported; growth resets `failures`.
-    last_confirmed: u64,
+    /// The most the server ever confirmed in this run (a restart does not lower it); only
+    /// going past it resets `failures`. A server that loses bytes and takes them again,
+    /// over and over, makes no progress (pinned by the test
+    /// `tus_an_offset_that_goes_backwards_is_refused_and_retries_end`).
+    best_confirmed: u64,
+    /// The server answered that it no longer knows the upload (404, 410): the machine
+    /// starts over, and the driver counts it as a failed attempt, so a server that keeps
+    /// losing uploads is given up on (pinned by the test
+    /// `tus_a_server_that_keeps_losing_the_upload_is_given_up`).
+    lost_upload: bool,
     /// No new request before this (backoff after a failure).
     pause_until: Option<Instant>,
 }
@@ -175,15 +185,17 @@ impl Driver<'_> {
         let mut next = Next::Continue;
         while let Some(event) = upload.poll_event() {
             match event {
-                TusEvent::Created { .. } | TusEvent::Restarted { .. } => {
+                TusEvent::Created { .. } => on_confirmed(&upload.state()),
+                TusEvent::Restarted { reason, .. } => {
                     on_confirmed(&upload.state());
+                    self.lost_upload |= reason == RestartReason::Gone;
                 }
                 TusEvent::Progress { confirmed } => {
                     on_confirmed(&upload.state());
-                    if confirmed > self.last_confirmed {
+                    if confirmed > self.best_confirmed {
                         self.failures = 0;
+                        self.best_confirmed = confirmed;
                     }
-                    self.last_confirmed = confirmed;
                     (self.transfer.events)(Event::Progress {
                         path: self.path.clone(),
                         confirmed,
@@ -238,6 +250,13 @@ impl Driver<'_> {
                 Next::Finished(location) => return Ok(location),
                 Next::Terminated => return Err(changed.unwrap_or_else(|| self.file_changed())),
                 Next::Continue => {}
+            }
+            if std::mem::take(&mut self.lost_upload) {
+                let err = self.tus_error(TusError::Unsupported(
+                    "it answered 404 or 410: it lost the upload it had created; starting over"
+                        .to_owned(),
+                ));
+                self.failed(err)?;
             }
             if self.pause_until.is_some_and(|t| Instant::now() >= t) {
                 self.pause_until = None;
