@@ -108,9 +108,10 @@ impl Journal {
         loop {
             match migrations.to_latest(&mut conn) {
                 Ok(()) => break,
-                Err(_) if attempt < 5 => {
+                // Up to about 5 s in all: a busy disk can make the winner slow.
+                Err(_) if attempt < 20 => {
                     attempt += 1;
-                    std::thread::sleep(Duration::from_millis(50 * attempt));
+                    std::thread::sleep(Duration::from_millis(25 * attempt.min(10)));
                 }
                 Err(source) => {
                     return Err(StoreError::Migrate {

@@ -120,20 +120,30 @@ async fn a_killed_upload_continues_where_the_server_stands() {
         "--limit-rate",
         "1048576",
     ];
+    let log = work.path().join("first.log");
     let mut first = ferry_with_token(&home, &server.ann, &args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    // Kill it once the journal shows confirmed progress (bounded: 30 s at most).
-    for _ in 0..300 {
-        let status = output(ferry_with_token(&home, "", &["--json", "status"])).await;
-        let open: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
-        if open[0]["confirmed"].as_u64().is_some_and(|c| c > 0) {
+    // Kill it once the journal shows confirmed progress (read here, without spawning a
+    // process per look; bounded: 60 s at most).
+    let journal = home.join("journal.db");
+    for _ in 0..600 {
+        let progress = ferry_store::Journal::open(&journal)
+            .and_then(|j| j.open_uploads())
+            .ok()
+            .and_then(|open| open.first().map(|(_, u)| u.confirmed));
+        if progress.is_some_and(|c| c > 0) || first.try_wait().unwrap().is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run ended on its own: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     first.kill().unwrap();
     first.wait().unwrap();
     assert!(
