@@ -4,6 +4,7 @@
 //! - [`proxy`]: a TCP proxy on 127.0.0.1 that forwards to a server and misbehaves on
 //!   command: cuts connections at chosen byte offsets, stalls, throttles, refuses
 //!   connections for a while, flips a bit.
+//! - [`peers`]: the pinned Node.js interop peers and the `node` that runs them.
 //! - [`server`]: a real ferry-server in the test's process, on 127.0.0.1 port 0, with two
 //!   users and their tokens.
 //!
@@ -16,5 +17,6 @@
     reason = "test tools panic loudly by design: a test that cannot set itself up must fail"
 )]
 
+pub mod peers;
 pub mod proxy;
 pub mod server;

@@ -178,3 +178,15 @@ pub fn random_file(dir: &std::path::Path, name: &str, len: usize, seed: u64) -> 
     std::fs::write(&path, &bytes).expect("a test file");
     (path, bytes)
 }
+
+/// Every file under `root` (relative, sorted) whose bytes contain `needle`: to show that a
+/// secret was written nowhere.
+pub fn files_containing(root: &std::path::Path, needle: &str) -> Vec<PathBuf> {
+    files_under(root)
+        .into_iter()
+        .filter(|rel| {
+            std::fs::read(root.join(rel))
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .collect()
+}

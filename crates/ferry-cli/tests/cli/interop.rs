@@ -9,45 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use ferry_tests::peers::{node, peers_dir};
 use ferry_tests::server::{files_under, random_file};
 
 use crate::support::{Listening, assert_success, ferry_command, run_bounded, sha1};
-
-/// `tests/peers/` in the workspace.
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
-}
-
-/// `$FERRY_NODE` or `node`, checked to be 18 or later with @tus/server installed.
-fn node() -> String {
-    const HOW: &str = "run `npm ci --prefix tests/peers` (make test does)";
-    let node = std::env::var("FERRY_NODE").unwrap_or_else(|_| "node".to_owned());
-    let version = Command::new(&node).arg("--version").output().unwrap_or_else(|e| {
-        panic!("this interop test needs Node.js 18 or later, but `{node}` cannot run ({e}): install it (make test does, through scripts/setup-node.sh)")
-    });
-    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-    let major: u32 = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        major >= 18,
-        "this interop test needs Node.js 18 or later, `{node}` is {version:?}"
-    );
-    for package in ["@tus/server", "@tus/file-store"] {
-        assert!(
-            peers_dir()
-                .join("node_modules")
-                .join(package)
-                .join("package.json")
-                .is_file(),
-            "the npm package {package} is not installed in tests/peers/node_modules: {HOW}"
-        );
-    }
-    node
-}
 
 /// The file @tus/file-store keeps for the upload of exactly `bytes` (found by size and sha1:
 /// it names uploads by random ids, next to `ID.json` metadata).
@@ -64,7 +29,7 @@ fn stored_copy(store: &Path, bytes: &[u8]) -> Option<PathBuf> {
 
 #[test]
 fn uploads_to_tus_node_server_byte_identical_and_says_what_it_could_not_use() {
-    let node = node();
+    let node = node(&["@tus/server", "@tus/file-store"]);
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("tus-store");
     let mut command = Command::new(node);

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use ferry_engine::auth::Credentials;
-use ferry_tests::server::{TestServer, files_under, random_file};
+use ferry_tests::server::{TestServer, files_containing, files_under, random_file};
 
 use crate::support::{Running, assert_success, ferry_command, run_bounded};
 
@@ -79,17 +79,6 @@ fn login_upload_logout_through_the_real_secret_service_leaves_the_token_nowhere_
         out.status.success() && text.contains(CHILD_DONE),
         "the child test failed or did not run its checks:\n{text}"
     );
-}
-
-/// Every file under `root` whose bytes contain `needle`.
-fn files_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
-    files_under(root)
-        .into_iter()
-        .filter(|rel| {
-            std::fs::read(root.join(rel))
-                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
-        })
-        .collect()
 }
 
 /// Runs ferry with logs on (`-vv`: debug), at most 30 s.

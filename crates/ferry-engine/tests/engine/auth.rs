@@ -6,7 +6,7 @@
 //! The children are `#[ignore]`d tests that do nothing unless started by their parent.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use ferry_engine::Token;
 use ferry_engine::auth::{self, Credentials, Logout};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{TestServer, files_under};
+use crate::support::{TestServer, files_containing, files_under};
 
 const ANN_PASSWORD: &str = "ann's password";
 
@@ -360,17 +360,6 @@ fn assert_child_passed(ok: bool, output: &str) {
         ok && output.contains(CHILD_DONE),
         "the child test failed or did not run its checks:\n{output}"
     );
-}
-
-/// Every file under `root` whose bytes contain `needle`.
-fn files_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
-    files_under(root)
-        .into_iter()
-        .filter(|rel| {
-            std::fs::read(root.join(rel))
-                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
-        })
-        .collect()
 }
 
 /// The writer of [`capture_tracing`].

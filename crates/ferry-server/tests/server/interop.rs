@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::process::Command;
 
 use crate::support::TestServer;
+use ferry_tests::peers::{node, peers_dir};
 
 /// How long one peer run may take before the test fails (the scripts stop themselves a
 /// little earlier).
@@ -24,50 +25,10 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 
 const MIB: usize = 1024 * 1024;
 
-/// `tests/peers/` in the workspace.
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
-}
-
-/// The `node` to run the peers with: `$FERRY_NODE` or `node` on the `PATH`, checked to be
-/// version 18 or later, with the peers' packages installed. Panics with what to do otherwise.
-fn node() -> String {
-    const HOW: &str = "run `npm ci --prefix tests/peers` (make test does)";
-    let node = std::env::var("FERRY_NODE").unwrap_or_else(|_| "node".to_owned());
-    let version = std::process::Command::new(&node)
-        .arg("--version")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("the interop tests need Node.js 18 or later, but `{node}` cannot run ({e}): install it (make test does, through scripts/setup-node.sh)")
-        });
-    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-    let major: u32 = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        major >= 18,
-        "the interop tests need Node.js 18 or later, `{node}` is {version:?}"
-    );
-    for package in ["tus-js-client", "ws"] {
-        let manifest = peers_dir()
-            .join("node_modules")
-            .join(package)
-            .join("package.json");
-        assert!(
-            manifest.is_file(),
-            "the npm package {package} is not installed in tests/peers/node_modules: {HOW}"
-        );
-    }
-    node
-}
-
 /// Runs `tests/peers/SCRIPT` with `args` and returns the JSON line it printed. Panics with
 /// the script's own output if it fails, does not finish in time or prints no JSON.
 async fn run_peer(script: &str, args: &[&str]) -> Value {
-    let node = node();
+    let node = node(&["tus-js-client", "ws"]);
     let child = Command::new(&node)
         .arg(peers_dir().join(script))
         .args(args)
