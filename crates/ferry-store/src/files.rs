@@ -3,7 +3,8 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use crate::{FolderId, Journal, StoreError, from_sql, now_ms, to_sql};
+use crate::history::insert_removal;
+use crate::{FolderId, HistoryEntry, Journal, Outcome, StoreError, from_sql, now_ms, to_sql};
 
 /// A file's row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,10 +77,16 @@ pub struct FileRecord {
     pub state: FileState,
     /// The sha1 of the content last uploaded, if any.
     pub uploaded_sha1: Option<String>,
+    /// Failed attempts since the last success or change.
+    pub attempts: u32,
+    /// When to try again (unix milliseconds), after a failure that retrying can fix.
+    pub next_retry_at_ms: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, folder_id, local_path, size, mtime_ns, inode, sha1, state, uploaded_sha1";
+const COLUMNS: &str = "id, folder_id, local_path, size, mtime_ns, inode, sha1, state, uploaded_sha1, \
+    attempts, next_retry_at, last_error";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<(FileRecord, String)> {
     let state: String = r.get(7)?;
@@ -96,6 +103,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(FileRecord, String)> {
             sha1: r.get(6)?,
             state: FileState::parse(&state).unwrap_or(FileState::Pending),
             uploaded_sha1: r.get(8)?,
+            attempts: u32::try_from(r.get::<_, i64>(9)?).unwrap_or(u32::MAX),
+            next_retry_at_ms: r.get(10)?,
+            last_error: r.get(11)?,
         },
         state,
     ))
@@ -200,5 +210,69 @@ impl Journal {
             params![id.0, state.as_str(), now_ms()],
         )?;
         Ok(())
+    }
+
+    /// Records a failed attempt at `id`: retried at `next_retry_at_ms` (the file stays
+    /// pending), or, with `None`, parked as failed until the user retries or the file changes.
+    pub fn record_file_failure(
+        &self,
+        id: FileId,
+        error: &str,
+        next_retry_at_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let state = if next_retry_at_ms.is_some() {
+            FileState::Pending
+        } else {
+            FileState::Failed
+        };
+        self.conn.execute(
+            "UPDATE files SET attempts = attempts + 1, last_error = ?2, next_retry_at = ?3, state = ?4, updated_at = ?5
+             WHERE id = ?1",
+            params![id.0, error, next_retry_at_ms, state.as_str(), now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the failures of `id` (it succeeded, or changed, or the user asked).
+    pub fn clear_file_failure(&self, id: FileId) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE files SET attempts = 0, last_error = NULL, next_retry_at = NULL, updated_at = ?2 WHERE id = ?1",
+            params![id.0, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The user asks to try again: failed files (of `folder`, or everywhere) become pending
+    /// with their failures forgotten, and files waiting for a retry are due now. Returns how
+    /// many files changed.
+    pub fn retry_files(&self, folder: Option<FolderId>) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE files SET state = CASE state WHEN 'failed' THEN 'pending' ELSE state END,
+                              attempts = 0, last_error = NULL, next_retry_at = NULL, updated_at = ?2
+             WHERE (?1 IS NULL OR folder_id = ?1) AND (state = 'failed' OR next_retry_at IS NOT NULL)",
+            params![folder.map(|f| f.0), now_ms()],
+        )?)
+    }
+
+    /// A synced file is gone from disk (`Deleted`) or moved (`Renamed`, with `note` saying
+    /// where to): in one transaction it is marked deleted and, if some content of it had been
+    /// uploaded, the history records what happened (it stays on the server: uploads are
+    /// one-way). `remote_path` is where its content went. Returns the history row, if any.
+    pub fn record_removal(
+        &mut self,
+        id: FileId,
+        outcome: Outcome,
+        remote_path: &str,
+        note: Option<&str>,
+    ) -> Result<Option<HistoryEntry>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let entry = insert_removal(&tx, id, outcome, remote_path, note)?;
+        tx.execute(
+            "UPDATE files SET state = 'deleted', attempts = 0, last_error = NULL, next_retry_at = NULL, updated_at = ?2
+             WHERE id = ?1",
+            params![id.0, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(entry)
     }
 }

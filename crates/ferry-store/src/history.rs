@@ -3,7 +3,7 @@
 
 use rusqlite::{Row, Transaction, params};
 
-use crate::{Journal, StoreError, UploadId, from_sql, now_ms, to_sql};
+use crate::{FileId, Journal, StoreError, UploadId, from_sql, now_ms, to_sql};
 
 /// How an upload ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,6 +14,11 @@ pub enum Outcome {
     Abandoned,
     /// Given up because of a permanent error.
     Failed,
+    /// A synced file was renamed or moved (its content stays on the server under the old
+    /// path; the new path is uploaded anew).
+    Renamed,
+    /// A synced file was deleted locally (never deleted on the server).
+    Deleted,
 }
 
 impl Outcome {
@@ -23,13 +28,22 @@ impl Outcome {
             Self::Uploaded => "uploaded",
             Self::Abandoned => "abandoned",
             Self::Failed => "failed",
+            Self::Renamed => "renamed",
+            Self::Deleted => "deleted",
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Uploaded, Self::Abandoned, Self::Failed]
-            .into_iter()
-            .find(|o| o.as_str() == text)
+    /// The outcome named `text` (as stored), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Uploaded,
+            Self::Abandoned,
+            Self::Failed,
+            Self::Renamed,
+            Self::Deleted,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
     }
 }
 
@@ -135,6 +149,36 @@ pub(crate) fn insert_history(
         [row],
         from_row,
     )?)
+}
+
+/// Writes the history row of a synced file that was deleted or renamed, if some content of
+/// it had been uploaded (nothing to record otherwise), and returns it.
+pub(crate) fn insert_removal(
+    tx: &Transaction<'_>,
+    file: FileId,
+    outcome: Outcome,
+    remote_path: &str,
+    note: Option<&str>,
+) -> Result<Option<HistoryEntry>, StoreError> {
+    let now = now_ms();
+    let inserted = tx.execute(
+        "INSERT INTO history (account_id, folder_id, local_path, remote_path, server_url, protocol, size, sha1,
+                              outcome, location, bytes_sent, started_at_ms, finished_at_ms, error)
+         SELECT folders.account_id, files.folder_id, files.local_path, ?3, accounts.server_url,
+                COALESCE(folders.protocol, ''), files.size, files.uploaded_sha1, ?2, NULL, 0, ?4, ?4, ?5
+         FROM files JOIN folders ON folders.id = files.folder_id JOIN accounts ON accounts.id = folders.account_id
+         WHERE files.id = ?1 AND files.uploaded_sha1 IS NOT NULL",
+        params![file.0, outcome.as_str(), remote_path, now, note],
+    )?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let row = tx.last_insert_rowid();
+    Ok(Some(tx.query_row(
+        &format!("SELECT {COLUMNS} FROM history LEFT JOIN folders ON folders.id = history.folder_id WHERE history.id = ?1"),
+        [row],
+        from_row,
+    )?))
 }
 
 impl Journal {

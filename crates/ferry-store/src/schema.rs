@@ -6,8 +6,9 @@ use rusqlite_migration::M;
 
 /// Every migration, oldest first. Upload and history ids are never reused (AUTOINCREMENT),
 /// so an id held by a running task can never name a newer row.
-pub(crate) const MIGRATIONS: &[M<'static>] = &[M::up(
-    "CREATE TABLE accounts (
+pub(crate) const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE accounts (
         id INTEGER PRIMARY KEY,
         server_url TEXT NOT NULL,
         user TEXT NOT NULL DEFAULT '',
@@ -85,7 +86,39 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[M::up(
         error TEXT
     );
     CREATE INDEX history_by_time ON history (finished_at_ms);",
-)];
+    ),
+    // Folder sync: a file's failures and next retry survive restarts (a file can fail before
+    // it has an upload row, e.g. while its server is unreachable), and the history records
+    // renames and deletions too (a CHECK constraint cannot be altered: the table is rebuilt).
+    M::up(
+        "ALTER TABLE files ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN next_retry_at INTEGER;
+    ALTER TABLE files ADD COLUMN last_error TEXT;
+    CREATE INDEX files_by_state ON files (folder_id, state);
+    CREATE TABLE history_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+        folder_id INTEGER REFERENCES folders(id) ON DELETE SET NULL,
+        local_path TEXT NOT NULL,
+        remote_path TEXT NOT NULL,
+        server_url TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha1 TEXT,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('uploaded', 'abandoned', 'failed', 'renamed', 'deleted')),
+        location TEXT,
+        bytes_sent INTEGER NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        finished_at_ms INTEGER NOT NULL,
+        error TEXT
+    );
+    INSERT INTO history_v2 SELECT * FROM history;
+    DROP TABLE history;
+    ALTER TABLE history_v2 RENAME TO history;
+    CREATE INDEX history_by_time ON history (finished_at_ms);",
+    ),
+];
 
 #[cfg(test)]
 mod tests {
@@ -103,5 +136,43 @@ mod tests {
                 .to_latest(&mut conn)
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn history_rows_survive_the_rebuild_that_allows_renamed_and_deleted() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        Migrations::from_slice(&MIGRATIONS[..1])
+            .to_latest(&mut conn)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts (id, server_url, user, created_at) VALUES (1, 'http://s', 'ann', 0);
+             INSERT INTO history (account_id, local_path, remote_path, server_url, protocol, size, outcome,
+                                  bytes_sent, started_at_ms, finished_at_ms)
+             VALUES (1, '/a', 'a', 'http://s', 'tus', 5, 'uploaded', 5, 1, 2);",
+        )
+        .unwrap();
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .unwrap();
+        let kept: (String, i64) = conn
+            .query_row("SELECT local_path, size FROM history", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, ("/a".to_owned(), 5));
+        conn.execute(
+            "INSERT INTO history (local_path, remote_path, server_url, protocol, size, outcome, bytes_sent,
+                                  started_at_ms, finished_at_ms) VALUES ('/b', 'b', 's', 'tus', 1, 'renamed', 0, 3, 3)",
+            [],
+        )
+        .expect("the new outcomes are allowed");
+        let attempts: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('files') WHERE name = 'attempts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(attempts, 1, "files gained their retry columns");
     }
 }

@@ -300,6 +300,7 @@ impl Journal {
             Outcome::Uploaded => (FileState::Uploaded, entry.sha1.clone()),
             Outcome::Abandoned => (FileState::Pending, None),
             Outcome::Failed => (FileState::Failed, None),
+            Outcome::Renamed | Outcome::Deleted => (FileState::Deleted, None),
         };
         tx.execute(
             "UPDATE files SET state = ?2, uploaded_sha1 = COALESCE(?3, uploaded_sha1), updated_at = ?4
