@@ -100,6 +100,14 @@ impl Progress {
                 None => self.say(&format!("uploaded {path} ({size} bytes)"), false),
             },
             Event::Warning { message } => self.say(&format!("note: {message}"), false),
+            Event::Paused { folder } => self.say(
+                &format!("paused {}", folder.as_deref().unwrap_or("everything")),
+                false,
+            ),
+            Event::Resumed { folder } => self.say(
+                &format!("resumed {}", folder.as_deref().unwrap_or("everything")),
+                false,
+            ),
             Event::Queued { .. } => {}
         }
     }

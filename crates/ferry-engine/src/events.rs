@@ -68,6 +68,16 @@ pub enum Event {
         /// Whether retrying cannot help (the user must act).
         permanent: bool,
     },
+    /// Syncing was paused: of one folder, or of everything (`folder` is `None`).
+    Paused {
+        /// The folder, absolute.
+        folder: Option<String>,
+    },
+    /// Syncing goes on again: of one folder, or of everything (`folder` is `None`).
+    Resumed {
+        /// The folder, absolute.
+        folder: Option<String>,
+    },
     /// Something the user should know that is not an upload's failure.
     Warning {
         /// The message.

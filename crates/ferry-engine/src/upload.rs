@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ferry_store::{FileState, HistoryEntry, Journal, NewUpload, Outcome, UploadRecord};
+use ferry_store::{
+    AccountId, FileState, FolderId, HistoryEntry, Journal, NewUpload, Outcome, UploadRecord,
+};
 
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
@@ -113,74 +115,147 @@ pub async fn upload_file(
     let protocol = target.choose(request.protocol)?;
     let journal = Mutex::new(home.journal()?);
     let account = lock(&journal).account(&request.server, &request.user)?;
-    let remote = remote_path(request, &path);
+    let job = FileJob {
+        folder: None,
+        key: path.to_string_lossy().into_owned(),
+        remote: remote_path(request, &path),
+        path,
+        account: account.id,
+    };
+    let options = SendOptions {
+        token: request.token.clone(),
+        chunk_size: request.chunk_size,
+        parallel: request.parallel,
+        limit: request.limit.clone(),
+        retry: request.retry,
+        timeout: request.timeout,
+        events: request.events.clone(),
+        restarts_for_changes: MAX_RESTARTS_FOR_CHANGES,
+        announce_queued: true,
+    };
+    send_file(&journal, http, &target, protocol, &job, &options).await
+}
+
+/// How files are sent; shared by one-shot uploads and folder sync.
+#[derive(Clone)]
+pub(crate) struct SendOptions {
+    /// The token, if the server wants one.
+    pub(crate) token: Option<Token>,
+    /// Bytes per request or frame (default: 8 MiB for tus, the server's choice for GalileoSend).
+    pub(crate) chunk_size: Option<u64>,
+    /// Parallel partial uploads for large files on tus servers with concatenation.
+    pub(crate) parallel: usize,
+    /// The shared rate limit.
+    pub(crate) limit: RateLimit,
+    /// Retry spacing and when to give up.
+    pub(crate) retry: RetryPolicy,
+    /// Connect and read timeout.
+    pub(crate) timeout: Duration,
+    /// Where events go.
+    pub(crate) events: EventSink,
+    /// How many times a file that changes under its upload is started again at once (folder
+    /// sync waits for the file to be quiet instead: 0).
+    pub(crate) restarts_for_changes: u32,
+    /// Whether to report each file as queued when its attempt starts (folder sync reports
+    /// it when the file enters its queue instead).
+    pub(crate) announce_queued: bool,
+}
+
+/// One file to send.
+#[derive(Debug, Clone)]
+pub(crate) struct FileJob {
+    /// Its synced folder, or `None` for a one-shot upload.
+    pub(crate) folder: Option<FolderId>,
+    /// Its path in the journal: relative to the folder, or absolute for a one-shot upload.
+    pub(crate) key: String,
+    /// Its absolute path on disk.
+    pub(crate) path: PathBuf,
+    /// Where it goes on the server.
+    pub(crate) remote: String,
+    /// The account it goes to.
+    pub(crate) account: AccountId,
+}
+
+/// Sends `job` to `target` with `protocol`, continuing the journal's upload of the same
+/// content when there is one; returns the history entry of the finished upload. A file that
+/// changes while it is sent is abandoned and (up to `restarts_for_changes` times) sent again.
+pub(crate) async fn send_file(
+    journal: &Mutex<Journal>,
+    http: &reqwest::Client,
+    target: &Target,
+    protocol: Protocol,
+    job: &FileJob,
+    options: &SendOptions,
+) -> Result<HistoryEntry, EngineError> {
+    let path = &job.path;
     let display = path.display().to_string();
-    for _ in 0..=MAX_RESTARTS_FOR_CHANGES {
-        let file = LocalFile::open(&path)?;
-        (request.events)(Event::Queued {
-            path: display.clone(),
-            size: file.facts.size,
-        });
+    for _ in 0..=options.restarts_for_changes {
+        let file = LocalFile::open(path)?;
+        if options.announce_queued {
+            (options.events)(Event::Queued {
+                path: display.clone(),
+                size: file.facts.size,
+            });
+        }
         let sha1 = file.sha1().await?;
-        let local = path.to_string_lossy().into_owned();
-        let record = lock(&journal).upsert_file(
-            None,
-            &local,
+        let record = lock(journal).upsert_file(
+            job.folder,
+            &job.key,
             file.facts,
             Some(&sha1.to_hex()),
             FileState::Pending,
         )?;
-        let (endpoint, chunk_size) = endpoint_and_chunk(&target, protocol, request);
+        let (endpoint, chunk_size) = endpoint_and_chunk(target, protocol, options.chunk_size);
         let wanted = NewUpload {
             file: record.id,
-            account: account.id,
+            account: job.account,
             protocol: match protocol {
                 Protocol::Tus => ferry_store::Protocol::Tus,
                 Protocol::Galileo => ferry_store::Protocol::Galileo,
             },
             endpoint,
-            remote_path: remote.clone(),
+            remote_path: job.remote.clone(),
             facts: file.facts,
             sha1: sha1.to_hex(),
             chunk_size,
             concatenated: false,
             parts: Vec::new(),
         };
-        let (row, resume) = open_or_start(&journal, &wanted)?;
+        let (row, resume) = open_or_start(journal, &wanted)?;
         let transfer = Transfer {
             file,
             sha1,
-            remote_path: remote.clone(),
+            remote_path: job.remote.clone(),
             chunk_size,
-            parallel: request.parallel.max(1),
-            token: request.token.clone(),
-            limit: request.limit.clone(),
-            retry: request.retry,
-            timeout: request.timeout,
-            events: request.events.clone(),
+            parallel: options.parallel.max(1),
+            token: options.token.clone(),
+            limit: options.limit.clone(),
+            retry: options.retry,
+            timeout: options.timeout,
+            events: options.events.clone(),
         };
         let sent = send(
             http,
-            &target,
+            target,
             protocol,
             &transfer,
             resume.as_ref(),
-            &journal,
+            journal,
             &row,
         )
         .await;
         if let Some(entry) = settle(
-            &journal,
+            journal,
             &row,
             sent,
-            request,
+            &options.events,
             &display,
             transfer.file.facts.size,
         )? {
             return Ok(entry);
         }
     }
-    Err(EngineError::FileChanged { path })
+    Err(EngineError::FileChanged { path: path.clone() })
 }
 
 /// Records how an attempt ended: the history entry when it finished, `None` when the file
@@ -190,7 +265,7 @@ fn settle(
     journal: &Mutex<Journal>,
     row: &UploadRecord,
     sent: Result<transport::Transferred, EngineError>,
-    request: &UploadRequest,
+    events: &EventSink,
     display: &str,
     size: u64,
 ) -> Result<Option<HistoryEntry>, EngineError> {
@@ -198,7 +273,7 @@ fn settle(
         Ok(done) => {
             let entry =
                 lock(journal).finish_upload(row.id, done.location.as_deref(), done.bytes_sent)?;
-            (request.events)(Event::Finished {
+            (events)(Event::Finished {
                 path: display.to_owned(),
                 location: done.location,
                 size,
@@ -207,7 +282,7 @@ fn settle(
             Ok(Some(entry))
         }
         Err(err @ EngineError::FileChanged { .. }) => {
-            (request.events)(Event::Warning {
+            (events)(Event::Warning {
                 message: err.to_string(),
             });
             lock(journal).end_upload(row.id, Outcome::Abandoned, 0, &err.to_string())?;
@@ -221,7 +296,7 @@ fn settle(
             } else {
                 lock(journal).end_upload(row.id, Outcome::Failed, 0, &message)?;
             }
-            (request.events)(Event::Failed {
+            (events)(Event::Failed {
                 path: display.to_owned(),
                 error: message,
                 permanent: !err.is_retryable(),
@@ -235,7 +310,7 @@ fn settle(
 fn endpoint_and_chunk(
     target: &Target,
     protocol: Protocol,
-    request: &UploadRequest,
+    chunk_size: Option<u64>,
 ) -> (String, u64) {
     match protocol {
         Protocol::Tus => (
@@ -244,9 +319,7 @@ fn endpoint_and_chunk(
                 .as_ref()
                 .map(|t| t.endpoint.to_string())
                 .unwrap_or_default(),
-            request
-                .chunk_size
-                .unwrap_or(ferry_proto::tus::client::DEFAULT_CHUNK_SIZE),
+            chunk_size.unwrap_or(ferry_proto::tus::client::DEFAULT_CHUNK_SIZE),
         ),
         Protocol::Galileo => (
             target
@@ -254,9 +327,7 @@ fn endpoint_and_chunk(
                 .as_ref()
                 .map(|g| g.url.to_string())
                 .unwrap_or_default(),
-            request
-                .chunk_size
-                .unwrap_or(ferry_proto::galileo::DEFAULT_CHUNK_SIZE),
+            chunk_size.unwrap_or(ferry_proto::galileo::DEFAULT_CHUNK_SIZE),
         ),
     }
 }

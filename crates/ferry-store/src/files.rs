@@ -275,4 +275,49 @@ impl Journal {
         tx.commit()?;
         Ok(entry)
     }
+
+    /// Every synced file in `state`, with its folder's path, by folder and path.
+    pub fn synced_files_in_state(
+        &self,
+        state: FileState,
+    ) -> Result<Vec<(String, FileRecord)>, StoreError> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("files.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {columns}, folders.path FROM files JOIN folders ON folders.id = files.folder_id
+             WHERE files.state = ?1 ORDER BY folders.path, files.local_path"
+        ))?;
+        let rows = stmt
+            .query_map([state.as_str()], |r| {
+                Ok((r.get::<_, String>(12)?, from_row(r)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(folder, row)| checked(row).map(|record| (folder, record)))
+            .collect()
+    }
+
+    /// How many files of `folder` are in each state (states without files are left out).
+    pub fn file_state_counts(&self, folder: FolderId) -> Result<Vec<(FileState, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM files WHERE folder_id = ?1 GROUP BY state")?;
+        let rows = stmt
+            .query_map([folder.0], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(state, n)| match FileState::parse(&state) {
+                Some(state) => Ok((state, from_sql(n))),
+                None => Err(StoreError::Unknown {
+                    what: "file state",
+                    value: state,
+                }),
+            })
+            .collect()
+    }
 }

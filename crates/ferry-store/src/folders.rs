@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use crate::{AccountId, Journal, Protocol, StoreError, now_ms};
 
 /// A folder's row id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FolderId(pub i64);
 
 /// A synced folder.

@@ -1,0 +1,225 @@
+//! The handle of a running folder sync ([`Engine`]) and the one-shot run of `ferry sync
+//! --once` ([`sync_once`]). The work happens in the coordinator task; the handle sends it
+//! commands and reads the shared views. Knows nothing of terminals or windows: callers give
+//! it an event sink.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::Credentials;
+use crate::error::EngineError;
+use crate::events::EventSink;
+use crate::home::Home;
+use crate::retry::RetryPolicy;
+
+use super::coordinator::{self, Command, Mode};
+use super::status::{Activity, Failure, Overview, Tracker, WatcherState};
+
+/// How folder sync behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOptions {
+    /// Files uploaded at once.
+    pub concurrency: usize,
+    /// The shared rate limit in bytes per second (`None`: unlimited).
+    pub rate_limit: Option<u64>,
+    /// How long a changed file must stay unchanged before it is uploaded, so files still
+    /// being written are not sent half-done.
+    pub quiet_period: Duration,
+    /// How often every folder is scanned in full even though the watcher reports changes.
+    pub rescan_every: Duration,
+    /// How often a folder whose OS watcher failed is scanned instead.
+    pub fallback_rescan_every: Duration,
+    /// Bytes per request or frame (default: the protocol's).
+    pub chunk_size: Option<u64>,
+    /// Parallel partial uploads for large files on tus servers with concatenation.
+    pub parallel: usize,
+    /// Connect and read timeout: a dead link is noticed after this long.
+    pub timeout: Duration,
+    /// Retries within one attempt at a file (the transport's).
+    pub retry: RetryPolicy,
+    /// Spacing of later attempts at a file that failed in a way retrying can fix; kept in
+    /// the journal, so it survives restarts.
+    pub file_retry: RetryPolicy,
+    /// For tests: make the OS watcher fail as if its watch limit were reached.
+    pub simulate_watch_limit: bool,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            rate_limit: None,
+            quiet_period: Duration::from_secs(2),
+            rescan_every: Duration::from_secs(3600),
+            fallback_rescan_every: Duration::from_secs(60),
+            chunk_size: None,
+            parallel: 3,
+            timeout: Duration::from_secs(15),
+            retry: RetryPolicy::default(),
+            file_retry: RetryPolicy {
+                base: Duration::from_secs(5),
+                max: Duration::from_secs(600),
+                max_attempts: 0,
+            },
+            simulate_watch_limit: false,
+        }
+    }
+}
+
+/// A synced folder's live state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderSync {
+    /// The folder, absolute.
+    pub path: String,
+    /// How changes in it are noticed.
+    pub watcher: WatcherState,
+    /// Something about it the user should know (e.g. the watch limit was reached).
+    pub warning: Option<String>,
+}
+
+/// What the coordinator and the handle share.
+#[derive(Default)]
+pub(crate) struct Views {
+    pub(crate) tracker: Mutex<Tracker>,
+    pub(crate) paused: AtomicBool,
+    pub(crate) folders: Mutex<Vec<FolderSync>>,
+    pub(crate) failed: Mutex<Vec<Failure>>,
+}
+
+pub(crate) fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A running folder sync: watches every synced folder of a home and keeps it uploaded.
+pub struct Engine {
+    commands: mpsc::UnboundedSender<Command>,
+    views: Arc<Views>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Engine {
+    /// Starts syncing every folder of `home`. Fails if another engine runs on the same home
+    /// ([`EngineError::Busy`]) or the journal cannot be opened.
+    pub async fn start(
+        home: Home,
+        options: SyncOptions,
+        credentials: Credentials,
+        events: EventSink,
+    ) -> Result<Self, EngineError> {
+        let views = Arc::new(Views::default());
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let coordinator = coordinator::Coordinator::new(
+            &home,
+            options,
+            credentials,
+            events,
+            Arc::clone(&views),
+            Mode::Watch,
+        )?;
+        let task = tokio::spawn(coordinator.run(receiver));
+        Ok(Self {
+            commands,
+            views,
+            task,
+        })
+    }
+
+    fn send(&self, command: Command) {
+        // The coordinator only stops after `shutdown`, which takes the handle.
+        let _ = self.commands.send(command);
+    }
+
+    /// The queue and the failed files.
+    pub fn activity(&self) -> Activity {
+        let failed = guard(&self.views.failed).clone();
+        guard(&self.views.tracker).activity(self.views.paused.load(Ordering::Relaxed), failed)
+    }
+
+    /// The one-line state of everything.
+    pub fn overview(&self) -> Overview {
+        let failed = guard(&self.views.failed).len();
+        let folders = guard(&self.views.folders).len();
+        guard(&self.views.tracker).overview(
+            self.views.paused.load(Ordering::Relaxed),
+            failed,
+            folders,
+        )
+    }
+
+    /// Each synced folder's live state.
+    pub fn folders(&self) -> Vec<FolderSync> {
+        guard(&self.views.folders).clone()
+    }
+
+    /// Pauses every upload (those under way stop; they continue from the server's offset
+    /// on resume).
+    pub fn pause_all(&self) {
+        self.send(Command::Pause(None, true));
+    }
+
+    /// Resumes after [`Engine::pause_all`].
+    pub fn resume_all(&self) {
+        self.send(Command::Pause(None, false));
+    }
+
+    /// Pauses or resumes one folder (remembered in the journal).
+    pub fn pause_folder(&self, path: PathBuf, paused: bool) {
+        self.send(Command::Pause(Some(path), paused));
+    }
+
+    /// Tries failed files again now: the one at `path` (absolute), or every one.
+    pub fn retry(&self, path: Option<PathBuf>) {
+        self.send(Command::Retry(path));
+    }
+
+    /// Reads the folders again (after one was added, removed or changed).
+    pub fn reload(&self) {
+        self.send(Command::Reload);
+    }
+
+    /// Takes new options (concurrency, rate limit, quiet period…).
+    pub fn set_options(&self, options: SyncOptions) {
+        self.send(Command::Options(Box::new(options)));
+    }
+
+    /// Stops: uploads under way stop where the server stands (the next start continues
+    /// them), the watcher and the home's lock are released.
+    pub async fn shutdown(self) {
+        let (done, wait) = oneshot::channel();
+        self.send(Command::Shutdown(done));
+        let _ = wait.await;
+        let _ = self.task.await;
+    }
+}
+
+/// What `ferry sync --once` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Files uploaded.
+    pub uploaded: usize,
+    /// Bytes put on the wire.
+    pub bytes_sent: u64,
+    /// Files whose facts changed but whose content had not (nothing sent).
+    pub unchanged: usize,
+    /// Files that failed, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Scans every folder of `home` once, uploads everything pending and returns what happened.
+/// Retryable failures are kept for the next run (in the journal, with their retry time).
+pub async fn sync_once(
+    home: &Home,
+    options: SyncOptions,
+    credentials: Credentials,
+    events: EventSink,
+) -> Result<Summary, EngineError> {
+    let views = Arc::new(Views::default());
+    let coordinator =
+        coordinator::Coordinator::new(home, options, credentials, events, views, Mode::Once)?;
+    let (_commands, receiver) = mpsc::unbounded_channel();
+    Ok(coordinator.run_once(receiver).await)
+}

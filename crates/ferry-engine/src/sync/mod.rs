@@ -1,0 +1,36 @@
+//! Folder sync: keeping the folders a person chose uploaded.
+//!
+//! # Layout
+//! - [`watch`]: the OS watcher (notify), reporting changed paths; [`scan`]: full scans and
+//!   their comparison with the journal; [`ignore`]: which files are never uploaded.
+//! - [`plan`]: the pure planner, from what the journal knows and what the disk says to an
+//!   operation.
+//! - `coordinator` and `folder`: the task that owns the sync state, holds changed files
+//!   for their quiet period, asks the planner, and serves the queue (small files first, at
+//!   most `concurrency` at once) with `job`s that send one file each.
+//! - [`engine`]: the handle ([`Engine`]) and `ferry sync --once` ([`sync_once`]);
+//!   [`status`]: the live queue, failures and overview people see.
+//! - [`lock`]: one engine per home.
+//!
+//! Uploads are one-way: nothing here ever deletes or renames anything on a server. Knows
+//! nothing of terminals or windows; it reports through the event sink it is given.
+
+mod coordinator;
+pub mod engine;
+mod folder;
+pub mod ignore;
+mod job;
+pub mod lock;
+pub mod plan;
+pub mod scan;
+pub mod status;
+pub mod watch;
+
+pub use engine::{Engine, FolderSync, Summary, SyncOptions, sync_once};
+
+/// Now, in unix milliseconds (retry times are kept in the journal in these).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
