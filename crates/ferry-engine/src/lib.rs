@@ -13,9 +13,10 @@
 //!   journal rows and back.
 //! - [`events`]: the typed events the engine emits on a sink the caller injects.
 //! - [`error`]: [`EngineError`], which knows whether retrying can help.
+//! - [`sync`]: folder sync: the OS watcher and the one-engine-per-home lock (scanner,
+//!   planner and scheduler to come).
 //!
-//! To come: the one-shot upload the `ferry upload` command runs,
-//! and folder sync (watcher, scanner, planner, scheduler).
+//! To come: the one-shot upload the `ferry upload` command runs.
 //!
 //! The engine knows nothing of Tauri, terminals or how its events are shown.
 
@@ -28,6 +29,7 @@ pub mod rate;
 pub mod resume;
 pub mod retry;
 pub mod secret;
+pub mod sync;
 pub mod target;
 pub mod transport;
 pub mod upload;
