@@ -87,11 +87,11 @@ fn connect(
                 );
                 let start = usize::try_from(range.start).unwrap_or(0);
                 let end = usize::try_from(range.end).unwrap_or(0);
-                if let Ok(plan) = server.handle_binary(range.end - range.start) {
-                    if plan.len > 0 {
-                        store.bytes.extend_from_slice(&file[start..end]);
-                        server.chunk_stored();
-                    }
+                if let Ok(plan) = server.handle_binary(range.end - range.start)
+                    && plan.len > 0
+                {
+                    store.bytes.extend_from_slice(&file[start..end]);
+                    server.chunk_stored();
                 }
             }
         }

@@ -413,7 +413,7 @@ fn cut_connections_cost_at_most_one_chunk_each() {
     let mut cuts = 0u64;
     sim.run(&mut upload, |r| {
         n += 1;
-        if r.body.is_some() && n % 3 == 0 {
+        if r.body.is_some() && n.is_multiple_of(3) {
             cuts += 1;
             Fault::CutAfter(n * 977 % 16_384)
         } else {

@@ -147,11 +147,10 @@ proptest! {
                 prop_assert_eq!(request.body.as_ref().unwrap().range.start, offset);
             }
             let Some(reply) = replies.next() else { break 'outer };
-            if reply.status.is_success() {
-                if let Some(n) = reply.headers.get("upload-offset").and_then(|v| parse_u64(v.to_str().ok()?)) {
+            if reply.status.is_success()
+                && let Some(n) = reply.headers.get("upload-offset").and_then(|v| parse_u64(v.to_str().ok()?)) {
                     stated.insert(n);
                 }
-            }
             let _ = upload.handle_response(request.id, &reply);
             let confirmed = upload.confirmed_offset();
             prop_assert!(confirmed <= 100);

@@ -249,11 +249,11 @@ async fn commit(
     new_length: Option<u64>,
 ) -> Result<(), Failure> {
     let changed = received != record.received || new_length.is_some();
-    if received != record.received {
-        if let Err(e) = file.sync_data().await {
-            cut_back(file, record.received, &record.id).await;
-            return Err(ServerError::io(format!("flushing upload {}", record.id), e).into());
-        }
+    if received != record.received
+        && let Err(e) = file.sync_data().await
+    {
+        cut_back(file, record.received, &record.id).await;
+        return Err(ServerError::io(format!("flushing upload {}", record.id), e).into());
     }
     if !changed {
         return Ok(());

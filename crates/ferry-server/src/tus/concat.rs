@@ -46,16 +46,16 @@ pub(super) async fn resolve_parts(
             .map(|(sum, len)| sum.saturating_add(len));
         ids.push(part.id);
     }
-    if let (Some(total), Some(max)) = (total, state.tus.max_size) {
-        if total > max {
-            return Err(Rejection::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the joined upload of {total} bytes exceeds this server's limit of {max} bytes"
-                ),
-            )
-            .into());
-        }
+    if let (Some(total), Some(max)) = (total, state.tus.max_size)
+        && total > max
+    {
+        return Err(Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the joined upload of {total} bytes exceeds this server's limit of {max} bytes"
+            ),
+        )
+        .into());
     }
     Ok(ids)
 }

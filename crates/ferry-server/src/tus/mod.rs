@@ -167,10 +167,10 @@ pub(crate) fn info_of(record: &UploadRecord) -> UploadInfo {
 
 /// Puts the `Upload-Metadata` exactly as the client sent it on an answer.
 pub(crate) fn with_raw_metadata(mut response: Response, record: &UploadRecord) -> Response {
-    if let Ok(value) = HeaderValue::from_str(&record.metadata) {
-        if !record.metadata.is_empty() {
-            response.headers_mut().insert(UPLOAD_METADATA, value);
-        }
+    if let Ok(value) = HeaderValue::from_str(&record.metadata)
+        && !record.metadata.is_empty()
+    {
+        response.headers_mut().insert(UPLOAD_METADATA, value);
     }
     response
 }

@@ -263,13 +263,13 @@ impl Upload {
     }
 
     fn plan(&mut self, caps: &Capabilities) -> Result<(), TusError> {
-        if let (Some(length), Some(max)) = (self.opts.length, caps.max_size) {
-            if length > max {
-                return Err(TusError::TooLarge {
-                    length,
-                    max_size: Some(max),
-                });
-            }
+        if let (Some(length), Some(max)) = (self.opts.length, caps.max_size)
+            && length > max
+        {
+            return Err(TusError::TooLarge {
+                length,
+                max_size: Some(max),
+            });
         }
         if self.opts.length.is_none() && !caps.supports(&Extension::CreationDeferLength) {
             return Err(TusError::Unsupported(

@@ -143,10 +143,10 @@ impl Upload {
             .flatten()
             == Some("1");
         let local_len = self.parts[pending.part].len;
-        if let (Some(local), Some(server)) = (local_len, server_len) {
-            if local != server {
-                return Err(TusError::LengthMismatch { local, server });
-            }
+        if let (Some(local), Some(server)) = (local_len, server_len)
+            && local != server
+        {
+            return Err(TusError::LengthMismatch { local, server });
         }
         let limit = server_len.or(local_len);
         if let Some(length) = limit.filter(|&l| reported > l) {

@@ -91,16 +91,16 @@ impl UploadInfo {
         let max_bytes = length
             .or(config.max_size)
             .map(|limit| limit.saturating_sub(self.offset));
-        if let (Some(max), Some(sent)) = (max_bytes, append.content_length) {
-            if sent > max {
-                return Err(Rejection::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "{sent} bytes at offset {} would exceed the upload's length",
-                        self.offset
-                    ),
-                ));
-            }
+        if let (Some(max), Some(sent)) = (max_bytes, append.content_length)
+            && sent > max
+        {
+            return Err(Rejection::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "{sent} bytes at offset {} would exceed the upload's length",
+                    self.offset
+                ),
+            ));
         }
         Ok(AppendPlan {
             offset: self.offset,
