@@ -90,10 +90,15 @@ impl WatchOptions {
     /// The defaults, with `simulate_limit` set when [`SIMULATE_LIMIT_VAR`] is `1`.
     pub fn from_env() -> Self {
         Self {
-            simulate_limit: std::env::var_os(SIMULATE_LIMIT_VAR).is_some_and(|v| v == "1"),
+            simulate_limit: simulate_limit_from(std::env::var_os(SIMULATE_LIMIT_VAR).as_deref()),
             ..Self::default()
         }
     }
+}
+
+/// Whether the value of [`SIMULATE_LIMIT_VAR`] switches the simulated limit on.
+fn simulate_limit_from(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
 }
 
 /// A watched folder: as given (what events name) and as the OS may spell it (macOS

@@ -111,6 +111,70 @@ async fn a_rename_inside_the_folder_is_one_renamed_event() {
 }
 
 #[tokio::test]
+async fn moves_into_and_out_of_the_folder_are_changes() {
+    // Both folders on one file system (one temporary folder), only one of them watched.
+    let (_dir, base) = folder();
+    let root = base.join("watched");
+    let outside = base.join("outside");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("in.txt"), b"in").unwrap();
+    std::fs::write(root.join("out.txt"), b"out").unwrap();
+    let (tx, mut rx) = unbounded_channel();
+    let mut watcher = Watcher::start(options(), tx).unwrap();
+    watcher.watch(&root).unwrap();
+
+    std::fs::rename(outside.join("in.txt"), root.join("in.txt")).unwrap();
+    wait_for(
+        &mut rx,
+        "Changed for the moved-in file",
+        changed(&root, &root.join("in.txt")),
+    )
+    .await;
+    std::fs::rename(root.join("out.txt"), outside.join("out.txt")).unwrap();
+    let (_, before) = wait_for(
+        &mut rx,
+        "Changed for the moved-out file",
+        changed(&root, &root.join("out.txt")),
+    )
+    .await;
+    assert!(
+        !before
+            .iter()
+            .any(|e| matches!(e, WatchEvent::Renamed { .. })),
+        "a move across the folder's edge is no rename: {before:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_renamed_folder_is_one_event_and_stays_watched_under_its_new_name() {
+    let (_dir, root) = folder();
+    let from = root.join("old");
+    let to = root.join("new");
+    std::fs::create_dir(&from).unwrap();
+    std::fs::write(from.join("kept.txt"), b"k").unwrap();
+    let (tx, mut rx) = unbounded_channel();
+    let mut watcher = Watcher::start(options(), tx).unwrap();
+    watcher.watch(&root).unwrap();
+
+    std::fs::rename(&from, &to).unwrap();
+    let expected = WatchEvent::Renamed {
+        root: root.clone(),
+        from,
+        to: to.clone(),
+    };
+    wait_for(&mut rx, "Renamed for the folder", |e| *e == expected).await;
+    let file = to.join("later.txt");
+    std::fs::write(&file, b"later").unwrap();
+    wait_for(
+        &mut rx,
+        "Changed in the renamed folder",
+        changed(&root, &file),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_removed_file_is_reported_as_changed() {
     let (_dir, root) = folder();
     let file = root.join("doomed.txt");
@@ -176,10 +240,12 @@ async fn the_simulated_watch_limit_fails_loudly_with_the_fix() {
 }
 
 #[test]
-fn the_environment_can_switch_on_the_simulated_limit() {
-    // Only reads: the variable is set by the test runner of the engine, never here.
-    let expected = std::env::var_os(SIMULATE_LIMIT_VAR).is_some_and(|v| v == "1");
-    assert_eq!(WatchOptions::from_env().simulate_limit, expected);
+fn only_the_value_1_switches_on_the_simulated_limit() {
+    use std::ffi::OsStr;
+    assert!(simulate_limit_from(Some(OsStr::new("1"))));
+    for off in [None, Some(""), Some("0"), Some("yes")] {
+        assert!(!simulate_limit_from(off.map(OsStr::new)), "{off:?}");
+    }
     assert!(!WatchOptions::default().simulate_limit);
 }
 
