@@ -35,11 +35,11 @@ impl HomeLock {
             source,
         };
         // Not `truncate`: until we hold the lock, the pid in the file is the holder's.
-        #[allow(clippy::suspicious_open_options)]
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
+            .truncate(false)
             .open(&path)
             .map_err(file_error)?;
         match file.try_lock() {
