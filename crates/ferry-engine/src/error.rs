@@ -106,6 +106,26 @@ pub enum EngineError {
         /// What it did instead.
         reason: String,
     },
+    /// Another Ferry already holds this home's engine lock: one engine per home, so two
+    /// never write the same journal.
+    #[error("another Ferry{} is already syncing with home {}; stop it first, or use another --home", match pid {
+        Some(pid) => format!(" (pid {pid})"),
+        None => String::new(),
+    }, home.display())]
+    Busy {
+        /// The home directory.
+        home: PathBuf,
+        /// The process holding the lock, when it could be read from the lock file.
+        pid: Option<u32>,
+    },
+    /// The OS watcher cannot watch a folder; `message` says what happened and the fix.
+    #[error("{message}")]
+    Watch {
+        /// The watched folder.
+        root: PathBuf,
+        /// A sentence for a person: what happened, what Ferry does instead, how to fix it.
+        message: String,
+    },
     /// The journal failed.
     #[error(transparent)]
     Store(#[from] ferry_store::StoreError),
@@ -136,6 +156,9 @@ impl EngineError {
             | Self::TooManyAttempts { .. }
             | Self::NotFerryServer { .. }
             | Self::Store(_)
+            // Both wait on the person: stopping the other Ferry, raising the watch limit.
+            | Self::Busy { .. }
+            | Self::Watch { .. }
             | Self::GaveUp { .. } => false,
         }
     }

@@ -13,9 +13,9 @@
 //!   journal rows and back.
 //! - [`events`]: the typed events the engine emits on a sink the caller injects.
 //! - [`error`]: [`EngineError`], which knows whether retrying can help.
-//!
-//! To come: the one-shot upload the `ferry upload` command runs,
-//! and folder sync (watcher, scanner, planner, scheduler).
+//! - [`upload`]: the resumable one-shot upload `ferry upload` runs (and folder sync reuses).
+//! - [`sync`]: folder sync: watcher, scanner, ignore rules, the pure planner, the
+//!   coordinator that queues and schedules uploads, and the live status.
 //!
 //! The engine knows nothing of Tauri, terminals or how its events are shown.
 
