@@ -32,10 +32,62 @@ pub(crate) enum Command {
     Logout(LogoutArgs),
     /// Upload files (resumable: run it again after any interruption and it continues).
     Upload(UploadArgs),
-    /// Show finished, abandoned and failed uploads, newest first.
+    /// Show finished, abandoned, failed, renamed and deleted files, newest first.
     History(HistoryArgs),
-    /// Show unfinished uploads and where they stand.
+    /// Show the synced folders, the running sync and unfinished uploads.
     Status,
+    /// Choose the folders Ferry keeps uploaded.
+    #[command(subcommand)]
+    Folder(FolderCommand),
+    /// Keep the synced folders uploaded: watch them and upload every change.
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FolderCommand {
+    /// Keep a folder uploaded to a server.
+    Add(FolderAddArgs),
+    /// Show the synced folders.
+    List,
+    /// Stop syncing a folder (nothing is deleted, here or on the server).
+    Remove(FolderRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FolderAddArgs {
+    /// The local folder.
+    pub(crate) dir: PathBuf,
+    /// The server: a ferry-server URL, a tus endpoint or a ws(s):// GalileoSend endpoint.
+    #[arg(long)]
+    pub(crate) server: String,
+    /// Put the folder's files under this path on the server (default: at the top).
+    #[arg(long)]
+    pub(crate) remote: Option<String>,
+    /// The protocol (default: tus when the server offers it).
+    #[arg(long, value_enum)]
+    pub(crate) protocol: Option<ProtocolArg>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FolderRemoveArgs {
+    /// The local folder, as added.
+    pub(crate) dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// Scan, upload everything pending, then exit (0: all done; 1: something failed).
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Files uploaded at once (default: 4, or the saved setting).
+    #[arg(long)]
+    pub(crate) concurrency: Option<usize>,
+    /// Upload at most this many bytes per second, all files together.
+    #[arg(long)]
+    pub(crate) limit_rate: Option<u64>,
+    /// Milliseconds a changed file must stay unchanged before it is uploaded (default 2000).
+    #[arg(long)]
+    pub(crate) quiet_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]

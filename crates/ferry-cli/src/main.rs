@@ -1,15 +1,18 @@
-//! The `ferry` command-line client: sign-in, one-shot uploads, history and status.
+//! The `ferry` command-line client: sign-in, folders and their sync, one-shot uploads,
+//! history and status.
 //!
 //! A thin front over [`ferry_engine`]: argument parsing, rendering (progress bars on a
 //! terminal, plain lines otherwise, JSON with `--json`) and exit codes (0 ok, 1 failure,
 //! 2 usage error) live here; the engine does the work and knows nothing of terminals.
 
 mod cli;
+mod folder;
 mod history;
 mod login;
 mod progress;
 mod render;
 mod status;
+mod sync;
 mod upload;
 
 use std::process::ExitCode;
@@ -61,5 +64,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Upload(args) => runtime()?.block_on(upload::run(&home, args, cli.json, cli.quiet)),
         Command::History(args) => history::run(&home, args, cli.json),
         Command::Status => status::run(&home, cli.json),
+        Command::Folder(command) => folder::run(&home, command, cli.json),
+        Command::Sync(args) => runtime()?.block_on(sync::run(&home, args, cli.json, cli.quiet)),
     }
 }

@@ -21,7 +21,7 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 /// The connect and read timeout: [`TIMEOUT`], or `FERRY_TIMEOUT_SECS` (whole seconds, at
 /// least 1) when set. Not a flag on purpose: it is for tests that pause the process longer
 /// than its timeout and should not wait 15 s for it, and for links slower than we know.
-fn timeout() -> Duration {
+pub(crate) fn timeout() -> Duration {
     std::env::var("FERRY_TIMEOUT_SECS")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())

@@ -7,4 +7,5 @@ mod restart;
 mod rewrite;
 mod sleep;
 mod support;
+mod sync;
 mod upload;

@@ -268,7 +268,7 @@ pub(crate) fn confirmed(home: &Path) -> (Option<u64>, String) {
     let open: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
     let confirmed = open
         .as_ref()
-        .and_then(|o| o.get(0)?.get("confirmed")?.as_u64());
+        .and_then(|o| o.get("uploads")?.get(0)?.get("confirmed")?.as_u64());
     (confirmed, said)
 }
 

@@ -153,7 +153,7 @@ async fn a_killed_upload_continues_where_the_server_stands() {
 
     let status = output(ferry_with_token(&home, "", &["--json", "status"])).await;
     let open: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    let confirmed = open[0]["confirmed"]
+    let confirmed = open["uploads"][0]["confirmed"]
         .as_u64()
         .expect("the journal holds the unfinished upload");
     assert!(

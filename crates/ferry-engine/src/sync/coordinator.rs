@@ -25,6 +25,7 @@ use super::engine::{Summary, SyncOptions, Views, guard};
 use super::folder::SyncedFolder;
 use super::job::{self, Done};
 use super::lock::HomeLock;
+use super::report::Reporter;
 use super::watch::{WatchEvent, WatchOptions, Watcher};
 
 /// A synced file: its folder and its path relative to it.
@@ -87,6 +88,8 @@ pub(crate) struct Coordinator {
     watch_events: Option<mpsc::UnboundedReceiver<WatchEvent>>,
     pub(super) paused: bool,
     pub(super) summary: Summary,
+    reporter: Option<Reporter>,
+    report_due: Instant,
     _lock: HomeLock,
 }
 
@@ -149,6 +152,8 @@ impl Coordinator {
             watch_events,
             paused: false,
             summary: Summary::default(),
+            reporter: (mode == Mode::Watch).then(|| Reporter::new(home.dir())),
+            report_due: Instant::now(),
             _lock: lock,
         })
     }
@@ -166,7 +171,7 @@ impl Coordinator {
         self.load_folders().await;
         let mut watch_events = self.watch_events.take();
         loop {
-            self.examine_due().await;
+            self.examine_due();
             self.start_jobs();
             self.publish();
             let wake = self.next_wake();
@@ -198,7 +203,7 @@ impl Coordinator {
     pub(crate) async fn run_once(mut self, _commands: mpsc::UnboundedReceiver<Command>) -> Summary {
         self.load_folders().await;
         loop {
-            self.examine_due().await;
+            self.examine_due();
             self.start_jobs();
             self.publish();
             if self.jobs.is_empty() && self.waiting.is_empty() && self.dirty.is_empty() {
@@ -218,6 +223,9 @@ impl Coordinator {
     }
 
     async fn stop(&mut self) {
+        if let Some(reporter) = &self.reporter {
+            reporter.remove();
+        }
         self.jobs.shutdown().await;
         self.running.clear();
         if let Some(mut watcher) = self.watcher.take() {
@@ -237,6 +245,9 @@ impl Coordinator {
         }
         for folder in self.folders.values() {
             wake = wake.min(folder.next_rescan);
+        }
+        if self.reporter.is_some() {
+            wake = wake.min(self.report_due);
         }
         wake
     }
@@ -268,7 +279,7 @@ impl Coordinator {
     }
 
     /// Examines every dirty path whose quiet period is over.
-    async fn examine_due(&mut self) {
+    fn examine_due(&mut self) {
         if self.paused {
             return;
         }
@@ -281,7 +292,7 @@ impl Coordinator {
             .collect();
         for key in due {
             self.dirty.remove(&key);
-            if let Err(err) = self.examine(&key).await {
+            if let Err(err) = self.examine(&key) {
                 self.emit(Event::Warning {
                     message: format!("could not look at {}: {err}", self.display(&key)),
                 });
@@ -345,9 +356,14 @@ impl Coordinator {
         }
     }
 
-    /// The facts the running job of `key` started with, if one runs.
-    pub(super) fn running_facts(&self, key: &Key) -> Option<Option<FileFacts>> {
-        self.running.get(key).map(|r| r.facts)
+    /// Whether a job for `key` runs.
+    pub(super) fn is_running(&self, key: &Key) -> bool {
+        self.running.contains_key(key)
+    }
+
+    /// The facts the running job of `key` started with, if one runs and they were known.
+    pub(super) fn running_facts(&self, key: &Key) -> Option<FileFacts> {
+        self.running.get(key).and_then(|r| r.facts)
     }
 
     /// Stops every job (of one folder, or all) and puts their files back in the queue.
@@ -455,12 +471,21 @@ impl Coordinator {
         *guard(&self.views.failed) = failed;
     }
 
-    /// Puts the live folder states where the handle reads them.
-    fn publish(&self) {
+    /// Puts the live folder states where the handle reads them, and into the status report.
+    fn publish(&mut self) {
         self.views.paused.store(self.paused, Ordering::Relaxed);
         let mut folders: Vec<_> = self.folders.values().map(SyncedFolder::view).collect();
         folders.sort_by(|a, b| a.path.cmp(&b.path));
-        *guard(&self.views.folders) = folders;
+        *guard(&self.views.folders) = folders.clone();
+        if let Some(reporter) = &mut self.reporter {
+            let failed = guard(&self.views.failed).clone();
+            let failed_count = failed.len();
+            let tracker = guard(&self.views.tracker);
+            let overview = tracker.overview(self.paused, failed_count, folders.len());
+            let activity = tracker.activity(self.paused, failed);
+            drop(tracker);
+            self.report_due = reporter.offer(overview, folders, activity);
+        }
     }
 
     async fn command(&mut self, command: Command) {

@@ -71,7 +71,7 @@ impl Default for SyncOptions {
 }
 
 /// A synced folder's live state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FolderSync {
     /// The folder, absolute.
     pub path: String,
@@ -102,9 +102,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts syncing every folder of `home`. Fails if another engine runs on the same home
-    /// ([`EngineError::Busy`]) or the journal cannot be opened.
-    pub async fn start(
+    /// Starts syncing every folder of `home` (on the current tokio runtime). Fails if
+    /// another engine runs on the same home ([`EngineError::Busy`]), the journal cannot be
+    /// opened or the watcher cannot start.
+    pub fn start(
         home: Home,
         options: SyncOptions,
         credentials: Credentials,

@@ -393,7 +393,7 @@ impl Coordinator {
     }
 
     /// Looks at one path now and does what the planner says.
-    pub(crate) async fn examine(&mut self, key: &Key) -> Result<(), EngineError> {
+    pub(crate) fn examine(&mut self, key: &Key) -> Result<(), EngineError> {
         let Some(folder) = self.folders.get(&key.0) else {
             return Ok(());
         };
@@ -401,7 +401,6 @@ impl Coordinator {
             return Ok(());
         }
         let path = folder.root.join(&key.1);
-        let remote = folder.remote_path(&key.1);
         if folder.rules.is_ignored(Path::new(&key.1), false) {
             // Ignored now: left alone here and on the server.
             self.unqueue(key);
@@ -411,8 +410,8 @@ impl Coordinator {
             path: path.clone(),
             source,
         })?;
-        if let Some(running) = self.running_facts(key) {
-            if running.is_some() && running == seen_facts {
+        if self.is_running(key) {
+            if seen_facts.is_some() && self.running_facts(key) == seen_facts {
                 return Ok(());
             }
             // Changed or gone under its upload: stop it; the planner decides what next.
@@ -435,7 +434,6 @@ impl Coordinator {
             None => Seen::Gone,
         };
         let op = plan(known.as_ref(), &seen);
-        let renamed_to = self.renamed.remove(key);
         match (op, seen_facts) {
             (Op::Nothing, _) => self.unqueue(key),
             (Op::Record, Some(facts)) => {
@@ -461,31 +459,11 @@ impl Coordinator {
                         "the file changed before its upload finished; its new content is uploaded instead",
                     )?;
                 }
-                let changed = record.as_ref().is_none_or(|r| r.facts != facts);
-                let file = self.journal().upsert_file(
-                    Some(key.0),
-                    &key.1,
-                    facts,
-                    if changed {
-                        None
-                    } else {
-                        record.as_ref().and_then(|r| r.sha1.as_deref())
-                    },
-                    FileState::Pending,
-                )?;
-                if changed {
-                    self.journal().clear_file_failure(file.id)?;
-                    self.retry_at.remove(key);
-                }
-                if self.retry_at.contains_key(key) {
-                    return Ok(());
-                }
-                self.verify.remove(key);
-                self.enqueue(key, facts.size);
+                self.queue_upload(key, record.as_ref(), facts)?;
             }
             (Op::Abandon | Op::Delete, _) => {
                 self.unqueue(key);
-                if let (Some(open), true) = (open, op == Op::Abandon) {
+                if let (Some(open), Op::Abandon) = (open, op) {
                     self.journal().end_upload(
                         open.id,
                         Outcome::Abandoned,
@@ -494,23 +472,65 @@ impl Coordinator {
                     )?;
                 }
                 if let Some(record) = record {
-                    let (outcome, note) = match renamed_to {
-                        Some(to) => (Outcome::Renamed, Some(format!("renamed to {to}"))),
-                        None => (Outcome::Deleted, None),
-                    };
-                    self.journal()
-                        .record_removal(record.id, outcome, &remote, note.as_deref())?;
+                    self.record_removal(key, &record)?;
                 }
             }
-            // The planner wants facts but the file is gone: it will be examined again.
-            (Op::Record | Op::Hash | Op::Upload | Op::Restart, None) => self.unqueue(key),
+            // The planner wants the file but it is gone meanwhile: the watcher reports that.
+            (Op::Record | Op::Hash | Op::Upload | Op::Restart, None) => {}
+        }
+        Ok(())
+    }
+
+    /// Notes the new facts of a file to upload and queues it (unless it waits for a retry
+    /// and has not changed).
+    fn queue_upload(
+        &mut self,
+        key: &Key,
+        record: Option<&ferry_store::FileRecord>,
+        facts: FileFacts,
+    ) -> Result<(), EngineError> {
+        let changed = record.is_none_or(|r| r.facts != facts);
+        let sha1 = record.filter(|_| !changed).and_then(|r| r.sha1.as_deref());
+        let file =
+            self.journal()
+                .upsert_file(Some(key.0), &key.1, facts, sha1, FileState::Pending)?;
+        if changed {
+            self.journal().clear_file_failure(file.id)?;
+            self.retry_at.remove(key);
+        }
+        if self.retry_at.contains_key(key) {
+            return Ok(());
+        }
+        self.verify.remove(key);
+        self.enqueue(key, facts.size);
+        Ok(())
+    }
+
+    /// Records in the journal that a synced file was deleted, or renamed if the watcher said
+    /// so (nothing changes on the server).
+    fn record_removal(
+        &mut self,
+        key: &Key,
+        record: &ferry_store::FileRecord,
+    ) -> Result<(), EngineError> {
+        let remote = self
+            .folders
+            .get(&key.0)
+            .map_or_else(|| key.1.clone(), |f| f.remote_path(&key.1));
+        let (outcome, note) = match self.renamed.remove(key) {
+            Some(to) => (Outcome::Renamed, Some(format!("renamed to {to}"))),
+            None => (Outcome::Deleted, None),
+        };
+        if record.state != FileState::Deleted {
+            self.journal()
+                .record_removal(record.id, outcome, &remote, note.as_deref())?;
         }
         Ok(())
     }
 
     /// Puts `key` in the queue (once).
     fn enqueue(&mut self, key: &Key, size: u64) {
-        if self.running_facts(key).is_some() || self.waiting_sizes.contains_key(key) {
+        if self.is_running(key) || self.waiting_sizes.contains_key(key) {
             return;
         }
         self.waiting.insert((size, key.clone()));

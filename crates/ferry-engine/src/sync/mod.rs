@@ -9,7 +9,8 @@
 //!   for their quiet period, asks the planner, and serves the queue (small files first, at
 //!   most `concurrency` at once) with `job`s that send one file each.
 //! - [`engine`]: the handle ([`Engine`]) and `ferry sync --once` ([`sync_once`]);
-//!   [`status`]: the live queue, failures and overview people see.
+//!   [`status`]: the live queue, failures and overview people see; [`report`]: the same,
+//!   written to the home for `ferry status` in another process.
 //! - [`lock`]: one engine per home.
 //!
 //! Uploads are one-way: nothing here ever deletes or renames anything on a server. Knows
@@ -22,6 +23,7 @@ pub mod ignore;
 mod job;
 pub mod lock;
 pub mod plan;
+pub mod report;
 pub mod scan;
 pub mod status;
 pub mod watch;

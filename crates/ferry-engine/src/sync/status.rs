@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::events::Event;
 
@@ -14,7 +14,7 @@ use crate::events::Event;
 const SPEED_WINDOW: Duration = Duration::from_secs(5);
 
 /// Where a file in the queue stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueState {
     /// Waiting for its turn.
@@ -26,7 +26,7 @@ pub enum QueueState {
 }
 
 /// A file in the queue.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueItem {
     /// The file, absolute.
@@ -48,7 +48,7 @@ pub struct QueueItem {
 }
 
 /// A file that failed for good (until the user retries or the file changes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
     /// The file, absolute.
@@ -64,7 +64,7 @@ pub struct Failure {
 }
 
 /// The queue and the failures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
     /// Whether all syncing is paused.
@@ -80,7 +80,7 @@ pub struct Activity {
 }
 
 /// The state of a folder's watching.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WatcherState {
     /// The OS tells Ferry of every change.
@@ -94,7 +94,7 @@ pub enum WatcherState {
 }
 
 /// The one-line state of everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OverallState {
     /// Every file is uploaded.
@@ -112,7 +112,7 @@ pub enum OverallState {
 }
 
 /// What the tray and the window header show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     /// The state.

@@ -1,0 +1,129 @@
+//! `ferry sync [--once]`: keeps the synced folders uploaded, in the foreground. With
+//! `--once` it scans, uploads everything pending and exits with a summary.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use ferry_engine::auth::Credentials;
+use ferry_engine::home::Home;
+use ferry_engine::sync::{Engine, SyncOptions, sync_once};
+
+use crate::cli::SyncArgs;
+use crate::progress::Progress;
+
+/// Set to `1` to make the OS watcher fail as if its watch limit were reached (for tests of
+/// the fallback to rescans).
+const SIMULATE_WATCH_LIMIT: &str = "FERRY_SIMULATE_WATCH_LIMIT";
+
+/// Set to a number of seconds to rescan every folder that often (for tests; default one
+/// hour, and one minute for folders whose watcher failed).
+const RESCAN_SECS: &str = "FERRY_RESCAN_SECS";
+
+fn options(args: &SyncArgs) -> SyncOptions {
+    let mut options = SyncOptions::default();
+    if let Some(n) = args.concurrency {
+        options.concurrency = n.clamp(1, 64);
+    }
+    options.rate_limit = args.limit_rate.filter(|&r| r > 0);
+    if let Some(ms) = args.quiet_ms {
+        options.quiet_period = Duration::from_millis(ms);
+    }
+    options.timeout = crate::upload::timeout();
+    options.simulate_watch_limit = std::env::var(SIMULATE_WATCH_LIMIT).is_ok_and(|v| v == "1");
+    if let Some(secs) = std::env::var(RESCAN_SECS)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+    {
+        options.rescan_every = Duration::from_secs(secs);
+        options.fallback_rescan_every = Duration::from_secs(secs);
+    }
+    options
+}
+
+pub(crate) async fn run(
+    home: &Home,
+    args: &SyncArgs,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let folders = home.journal()?.folders()?.len();
+    if folders == 0 {
+        bail!("no folders are synced; add one with `ferry folder add DIR --server URL`");
+    }
+    let progress = Arc::new(Progress::new(json || quiet));
+    let sink = Arc::clone(&progress);
+    let events: ferry_engine::EventSink = Arc::new(move |event| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&event) {
+                println!("{line}");
+            }
+        }
+        sink.show(&event);
+    });
+    let credentials = Credentials::from_env();
+    if args.once {
+        let summary = sync_once(home, options(args), credentials, events).await?;
+        progress.finish();
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "uploaded": summary.uploaded,
+                    "unchanged": summary.unchanged,
+                    "bytes_sent": summary.bytes_sent,
+                    "failed": summary.failed.iter().map(|(p, e)| serde_json::json!({"path": p, "error": e})).collect::<Vec<_>>(),
+                })
+            );
+        } else if !quiet {
+            println!(
+                "{} uploaded ({} sent), {} unchanged, {} failed",
+                summary.uploaded,
+                crate::render::bytes(summary.bytes_sent),
+                summary.unchanged,
+                summary.failed.len()
+            );
+        }
+        if !summary.failed.is_empty() {
+            let lines: Vec<String> = summary
+                .failed
+                .iter()
+                .map(|(p, e)| format!("{p}: {e}"))
+                .collect();
+            bail!(
+                "{} files did not upload:\n  {}\nRun `ferry sync --once` again to retry them.",
+                lines.len(),
+                lines.join("\n  ")
+            );
+        }
+        return Ok(());
+    }
+    let engine = Engine::start(home.clone(), options(args), credentials, events)?;
+    if !quiet && !json {
+        eprintln!(
+            "ferry: syncing {folders} folder{}; stop with Ctrl-C",
+            if folders == 1 { "" } else { "s" }
+        );
+    }
+    stopped().await;
+    engine.shutdown().await;
+    progress.finish();
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
