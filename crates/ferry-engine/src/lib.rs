@@ -28,6 +28,7 @@ pub mod rate;
 pub mod resume;
 pub mod retry;
 pub mod secret;
+pub mod sync;
 pub mod target;
 pub mod transport;
 pub mod upload;
