@@ -78,11 +78,14 @@ impl Rules {
             nested: Vec::new(),
             warnings,
         };
-        rules.find_nested(root, PathBuf::new())?;
+        rules.find_nested(root, Path::new(""))?;
         Ok(rules)
     }
 
     /// Rules with the defaults only (for folders whose ignore files do not matter, and tests).
+    ///
+    /// # Panics
+    /// Never: the defaults are constants, all valid (the tests build them).
     pub fn defaults() -> Rules {
         Rules {
             root: default_builder()
@@ -130,7 +133,7 @@ impl Rules {
 
     /// Walks the folders below `dir` (relative `rel`), skipping ignored ones, and loads their
     /// ignore files. Folders that cannot be read are left to the scanner to report.
-    fn find_nested(&mut self, dir: &Path, rel: PathBuf) -> Result<(), EngineError> {
+    fn find_nested(&mut self, dir: &Path, rel: &Path) -> Result<(), EngineError> {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return Ok(());
         };
@@ -146,12 +149,12 @@ impl Rules {
         for (path, child) in subdirs {
             let file = path.join(IGNORE_FILE);
             let mut builder = GitignoreBuilder::new(".");
-            if add_file(&mut builder, &file, &mut self.warnings)? {
-                if let Some(rules) = build(&builder, &file, &mut self.warnings) {
-                    self.nested.push((child.clone(), rules));
-                }
+            if add_file(&mut builder, &file, &mut self.warnings)?
+                && let Some(rules) = build(&builder, &file, &mut self.warnings)
+            {
+                self.nested.push((child.clone(), rules));
             }
-            self.find_nested(&path, child)?;
+            self.find_nested(&path, &child)?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::ReadDir;
+use std::hash::BuildHasher;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -152,7 +153,7 @@ pub struct Diff {
 /// Compares `scanned` with `known` (the journal's facts by relative path). Pass the rows that
 /// are not marked deleted; a deleted row passed here comes back in `gone`, which the planner
 /// turns into nothing.
-pub fn diff(scanned: &Scanned, known: &HashMap<String, FileFacts>) -> Diff {
+pub fn diff<S: BuildHasher>(scanned: &Scanned, known: &HashMap<String, FileFacts, S>) -> Diff {
     let mut out = Diff::default();
     let mut seen = HashSet::with_capacity(scanned.files.len());
     for (path, facts) in &scanned.files {
