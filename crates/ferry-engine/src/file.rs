@@ -39,20 +39,25 @@ pub fn facts_of(path: &Path) -> Result<FileFacts, EngineError> {
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
         });
     }
+    Ok(facts_from(&meta))
+}
+
+/// The facts recorded in `meta` (from `metadata` or `symlink_metadata`).
+pub fn facts_from(meta: &std::fs::Metadata) -> FileFacts {
     let mtime_ns = meta
         .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
     #[cfg(not(unix))]
     let inode = 0;
-    Ok(FileFacts {
+    FileFacts {
         size: meta.len(),
         mtime_ns,
         inode,
-    })
+    }
 }
 
 impl LocalFile {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use ferry_tests::server::{TestServer, files_under};
 
-use crate::support::{Running, assert_success, ferry_command, run_bounded, sha1, signal, wait_until};
+use crate::support::{
+    Running, assert_success, ferry_command, run_bounded, sha1, signal, wait_until,
+};
 
 /// A scratch home with `dir` synced to `server` for ann.
 struct Synced {
@@ -24,11 +26,21 @@ impl Synced {
         let home = work.path().join("home");
         let dir = work.path().join("Documents");
         std::fs::create_dir_all(&dir).unwrap();
-        let mut args = vec!["folder", "add", dir.to_str().unwrap(), "--server", &server.base];
+        let mut args = vec![
+            "folder",
+            "add",
+            dir.to_str().unwrap(),
+            "--server",
+            &server.base,
+        ];
         if let Some(remote) = remote {
             args.extend(["--remote", remote]);
         }
-        let out = run_bounded("ferry folder add", ferry_command(&home, None, &args), Duration::from_secs(30));
+        let out = run_bounded(
+            "ferry folder add",
+            ferry_command(&home, None, &args),
+            Duration::from_secs(30),
+        );
         assert_success("ferry folder add", &out);
         Self {
             _work: work,
@@ -73,7 +85,11 @@ impl Synced {
 
     /// `ferry --json status`.
     fn status(&self) -> serde_json::Value {
-        let out = run_bounded("ferry status", self.command(&["--json", "status"]), Duration::from_secs(30));
+        let out = run_bounded(
+            "ferry status",
+            self.command(&["--json", "status"]),
+            Duration::from_secs(30),
+        );
         assert_success("ferry status", &out);
         serde_json::from_slice(&out.stdout).unwrap()
     }
@@ -137,7 +153,11 @@ async fn sync_keeps_the_server_tree_equal_to_the_folder_through_every_kind_of_ch
         std::thread::sleep(Duration::from_millis(150));
     }
     synced.write("a.txt", b"second version, longer than the first");
-    std::fs::rename(synced.dir.join("old-name.txt"), synced.dir.join("new-name.txt")).unwrap();
+    std::fs::rename(
+        synced.dir.join("old-name.txt"),
+        synced.dir.join("new-name.txt"),
+    )
+    .unwrap();
     std::fs::remove_file(synced.dir.join("doomed.txt")).unwrap();
     synced.write("new/deeper/inside.bin", &[7u8; 10_000]);
     synced.write("new/beside.txt", b"beside");
@@ -149,7 +169,9 @@ async fn sync_keeps_the_server_tree_equal_to_the_folder_through_every_kind_of_ch
         disk.insert("old-name.txt".into(), sha1(b"to be renamed"));
         disk
     };
-    let same = wait_until(Duration::from_secs(60), || server_tree(&server, "docs") == wanted());
+    let same = wait_until(Duration::from_secs(60), || {
+        server_tree(&server, "docs") == wanted()
+    });
     assert!(
         same,
         "the server never matched.\nwanted: {:?}\nserver: {:?}\n{}",
@@ -159,7 +181,11 @@ async fn sync_keeps_the_server_tree_equal_to_the_folder_through_every_kind_of_ch
     );
     stop(sync);
 
-    let history = run_bounded("ferry history", synced.command(&["--json", "history", "--limit", "100"]), Duration::from_secs(30));
+    let history = run_bounded(
+        "ferry history",
+        synced.command(&["--json", "history", "--limit", "100"]),
+        Duration::from_secs(30),
+    );
     assert_success("ferry history", &history);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&history.stdout).unwrap();
     let outcomes = |name: &str| -> Vec<String> {
@@ -175,11 +201,21 @@ async fn sync_keeps_the_server_tree_equal_to_the_folder_through_every_kind_of_ch
     );
     let growing_row = rows
         .iter()
-        .find(|r| r["local_path"].as_str().is_some_and(|p| p.ends_with("growing.log")))
+        .find(|r| {
+            r["local_path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("growing.log"))
+        })
         .unwrap();
     assert_eq!(growing_row["sha1"].as_str(), Some(sha1(&content).as_str()));
-    assert!(outcomes("old-name.txt").contains(&"renamed".to_owned()), "{rows:?}");
-    assert!(outcomes("doomed.txt").contains(&"deleted".to_owned()), "{rows:?}");
+    assert!(
+        outcomes("old-name.txt").contains(&"renamed".to_owned()),
+        "{rows:?}"
+    );
+    assert!(
+        outcomes("doomed.txt").contains(&"deleted".to_owned()),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,18 +248,28 @@ async fn touching_a_thousand_unchanged_files_uploads_nothing() {
     let server = TestServer::start().await;
     let synced = Synced::new(&server, None);
     for i in 0..1000 {
-        synced.write(&format!("d{}/f{i}.txt", i % 10), format!("content {i}").as_bytes());
+        synced.write(
+            &format!("d{}/f{i}.txt", i % 10),
+            format!("content {i}").as_bytes(),
+        );
     }
     let first = synced.once();
     assert_eq!(first["uploaded"], 1000, "{}", first["failed"]);
     let later = std::time::SystemTime::now() + Duration::from_secs(5);
     for path in files_under(&synced.dir) {
-        let file = std::fs::File::options().write(true).open(synced.dir.join(path)).unwrap();
+        let file = std::fs::File::options()
+            .write(true)
+            .open(synced.dir.join(path))
+            .unwrap();
         file.set_modified(later).unwrap();
     }
     let second = synced.once();
     assert_eq!(
-        (second["uploaded"].as_u64(), second["bytes_sent"].as_u64(), second["unchanged"].as_u64()),
+        (
+            second["uploaded"].as_u64(),
+            second["bytes_sent"].as_u64(),
+            second["unchanged"].as_u64()
+        ),
         (Some(0), Some(0), Some(1000)),
         "a touch costs nothing on the network: {second}"
     );
@@ -234,16 +280,30 @@ async fn a_second_sync_on_the_same_home_is_refused_with_a_clear_message() {
     let server = TestServer::start().await;
     let synced = Synced::new(&server, None);
     let mut first = synced.start(500, &[]);
-    let running = wait_until(Duration::from_secs(20), || !synced.status()["sync"].is_null());
-    assert!(running, "the first sync never reported itself running\n{}", first.dump());
-    let second = run_bounded("second ferry sync", synced.command(&["sync"]), Duration::from_secs(30));
+    let running = wait_until(Duration::from_secs(20), || {
+        !synced.status()["sync"].is_null()
+    });
+    assert!(
+        running,
+        "the first sync never reported itself running\n{}",
+        first.dump()
+    );
+    let second = run_bounded(
+        "second ferry sync",
+        synced.command(&["sync"]),
+        Duration::from_secs(30),
+    );
     assert_eq!(second.status.code(), Some(1), "the second sync must fail");
     let said = String::from_utf8_lossy(&second.stderr);
     assert!(
         said.contains("already syncing") && said.contains(&first.id().to_string()),
         "the message names the other Ferry: {said}"
     );
-    let once = run_bounded("ferry sync --once beside it", synced.command(&["sync", "--once"]), Duration::from_secs(30));
+    let once = run_bounded(
+        "ferry sync --once beside it",
+        synced.command(&["sync", "--once"]),
+        Duration::from_secs(30),
+    );
     assert_eq!(once.status.code(), Some(1), "--once is refused too");
     stop(first);
 }
@@ -252,15 +312,28 @@ async fn a_second_sync_on_the_same_home_is_refused_with_a_clear_message() {
 async fn when_the_watcher_fails_a_warning_shows_and_rescans_still_pick_up_changes() {
     let server = TestServer::start().await;
     let synced = Synced::new(&server, None);
-    let mut sync = synced.start(300, &[("FERRY_SIMULATE_WATCH_LIMIT", "1"), ("FERRY_RESCAN_SECS", "1")]);
+    let mut sync = synced.start(
+        300,
+        &[
+            ("FERRY_SIMULATE_WATCH_LIMIT", "1"),
+            ("FERRY_RESCAN_SECS", "1"),
+        ],
+    );
     let mut status = serde_json::Value::Null;
     let warned = wait_until(Duration::from_secs(20), || {
         status = synced.status();
         status["folders"][0]["watcher"] == "rescanning"
     });
-    assert!(warned, "ferry status never showed the fallback: {status}\n{}", sync.dump());
+    assert!(
+        warned,
+        "ferry status never showed the fallback: {status}\n{}",
+        sync.dump()
+    );
     let warning = status["folders"][0]["warning"].as_str().unwrap_or_default();
-    assert!(warning.contains("max_user_watches"), "the warning names the fix: {warning}");
+    assert!(
+        warning.contains("max_user_watches"),
+        "the warning names the fix: {warning}"
+    );
 
     synced.write("found-by-rescan.txt", b"no watcher told anyone about me");
     await_same(&server, &synced, &mut sync, "");

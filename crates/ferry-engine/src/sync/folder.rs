@@ -118,7 +118,7 @@ impl Coordinator {
                 self.emit(Event::Warning {
                     message: format!("{}: {err}", folder.path),
                 });
-                Rules::default()
+                Rules::defaults()
             });
             for warning in rules.warnings() {
                 self.emit(Event::Warning {
@@ -192,17 +192,14 @@ impl Coordinator {
             return;
         }
         let root = folder.root.clone();
-        // Rules may have changed (.ferryignore edited).
+        // Rules may have changed (a .ferryignore edited).
         if let Ok(rules) = Rules::load(&root) {
             folder.rules = rules;
         }
-        let rules = Rules::load(&root).ok();
-        let scanned = match rules {
-            Some(rules) => {
-                let root = root.clone();
-                tokio::task::spawn_blocking(move || super::scan::scan(&root, &rules)).await
-            }
-            None => return,
+        let rules = folder.rules.clone();
+        let scanned = {
+            let root = root.clone();
+            tokio::task::spawn_blocking(move || super::scan::scan(&root, &rules)).await
         };
         let scanned = match scanned {
             Ok(Ok(scanned)) => scanned,
@@ -226,7 +223,7 @@ impl Coordinator {
             });
         }
         let records = self.journal().files_in(id).unwrap_or_default();
-        let known = records
+        let known: std::collections::HashMap<String, FileFacts> = records
             .iter()
             .filter(|r| r.state != FileState::Deleted)
             .map(|r| (r.local_path.clone(), r.facts))
