@@ -97,11 +97,36 @@ pub(crate) fn run(home: &Home, json: bool) -> anyhow::Result<()> {
             r.pid, r.overview.message
         ),
         None if !folders.is_empty() => {
-            println!("ferry sync is not running; start it with `ferry sync`.")
+            println!("ferry sync is not running; start it with `ferry sync`.");
         }
         None => {}
     }
-    for f in &folders {
+    print_folders(&folders);
+    if folders.is_empty() && open.is_empty() {
+        println!("Everything is uploaded: no upload is waiting to be continued.");
+        return Ok(());
+    }
+    for (path, u) in &open {
+        let size = u.upload.facts.size;
+        let percent = (u.confirmed * 100).checked_div(size).unwrap_or(100);
+        let error = u
+            .last_error
+            .as_deref()
+            .map(|e| format!("; last error: {e}"))
+            .unwrap_or_default();
+        println!(
+            "{path} -> {}: {percent}% confirmed ({} of {}){error}; run `ferry upload` again to continue",
+            u.upload.remote_path,
+            crate::render::bytes(u.confirmed),
+            crate::render::bytes(size)
+        );
+    }
+    Ok(())
+}
+
+/// The folders part as text.
+fn print_folders(folders: &[serde_json::Value]) {
+    for f in folders {
         println!(
             "{}{}: {} files, {} uploaded, {} pending, {} failed; watcher: {}",
             f["path"].as_str().unwrap_or(""),
@@ -139,24 +164,4 @@ pub(crate) fn run(home: &Home, json: bool) -> anyhow::Result<()> {
             }
         }
     }
-    if folders.is_empty() && open.is_empty() {
-        println!("Everything is uploaded: no upload is waiting to be continued.");
-        return Ok(());
-    }
-    for (path, u) in &open {
-        let size = u.upload.facts.size;
-        let percent = (u.confirmed * 100).checked_div(size).unwrap_or(100);
-        let error = u
-            .last_error
-            .as_deref()
-            .map(|e| format!("; last error: {e}"))
-            .unwrap_or_default();
-        println!(
-            "{path} -> {}: {percent}% confirmed ({} of {}){error}; run `ferry upload` again to continue",
-            u.upload.remote_path,
-            crate::render::bytes(u.confirmed),
-            crate::render::bytes(size)
-        );
-    }
-    Ok(())
 }

@@ -55,10 +55,8 @@ pub(crate) async fn run(
     let progress = Arc::new(Progress::new(json || quiet));
     let sink = Arc::clone(&progress);
     let events: ferry_engine::EventSink = Arc::new(move |event| {
-        if json {
-            if let Ok(line) = serde_json::to_string(&event) {
-                println!("{line}");
-            }
+        if json && let Ok(line) = serde_json::to_string(&event) {
+            println!("{line}");
         }
         sink.show(&event);
     });
@@ -99,7 +97,7 @@ pub(crate) async fn run(
         }
         return Ok(());
     }
-    let engine = Engine::start(home.clone(), options(args), credentials, events)?;
+    let engine = Engine::start(home, options(args), credentials, events)?;
     if !quiet && !json {
         eprintln!(
             "ferry: syncing {folders} folder{}; stop with Ctrl-C",

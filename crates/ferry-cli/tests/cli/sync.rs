@@ -112,7 +112,7 @@ fn server_tree(server: &TestServer, prefix: &str) -> BTreeMap<String, String> {
 }
 
 /// Stops a `ferry sync` with SIGTERM and checks that it ended well.
-fn stop(mut sync: Running) {
+fn stop(sync: Running) {
     signal("TERM", sync.id());
     let out = sync.finish(Duration::from_secs(30));
     assert_success("ferry sync, stopped with SIGTERM", &out);

@@ -28,6 +28,10 @@ use super::lock::HomeLock;
 use super::report::Reporter;
 use super::watch::{WatchEvent, WatchOptions, Watcher};
 
+/// Files at least this large go up as parallel partial uploads where the server offers
+/// concatenation.
+const PARALLEL_FROM: u64 = 64 * 1024 * 1024;
+
 /// A synced file: its folder and its path relative to it.
 pub(crate) type Key = (FolderId, String);
 
@@ -312,13 +316,17 @@ impl Coordinator {
                 return;
             };
             self.waiting.remove(&next);
-            let (_, key) = next;
+            let (size, key) = next;
             self.waiting_sizes.remove(&key);
             let Some(spec) = self.spec(&key) else {
                 continue;
             };
             let facts = super::scan::facts_of(&spec.path).ok().flatten();
-            let options = self.send_options();
+            let mut options = self.send_options();
+            if size < PARALLEL_FROM {
+                // Partial uploads pay a request each and a join: only large files gain.
+                options.parallel = 1;
+            }
             let shared = Arc::clone(&self.shared);
             let job_key = key.clone();
             let id = self.next_job;
@@ -395,7 +403,8 @@ impl Coordinator {
                 guard(&self.views.tracker).remove(&display);
                 self.summary.uploaded += 1;
                 self.summary.bytes_sent += entry.bytes_sent;
-                if let Ok(Some(file)) = self.journal().file(Some(key.0), &key.1) {
+                let file = self.journal().file(Some(key.0), &key.1);
+                if let Ok(Some(file)) = file {
                     let _ = self.journal().clear_file_failure(file.id);
                 }
             }
@@ -476,7 +485,7 @@ impl Coordinator {
         self.views.paused.store(self.paused, Ordering::Relaxed);
         let mut folders: Vec<_> = self.folders.values().map(SyncedFolder::view).collect();
         folders.sort_by(|a, b| a.path.cmp(&b.path));
-        *guard(&self.views.folders) = folders.clone();
+        guard(&self.views.folders).clone_from(&folders);
         if let Some(reporter) = &mut self.reporter {
             let failed = guard(&self.views.failed).clone();
             let failed_count = failed.len();
@@ -527,7 +536,8 @@ impl Coordinator {
             if !wanted {
                 continue;
             }
-            if let Ok(Some(file)) = self.journal().file(Some(key.0), &key.1) {
+            let file = self.journal().file(Some(key.0), &key.1);
+            if let Ok(Some(file)) = file {
                 let _ = self.journal().clear_file_failure(file.id);
                 if file.state == ferry_store::FileState::Failed {
                     let _ = self.journal().upsert_file(

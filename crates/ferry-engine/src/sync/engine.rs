@@ -106,7 +106,7 @@ impl Engine {
     /// another engine runs on the same home ([`EngineError::Busy`]), the journal cannot be
     /// opened or the watcher cannot start.
     pub fn start(
-        home: Home,
+        home: &Home,
         options: SyncOptions,
         credentials: Credentials,
         events: EventSink,
@@ -114,7 +114,7 @@ impl Engine {
         let views = Arc::new(Views::default());
         let (commands, receiver) = mpsc::unbounded_channel();
         let coordinator = coordinator::Coordinator::new(
-            &home,
+            home,
             options,
             credentials,
             events,
