@@ -70,10 +70,7 @@ describe("activity", () => {
     await emit(page, "ferry://engine", { event: "finished", path: B, location: "http://127.0.0.1:8080/files/9", size: 30_000_000, bytes_sent: 30_000_000 });
     await page.waitForFunction((p) => !document.querySelector(`[data-testid="queue-row"][data-path="${p}"]`), B);
     // A finished upload changes the folder counts: the window re-reads them.
-    await page.waitForFunction(
-      (n) => window.__ferry.calls.filter((c) => c.cmd === "folders").length > n,
-      foldersBefore,
-    );
+    await waitCall(page, "folders", () => true, { after: foldersBefore });
     await page.close();
   });
 

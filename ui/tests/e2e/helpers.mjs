@@ -127,16 +127,17 @@ export function calls(page) {
 }
 
 /**
- * Waits until the app sent `cmd` (matching `pred`), returns the matching calls.
+ * Waits until the app sent `cmd` (matching `pred`) more than `after` times, returns the matching calls.
  * @param {import("playwright-core").Page} page
  * @param {string} cmd
  * @param {(args: any) => boolean} [pred]
+ * @param {{ after?: number, timeout?: number }} [opts]
  */
-export async function waitCall(page, cmd, pred = () => true, timeout = 10_000) {
+export async function waitCall(page, cmd, pred = () => true, { after = 0, timeout = 10_000 } = {}) {
   const until = Date.now() + timeout;
   for (;;) {
     const found = (await calls(page)).filter((c) => c.cmd === cmd && pred(c.args));
-    if (found.length > 0) return found;
+    if (found.length > after) return found;
     if (Date.now() > until) {
       throw new Error(`the app never sent ${cmd} as expected; it sent: ${JSON.stringify(await calls(page))}`);
     }
