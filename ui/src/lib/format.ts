@@ -14,7 +14,9 @@ export function formatBytes(bytes: number): string {
   }
   // 3 significant digits at most: 1.23 MB, 12.3 MB, 123 MB.
   const text = value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
-  return `${text.replace(/\.?0+$/, "")} ${UNITS[unit]}`;
+  // Trailing zeros after the point only: "1.50" -> "1.5", "2.00" -> "2", but "750" stays.
+  const trimmed = text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+  return `${trimmed} ${UNITS[unit]}`;
 }
 
 export function formatSpeed(bytesPerSec: number): string {
