@@ -2,7 +2,7 @@
 // before it is sent, the shell's refusal shown, and signing out back to the sign-in screen.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { calls, patchScenario, SIGNED_IN, screenshot, startBrowser, waitCall, waitText } from "./helpers.mjs";
+import { calls, emit, patchScenario, SIGNED_IN, screenshot, startBrowser, waitCall, waitText } from "./helpers.mjs";
 
 /** @type {Awaited<ReturnType<typeof startBrowser>>} */
 let browser;
@@ -77,6 +77,17 @@ describe("settings", () => {
     assert.deepEqual((await waitCall(page, "sign_out"))[0].args, { server: "http://127.0.0.1:8080", user: "demo" });
     await waitText(page.getByTestId("overview-state"), "Signed out");
     assert.equal(await page.getByTestId("nav-settings").count(), 0);
+    await page.close();
+  });
+
+  it("goes to sign-in when the server signs Ferry out", async () => {
+    const page = await browser.open({ ...SIGNED_IN });
+    await page.getByTestId("queue").waitFor();
+    await patchScenario(page, { accounts: [{ server: "http://127.0.0.1:8080", user: "demo", signedIn: false }] });
+    await emit(page, "ferry://overview", { state: "signed_out", uploading: 0, queued: 0, failed: 0, message: "Signed out: sign in again" });
+    await page.getByTestId("signin-server").waitFor();
+    await waitText(page.getByTestId("overview-state"), "Signed out");
+    assert.equal(await page.getByTestId("nav-activity").count(), 0);
     await page.close();
   });
 

@@ -63,7 +63,14 @@ class Live {
   }
 
   handleOverview(o: Overview): void {
+    const wasSignedOut = this.overview.state === "signed_out";
     this.overview = o;
+    // Signed out from elsewhere (token revoked, sign-in expired): the account list changed.
+    if (o.state === "signed_out" && !wasSignedOut) {
+      this.refreshAccounts().catch((e: unknown) => {
+        this.error = toFerryError(e);
+      });
+    }
   }
 
   private folderTimer: ReturnType<typeof setTimeout> | null = null;
