@@ -110,6 +110,7 @@ describe("activity", () => {
     const page = await browser.open({
       ...SIGNED_IN,
       overview: { state: "problem", uploading: 0, queued: 0, failed: 3, message: "3 files failed" },
+      folders: [folderView(DIR, { uploaded: 9, pending: 0, uploading: 0, failed: 3 })],
       activity: { paused: false, queue: [], failed, totalBytes: 0, confirmedBytes: 0 },
     });
     await waitText(page.getByTestId("overview-state"), "3 files failed");
