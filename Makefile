@@ -21,7 +21,7 @@ export CARGO_INCREMENTAL := 0
 export CARGO_TERM_COLOR := never
 endif
 
-.PHONY: help setup peers test-tools fmt-check clippy purity doc lint test demo bench clean
+.PHONY: help setup peers test-tools ui-setup ui-test fmt-check clippy purity doc lint test demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
@@ -37,6 +37,12 @@ peers: ## Install the pinned Node.js test peers (tests/peers/, npm ci when the l
 test-tools: ## Install the programs the tests start (dbus-run-session, gnome-keyring-daemon)
 	bash scripts/setup-test-tools.sh
 
+ui-setup: ## Install the window's Node packages (npm ci in ui/) and Chromium for its browser tests
+	bash scripts/setup-ui.sh
+
+ui-test: ui-setup ## Check, unit-test, build and browser-test the window (ui/; screenshots in ui/test-output/)
+	bash scripts/ui-test.sh
+
 fmt-check: setup ## Check formatting (cargo fmt)
 	$(CARGO) fmt --all -- --check
 
@@ -51,10 +57,14 @@ doc: setup ## Build ferry-proto's docs, warnings as errors
 
 lint: fmt-check purity clippy doc ## All of the checks above (cheapest first)
 
-test: setup lint peers test-tools ## Lint, then run every test in the workspace (with the interop peers)
+# The window's tests (ui-test) print their counts as cargo-style "test result:" lines into the
+# same log, so the closing summary counts them too; the summary is printed even when they fail.
+test: setup lint peers test-tools ui-setup ## Lint, then run every test in the workspace (with the interop peers) and the window's
 	mkdir -p target
 	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
-	bash scripts/test-summary.sh target/test-output.log
+	ui=0; bash scripts/ui-test.sh 2>&1 | tee -a target/test-output.log || ui=$$?; \
+	    bash scripts/test-summary.sh target/test-output.log; \
+	    exit $$ui
 
 demo: setup peers ## Run ferry-server on 127.0.0.1 with real clients uploading to it
 	$(CARGO) build --locked -p ferry-server -p ferry-cli -p ferry-proto --examples --bins

@@ -1,0 +1,90 @@
+// The error codes of docs/desktop.md (Rust: ferry_desktop::error::ErrorCode), turning whatever
+// a command rejected with into `{ code, message }`, and the plain words the window shows.
+
+export const ERROR_CODES = [
+  "wrong_password",
+  "signed_out",
+  "unreachable",
+  "certificate",
+  "no_keyring",
+  "not_a_server",
+  "not_found",
+  "already_exists",
+  "invalid_input",
+  "io",
+  "internal",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface FerryError {
+  code: ErrorCode;
+  message: string;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+const UNEXPECTED = "Something unexpected went wrong inside Ferry.";
+
+/** Whatever a command rejected with, as `{code, message}`; anything not from the shell is `internal`. */
+export function toFerryError(e: unknown): FerryError {
+  if (typeof e === "object" && e !== null) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (isErrorCode(code)) {
+      return { code, message: typeof message === "string" ? message : "" };
+    }
+    if (typeof message === "string" && message !== "") {
+      return { code: "internal", message };
+    }
+    return { code: "internal", message: UNEXPECTED };
+  }
+  if (typeof e === "string" && e !== "") {
+    return { code: "internal", message: e };
+  }
+  return { code: "internal", message: UNEXPECTED };
+}
+
+/** The host part of a server URL, for messages ("Cannot reach files.example.org"). */
+export function serverName(server: string): string {
+  try {
+    return new URL(server).host || server;
+  } catch {
+    return server;
+  }
+}
+
+/**
+ * What the window says for an error, in words a person who is not a developer can act on.
+ * `server` fills in the server's name where the sentence needs it.
+ */
+export function describeError(err: FerryError, server?: string): string {
+  const message = err.message.trim();
+  switch (err.code) {
+    case "wrong_password":
+      return "The user name or password is wrong.";
+    case "signed_out":
+      return "Ferry was signed out of this server. Please sign in again.";
+    case "unreachable":
+      return server
+        ? `Cannot reach ${serverName(server)}. Check the address and your connection.`
+        : "Cannot reach the server. Check the address and your connection.";
+    case "certificate":
+      return "The server's security certificate is not trusted, so Ferry did not connect. If the server uses its own certificate, ask its administrator for it and add it to this computer's trusted certificates.";
+    case "no_keyring":
+      return "Ferry found no keyring to keep your password safe. Install and unlock a keyring such as GNOME Keyring or KWallet, then try again, or start Ferry with FERRY_TOKEN set to your token.";
+    case "not_a_server":
+      return message || "This address answered, but it is not a Ferry server, a tus server or a GalileoSend server.";
+    case "not_found":
+      return message || "That no longer exists.";
+    case "already_exists":
+      return message || "Ferry already syncs this folder.";
+    case "invalid_input":
+      return message || "Please check what you typed.";
+    case "io":
+      return message || "Ferry could not read or write a file on this computer.";
+    case "internal":
+      return message || UNEXPECTED;
+  }
+}

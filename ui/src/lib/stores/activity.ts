@@ -1,0 +1,182 @@
+// The activity queue as a pure function of engine events: no IPC, no clock reads (the caller
+// passes `now`), so Vitest can drive it with literal events. activity.svelte.ts holds it in a rune.
+import type { Activity, EngineEvent, Failure, QueueItem } from "../types";
+
+/** How far back the speed of a file looks. */
+export const SPEED_WINDOW_MS = 5000;
+
+interface Sample {
+  t: number;
+  confirmed: number;
+}
+
+export interface QueueEntry extends QueueItem {
+  /** Confirmed offsets seen over the last SPEED_WINDOW_MS (plus one before it, as the baseline). */
+  samples: Sample[];
+}
+
+export interface ActivityState {
+  paused: boolean;
+  queue: QueueEntry[];
+  failed: Failure[];
+  /** The last warning the engine sent (e.g. the watch limit), until the next snapshot. */
+  warning: string | null;
+}
+
+export function emptyActivity(): ActivityState {
+  return { paused: false, queue: [], failed: [], warning: null };
+}
+
+/** The state from an `activity` snapshot: the shell's speeds stand until progress events arrive. */
+export function fromSnapshot(snapshot: Activity): ActivityState {
+  return {
+    paused: snapshot.paused,
+    queue: order(snapshot.queue.map((item) => ({ ...item, samples: [] }))),
+    failed: [...snapshot.failed],
+    warning: null,
+  };
+}
+
+/** Uploading and retrying first, then queued; otherwise the order they came in. */
+function order(queue: QueueEntry[]): QueueEntry[] {
+  const active = queue.filter((e) => e.state !== "queued");
+  const waiting = queue.filter((e) => e.state === "queued");
+  return [...active, ...waiting];
+}
+
+/** Speed in bytes/s over the samples, 0 when fewer than two samples or no time passed. */
+export function speedOf(samples: readonly Sample[]): number {
+  if (samples.length < 2) return 0;
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  const dt = last.t - first.t;
+  if (dt <= 0) return 0;
+  return Math.max(0, ((last.confirmed - first.confirmed) * 1000) / dt);
+}
+
+function addSample(samples: readonly Sample[], sample: Sample): Sample[] {
+  const all = [...samples, sample];
+  const from = sample.t - SPEED_WINDOW_MS;
+  // Keep the newest sample at or before the window's start as a baseline, drop older ones.
+  let start = 0;
+  for (let i = 0; i < all.length; i++) {
+    if (all[i].t <= from) start = i;
+  }
+  return all.slice(start);
+}
+
+function withSpeed(entry: QueueEntry): QueueEntry {
+  const speed = speedOf(entry.samples);
+  const left = Math.max(0, entry.size - entry.confirmed);
+  const etaSecs = speed > 0 ? left / speed : null;
+  return { ...entry, speed, etaSecs };
+}
+
+function update(state: ActivityState, path: string, f: (e: QueueEntry) => QueueEntry): ActivityState {
+  return { ...state, queue: order(state.queue.map((e) => (e.path === path ? f(e) : e))) };
+}
+
+function ensure(state: ActivityState, path: string, size: number): ActivityState {
+  if (state.queue.some((e) => e.path === path)) return state;
+  const entry: QueueEntry = {
+    path,
+    folder: folderOf(state, path),
+    size,
+    confirmed: 0,
+    state: "queued",
+    speed: 0,
+    etaSecs: null,
+    error: null,
+    samples: [],
+  };
+  return { ...state, queue: order([...state.queue, entry]) };
+}
+
+/** The folder a path belongs to, from what the queue or the failures already know. */
+function folderOf(state: ActivityState, path: string): string | null {
+  const failure = state.failed.find((f) => f.path === path);
+  if (failure) return failure.folder;
+  const sibling = [...state.queue, ...state.failed].find((e) => e.folder !== null && path.startsWith(`${e.folder}/`));
+  return sibling ? sibling.folder : null;
+}
+
+/** The next state after one engine event at time `now` (unix ms). */
+export function applyEngineEvent(state: ActivityState, ev: EngineEvent, now: number): ActivityState {
+  switch (ev.event) {
+    case "queued":
+      return ensure({ ...state, failed: state.failed.filter((f) => f.path !== ev.path) }, ev.path, ev.size);
+    case "started": {
+      const s = ensure({ ...state, failed: state.failed.filter((f) => f.path !== ev.path) }, ev.path, ev.size);
+      return update(s, ev.path, (e) =>
+        withSpeed({
+          ...e,
+          size: ev.size,
+          confirmed: ev.resumed_from,
+          state: "uploading",
+          error: null,
+          samples: [{ t: now, confirmed: ev.resumed_from }],
+        }),
+      );
+    }
+    case "progress": {
+      const s = ensure(state, ev.path, ev.size);
+      return update(s, ev.path, (e) =>
+        withSpeed({
+          ...e,
+          size: ev.size,
+          confirmed: Math.max(e.confirmed, ev.confirmed),
+          state: "uploading",
+          error: null,
+          samples: addSample(e.samples, { t: now, confirmed: ev.confirmed }),
+        }),
+      );
+    }
+    case "retrying":
+      return update(state, ev.path, (e) => ({ ...e, state: "retrying", error: ev.error, speed: 0, etaSecs: null, samples: [] }));
+    case "finished":
+      return { ...state, queue: state.queue.filter((e) => e.path !== ev.path) };
+    case "failed": {
+      const entry = state.queue.find((e) => e.path === ev.path);
+      const failure: Failure = {
+        path: ev.path,
+        folder: entry ? entry.folder : folderOf(state, ev.path),
+        error: ev.error,
+        permanent: ev.permanent,
+        atMs: now,
+      };
+      return {
+        ...state,
+        queue: state.queue.filter((e) => e.path !== ev.path),
+        failed: [failure, ...state.failed.filter((f) => f.path !== ev.path)],
+      };
+    }
+    case "paused":
+      return ev.folder === null ? { ...state, paused: true } : state;
+    case "resumed":
+      return ev.folder === null ? { ...state, paused: false } : state;
+    case "warning":
+      return { ...state, warning: ev.message };
+  }
+}
+
+export interface Totals {
+  files: number;
+  totalBytes: number;
+  confirmedBytes: number;
+  speed: number;
+  etaSecs: number | null;
+}
+
+/** Overall progress over the queue: bytes, the summed speed of the files moving, time left. */
+export function totals(state: ActivityState): Totals {
+  let totalBytes = 0;
+  let confirmedBytes = 0;
+  let speed = 0;
+  for (const e of state.queue) {
+    totalBytes += e.size;
+    confirmedBytes += Math.min(e.confirmed, e.size);
+    speed += e.speed;
+  }
+  const left = totalBytes - confirmedBytes;
+  return { files: state.queue.length, totalBytes, confirmedBytes, speed, etaSecs: speed > 0 ? left / speed : null };
+}

@@ -1,0 +1,138 @@
+// The types that cross between the window and the shell, copied from docs/desktop.md.
+// Keep this file identical in meaning to that document: a change there changes this file.
+
+export type Protocol = "tus" | "galileo";
+
+export interface ServerProbe {
+  url: string;
+  kind: "ferry-server" | "tus" | "galileo";
+  protocols: Protocol[];
+  needsSignIn: boolean;
+  notes: string[];
+}
+
+export interface Account {
+  server: string;
+  user: string;
+  signedIn: boolean;
+}
+
+export type WatcherState = "watching" | "rescanning" | "paused" | "stopped";
+
+export interface FolderView {
+  path: string;
+  server: string;
+  user: string;
+  remotePrefix: string;
+  protocol: Protocol | null;
+  paused: boolean;
+  files: number;
+  uploaded: number;
+  pending: number;
+  uploading: number;
+  failed: number;
+  watcher: WatcherState;
+  warning: string | null;
+}
+
+export interface QueueItem {
+  path: string;
+  folder: string | null;
+  size: number;
+  confirmed: number;
+  state: "queued" | "uploading" | "retrying";
+  speed: number;
+  etaSecs: number | null;
+  error: string | null;
+}
+
+export interface Failure {
+  path: string;
+  folder: string | null;
+  error: string;
+  permanent: boolean;
+  atMs: number;
+}
+
+export interface Activity {
+  paused: boolean;
+  queue: QueueItem[];
+  failed: Failure[];
+  totalBytes: number;
+  confirmedBytes: number;
+}
+
+export type Outcome = "uploaded" | "abandoned" | "failed" | "renamed" | "deleted";
+export const OUTCOMES: readonly Outcome[] = ["uploaded", "abandoned", "failed", "renamed", "deleted"];
+
+export interface HistoryQuery {
+  search?: string;
+  outcome?: Outcome;
+  folder?: string;
+  offset: number;
+  limit: number;
+}
+
+export interface HistoryRow {
+  id: number;
+  localPath: string;
+  folder: string | null;
+  remotePath: string;
+  server: string;
+  protocol: Protocol;
+  size: number;
+  sha1: string | null;
+  outcome: Outcome;
+  location: string | null;
+  bytesSent: number;
+  startedAtMs: number;
+  finishedAtMs: number;
+  durationMs: number;
+  speed: number;
+  error: string | null;
+}
+
+export interface HistoryPage {
+  rows: HistoryRow[];
+  total: number;
+}
+
+export interface DayTotal {
+  day: string;
+  bytes: number;
+  files: number;
+}
+
+export interface Settings {
+  concurrency: number;
+  rateLimit: number | null;
+  quietPeriodMs: number;
+  autostart: boolean;
+  notifyFailures: boolean;
+  notifyFinished: boolean;
+}
+
+export type OverviewState = "up_to_date" | "uploading" | "paused" | "problem" | "signed_out" | "no_folders";
+
+export interface Overview {
+  state: OverviewState;
+  uploading: number;
+  queued: number;
+  failed: number;
+  message: string;
+}
+
+/** A `ferry_engine::Event` as the shell forwards it on `ferry://engine` (snake_case fields). */
+export type EngineEvent =
+  | { event: "queued"; path: string; size: number }
+  | { event: "started"; path: string; protocol: Protocol; size: number; resumed_from: number }
+  | { event: "progress"; path: string; confirmed: number; size: number }
+  | { event: "retrying"; path: string; attempt: number; delay_ms: number; error: string }
+  | { event: "finished"; path: string; location: string; size: number; bytes_sent: number }
+  | { event: "failed"; path: string; error: string; permanent: boolean }
+  | { event: "paused"; folder: string | null }
+  | { event: "resumed"; folder: string | null }
+  | { event: "warning"; message: string };
+
+export const ENGINE_EVENT = "ferry://engine";
+export const OVERVIEW_EVENT = "ferry://overview";
