@@ -6,5 +6,6 @@ mod auth;
 mod bad_servers;
 mod galileo;
 mod support;
+mod sync;
 mod targets;
 mod tus;
