@@ -426,7 +426,7 @@ if [[ -n $rss_mb ]]; then
         say "writing a $rss_mb MiB random test file"
         head -c $((rss_mb * 1024 * 1024)) /dev/urandom >"$work/big.bin"
         if ferry_upload ferry-server bench-big.bin tus "$work/big.bin"; then
-            rss_result="$(client_label ferry-tus) -> ferry-server: client peak RSS $((client_rss_kib / 1024)) MiB (aim: under 64 MiB for 4096 MiB),"
+            rss_result="ferry upload, tus, 8 MiB chunks with sha1 -> ferry-server: client peak RSS $((client_rss_kib / 1024)) MiB (aim: under 64 MiB for 4096 MiB),"
             rss_result+=" $(awk -v b=$((rss_mb * 1048576)) -v s="$secs" 'BEGIN { printf "%.0f", b / 1e6 / s }') MB/s, client CPU"
             rss_result+=" $(awk -v c="$client_cpu_secs" -v m="$rss_mb" 'BEGIN { printf "%.2f", c / (m / 1024) }') s/GiB, one run"
         else
