@@ -5,16 +5,21 @@
 # Builds ferry-server and the ferry CLI in release, makes one random file and uploads it over
 # 127.0.0.1 to both servers with two clients: curl (creation, then the whole file in a single
 # PATCH) and tus-js-client (a file stream in 8 MiB chunks); and to ferry-server with
-# `ferry upload` twice: over tus (8 MiB chunks, each with an sha1 Upload-Checksum, since
-# ferry-server offers it) and over GalileoSend. Every (client, server) pair runs BENCH_RUNS
-# times, interleaved so that all see the same machine noise. Per pair it reports the median
-# MB/s (1 MB = 10^6 bytes), the server's CPU seconds (user + system, from /proc/PID/stat) per
-# GiB uploaded, and the server's peak resident memory (VmHWM from /proc/PID/status); for
-# `ferry upload` also the client's peak resident memory (VmHWM of the ferry process, sampled
-# every 20 ms while it runs; VmHWM only grows, so at most the last 20 ms can be missed). A
-# `ferry upload` run is timed from its start to its exit: discovery, the whole-file sha1 and
-# the upload. The result is printed as a markdown section and appended, dated, to
-# docs/benchmarks.md (earlier sections are kept).
+# `ferry upload` three times: over tus (8 MiB chunks, each with an sha1 Upload-Checksum, since
+# ferry-server offers it), over tus without per-chunk checksums (FERRY_CHUNK_CHECKSUMS=off, a
+# diagnostic setting of the CLI; the whole-file sha1 is still sent and checked) and over
+# GalileoSend. Every (client, server) pair runs BENCH_RUNS times, interleaved so that all see
+# the same machine noise. Per pair it reports the median MB/s (1 MB = 10^6 bytes), the
+# server's CPU seconds (user + system, from /proc/PID/stat) per GiB uploaded, and the server's
+# peak resident memory (VmHWM from /proc/PID/status); for `ferry upload` also the client's CPU
+# seconds per GiB and peak resident memory (user, system and maximum RSS of the ferry process
+# as GNU time reports them from wait4). A `ferry upload` run is timed from its start to its
+# exit: discovery, the whole-file sha1 and the upload. The result is printed as a markdown
+# section and appended, dated, to docs/benchmarks.md (earlier sections are kept).
+#
+# With BENCH_RSS_MB set, one more `ferry upload` (tus, sha1) of a file of that many MiB is
+# made after the runs, for the client's peak RSS on a large file only (its speed is reported
+# but is not part of the comparison); the aim is under 64 MiB for 4096 MiB.
 #
 # A pair that cannot be measured (the server does not start, an upload fails, the stored size
 # is wrong) is reported as FAILED with the reason; no number is ever made up for it.
@@ -22,6 +27,8 @@
 # Settings (environment):
 #   BENCH_SIZE_MB    size of the test file in MiB (default 1024)
 #   BENCH_RUNS       runs per pair (default 3)
+#   BENCH_RSS_MB     also measure the client's peak RSS on a file of this many MiB (default:
+#                    not measured; 4096 for the aim in DESIGN 6)
 #   BENCH_SERVERS    which servers, of "ferry-server tus-node" (default both); a server left
 #                    out is reported as "not measured"
 #   FERRY_SERVER_BIN an already built ferry-server to use instead of building one
@@ -43,12 +50,14 @@ say() {
 }
 
 size_mb=${BENCH_SIZE_MB:-1024}
+rss_mb=${BENCH_RSS_MB:-}
 runs=${BENCH_RUNS:-3}
 servers=${BENCH_SERVERS:-ferry-server tus-node}
 work=${BENCH_DIR:-$root/target/bench}
 out=${BENCH_OUT:-$root/docs/benchmarks.md}
 [[ $size_mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_SIZE_MB must be a positive whole number of MiB, not '$size_mb'"
 [[ $runs =~ ^[1-9]$ ]] || die "BENCH_RUNS must be 1 to 9, not '$runs'"
+[[ -z $rss_mb || $rss_mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_RSS_MB must be a positive whole number of MiB, not '$rss_mb'"
 for server in $servers; do
     [[ $server == ferry-server || $server == tus-node ]] ||
         die "unknown server '$server' in BENCH_SERVERS (known: ferry-server tus-node)"
@@ -62,7 +71,8 @@ max_secs=$((60 + size_mb / 5))
 ticks_per_sec=$(getconf CLK_TCK)
 peers=$root/tests/peers
 
-bash scripts/apt-ensure.sh curl
+# GNU time (the package "time") reports the ferry client's CPU seconds and peak RSS.
+bash scripts/apt-ensure.sh curl time
 bash scripts/setup-node.sh
 if wants tus-node; then
     # @tus/server 2.4 declares node >= 20.19 (the interop tests need only 18).
@@ -72,8 +82,9 @@ fi
 
 mkdir -p "$work"
 free_mb=$(df -Pm "$work" | awk 'NR == 2 { print $4 }')
-((free_mb > size_mb * 3)) ||
-    die "$work has $free_mb MiB free; the benchmark needs about $((size_mb * 3)) MiB (the file and two uploads of it)"
+need_mb=$((size_mb * 3 > ${rss_mb:-0} * 2 ? size_mb * 3 : ${rss_mb:-0} * 2))
+((free_mb > need_mb)) ||
+    die "$work has $free_mb MiB free; the benchmark needs about $need_mb MiB (the file and two uploads of it)"
 
 # --- processes we start, stopped by their pid on exit ---------------------------------------
 started_pids=()
@@ -87,7 +98,7 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     stop_client
-    rm -rf "$work/data.bin" "$work/ferry-data" "$work/tus-node-store" "$work/ferry-home"
+    rm -rf "$work/data.bin" "$work/big.bin" "$work/ferry-data" "$work/tus-node-store" "$work/ferry-home"
 }
 trap cleanup EXIT
 
@@ -209,7 +220,7 @@ peak_rss_kib() {
 
 b64() { printf '%s' "$1" | base64 -w0; }
 
-# The ferry process of a `ferry upload` run, while it runs (stopped on exit).
+# The GNU time process wrapping a `ferry upload` run, while it runs (stopped on exit).
 client_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
 stop_client() {
@@ -217,38 +228,43 @@ stop_client() {
     return 0
 }
 
-# `ferry upload` of the test file as NAME to SERVER over PROTO (tus or galileo), with a fresh
-# home (nothing to resume). Sets secs and client_rss_kib (VmHWM of the ferry process, sampled
-# every 20 ms until it exits); on failure sets run_error and returns 1.
+# `ferry upload` of FILE as NAME to SERVER over PROTO (tus, tus-nock: tus without per-chunk
+# checksums, or galileo), with a fresh home (nothing to resume). Sets secs, client_rss_kib and
+# client_cpu_secs (maximum RSS, user + system seconds of the ferry process, from GNU time);
+# on failure sets run_error and returns 1.
 client_rss_kib=
+client_cpu_secs=
 ferry_upload() {
-    local server=$1 name=$2 proto=$3 home=$work/ferry-home start end sample state hwm rc=0
+    local server=$1 name=$2 proto=$3 file=$4 home=$work/ferry-home start end checksums=on rc=0
     client_rss_kib=0
+    client_cpu_secs=
     rm -rf "$home"
+    if [[ $proto == tus-nock ]]; then
+        proto=tus
+        checksums=off
+    fi
     start=$(date +%s.%N)
-    FERRY_TOKEN=${token[$server]} "$ferry_cli" upload --home "$home" --quiet --server "${base[$server]}" \
-        --protocol "$proto" --remote "$name" "$work/data.bin" >"$work/ferry-upload.out" 2>"$work/ferry-upload.err" &
+    FERRY_TOKEN=${token[$server]} FERRY_CHUNK_CHECKSUMS=$checksums \
+        /usr/bin/time -f '%U %S %M' -o "$work/ferry-upload.time" \
+        "$ferry_cli" upload --home "$home" --quiet --server "${base[$server]}" \
+        --protocol "$proto" --remote "$name" "$file" >"$work/ferry-upload.out" 2>"$work/ferry-upload.err" &
     client_pid=$!
-    # /proc/PID/status of a process that exited (a zombie until waited for) has no VmHWM.
-    while sample=$(awk '/^State:/ { s = $2 } /^VmHWM:/ { h = $2 } END { print s, h + 0 }' \
-        "/proc/$client_pid/status" 2>/dev/null); do
-        read -r state hwm <<<"$sample"
-        [[ $state == Z || $state == X ]] && break
-        ((hwm > client_rss_kib)) && client_rss_kib=$hwm
-        sleep 0.02
-    done
     wait "$client_pid" || rc=$?
     end=$(date +%s.%N)
     client_pid=
     rm -rf "$home"
     if ((rc != 0)); then
-        run_error="ferry upload --protocol $proto exited with $rc: $(tail -n 2 "$work/ferry-upload.err" | tr '\n' ' ')"
+        run_error="ferry upload --protocol $proto (checksums $checksums) exited with $rc: $(tail -n 2 "$work/ferry-upload.err" | tr '\n' ' ')"
         return 1
     fi
-    if ((client_rss_kib == 0)); then
-        run_error="no VmHWM could be read from the ferry process"
+    local user sys maxrss
+    read -r user sys maxrss < <(tail -n 1 "$work/ferry-upload.time")
+    if [[ ! $maxrss =~ ^[0-9]+$ ]] || ((maxrss == 0)); then
+        run_error="GNU time reported no peak RSS for the ferry process"
         return 1
     fi
+    client_rss_kib=$maxrss
+    client_cpu_secs=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
     secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
 }
 
@@ -261,8 +277,8 @@ upload_once() {
     run_secs=
     run_error=
     case $client in
-    ferry-tus | ferry-galileo)
-        ferry_upload "$server" "$name" "${client#ferry-}" || return 1
+    ferry-tus | ferry-tus-nock | ferry-galileo)
+        ferry_upload "$server" "$name" "${client#ferry-}" "$work/data.bin" || return 1
         url= # ferry-server keeps it under the remote path
         ;;
     curl)
@@ -338,7 +354,7 @@ median1() {
 }
 
 # --- run --------------------------------------------------------------------------------------
-clients=(curl tus-js-client ferry-tus ferry-galileo)
+clients=(curl tus-js-client ferry-tus ferry-tus-nock ferry-galileo)
 all_servers=(ferry-server tus-node)
 # Which pairs are measured: `ferry upload` only against ferry-server (its GalileoSend rows
 # need a GalileoSend server, and the tus-js-client rows already compare the servers).
@@ -362,7 +378,7 @@ say "writing a $size_mb MiB random test file"
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 head -c "$size" /dev/urandom >"$work/data.bin"
 
-declare -A mbps=() cpu=() rss=() crss=() failed=()
+declare -A mbps=() cpu=() rss=() crss=() ccpu=() failed=()
 for ((i = 1; i <= runs; i++)); do
     for client in "${clients[@]}"; do
         for server in "${all_servers[@]}"; do
@@ -387,8 +403,9 @@ for ((i = 1; i <= runs; i++)); do
                 cpu[$key]+="$(awk -v t=$((after - before)) -v hz="$ticks_per_sec" -v b="$size" 'BEGIN { printf "%.2f", t / hz / (b / 1073741824) }') "
                 peak=$(peak_rss_kib "$p")
                 ((peak > ${rss[$key]:-0})) && rss[$key]=$peak
-                if [[ $client == ferry-* ]] && ((client_rss_kib > ${crss[$key]:-0})); then
-                    crss[$key]=$client_rss_kib
+                if [[ $client == ferry-* ]]; then
+                    ((client_rss_kib > ${crss[$key]:-0})) && crss[$key]=$client_rss_kib
+                    ccpu[$key]+="$(awk -v c="$client_cpu_secs" -v b="$size" 'BEGIN { printf "%.2f", c / (b / 1073741824) }') "
                 fi
                 say "run $i: $client -> ${label[$server]}: ${run_secs}s"
             else
@@ -399,6 +416,28 @@ for ((i = 1; i <= runs; i++)); do
     done
 done
 
+# --- the client's memory on a large file (optional) ------------------------------------------
+rss_result=
+if [[ -n $rss_mb ]]; then
+    if [[ -n ${broken[ferry-server]:-} || -n $ferry_cli_broken ]]; then
+        rss_result="not measured: ${broken[ferry-server]:-$ferry_cli_broken}"
+    else
+        rm -f "$work/data.bin"
+        say "writing a $rss_mb MiB random test file"
+        head -c $((rss_mb * 1024 * 1024)) /dev/urandom >"$work/big.bin"
+        if ferry_upload ferry-server bench-big.bin tus "$work/big.bin"; then
+            rss_result="ferry upload, tus, 8 MiB chunks with sha1 -> ferry-server: client peak RSS $((client_rss_kib / 1024)) MiB (aim: under 64 MiB for 4096 MiB),"
+            rss_result+=" $(awk -v b=$((rss_mb * 1048576)) -v s="$secs" 'BEGIN { printf "%.0f", b / 1e6 / s }') MB/s, client CPU"
+            rss_result+=" $(awk -v c="$client_cpu_secs" -v m="$rss_mb" 'BEGIN { printf "%.2f", c / (m / 1024) }') s/GiB, one run"
+        else
+            rss_result="FAILED: $run_error"
+            failed[big]=$run_error
+        fi
+        rm -f "$work/big.bin" "$(stored_path ferry-server bench-big.bin '')"
+        say "large file: $rss_result"
+    fi
+fi
+
 # --- report -----------------------------------------------------------------------------------
 cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
@@ -408,15 +447,16 @@ client_label() {
     curl) echo "curl, one PATCH" ;;
     tus-js-client) echo "tus-js-client, 8 MiB chunks" ;;
     ferry-tus) echo "ferry upload, tus, 8 MiB chunks with sha1" ;;
+    ferry-tus-nock) echo "ferry upload, tus, 8 MiB chunks, no checksums" ;;
     ferry-galileo) echo "ferry upload, GalileoSend" ;;
     esac
 }
-# The client's peak RSS cell: measured for `ferry upload` only.
-client_rss() {
+# The client's CPU and peak RSS cells: measured for `ferry upload` only.
+client_cells() {
     if [[ $1 == ferry-* ]]; then
-        echo "$((${crss[$1 $2]:-0} / 1024))"
+        printf '%s | %s' "$(median1 <<<"${ccpu[$1 $2]}")" "$((${crss[$1 $2]:-0} / 1024))"
     else
-        echo "not measured"
+        printf 'not measured | not measured'
     fi
 }
 
@@ -435,23 +475,24 @@ section=$(
     # shellcheck disable=SC2016 # the backquotes are markdown
     printf ' `ferry upload` (%s): timed from start to exit (discovery, whole-file sha1, upload), fresh journal each run;' \
         "$([[ -n $ferry_cli ]] && "$ferry_cli" --version 2>/dev/null || echo 'ferry CLI not measured')"
-    printf ' client peak RSS: largest VmHWM of the ferry process over the runs, sampled every 20 ms.\n\n'
-    printf '| client | server | MB/s (median) | MB/s per run | server CPU s/GiB | server peak RSS MiB | client peak RSS MiB |\n'
-    printf '|---|---|---|---|---|---|---|\n'
+    printf ' client CPU: user + system seconds of the ferry process per GiB (median), whole-file sha1 included;'
+    printf ' client peak RSS: largest maximum RSS of the ferry process over the runs (GNU time).\n\n'
+    printf '| client | server | MB/s (median) | MB/s per run | server CPU s/GiB | server peak RSS MiB | client CPU s/GiB | client peak RSS MiB |\n'
+    printf '|---|---|---|---|---|---|---|---|\n'
     for client in "${clients[@]}"; do
         for server in "${all_servers[@]}"; do
             key="$client $server"
             pair "$client" "$server" || continue
             if [[ -n ${broken[$server]:-} ]]; then
-                printf '| %s | %s | %s | | | | |\n' "$(client_label "$client")" "${label[$server]}" \
+                printf '| %s | %s | %s | | | | | |\n' "$(client_label "$client")" "${label[$server]}" \
                     "$([[ ${broken[$server]} == not\ measured* ]] && echo "${broken[$server]}" || echo "FAILED: ${broken[$server]}")"
             elif [[ -n ${failed[$key]:-} ]]; then
-                printf '| %s | %s | FAILED: %s | | | | |\n' "$(client_label "$client")" "${label[$server]}" \
+                printf '| %s | %s | FAILED: %s | | | | | |\n' "$(client_label "$client")" "${label[$server]}" \
                     "$(tr '|' '/' <<<"${failed[$key]}")"
             else
                 printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(client_label "$client")" "${label[$server]}" \
                     "$(median <<<"${mbps[$key]}")" "$(sed 's/ $//; s/ /, /g' <<<"${mbps[$key]}")" \
-                    "$(median1 <<<"${cpu[$key]}")" "$((${rss[$key]:-0} / 1024))" "$(client_rss "$client" "$server")"
+                    "$(median1 <<<"${cpu[$key]}")" "$((${rss[$key]:-0} / 1024))" "$(client_cells "$client" "$server")"
             fi
         done
     done
@@ -466,13 +507,21 @@ section=$(
             printf -- '- %s: no ratio, a row was not measured\n' "$(client_label "$client")"
         fi
     done
-    a="ferry-tus ferry-server" b="tus-js-client tus-node"
-    if [[ -n ${mbps[$a]:-} && -z ${failed[$a]:-} && -z ${broken[ferry-server]:-} &&
-        -n ${mbps[$b]:-} && -z ${failed[$b]:-} && -z ${broken[tus-node]:-} ]]; then
-        printf -- '- ferry upload (tus, sha1) -> ferry-server / tus-js-client -> @tus/server = %sx (aim: 3x or more)\n' \
-            "$(awk -v x="$(median <<<"${mbps[$a]}")" -v y="$(median <<<"${mbps[$b]}")" 'BEGIN { printf "%.2f", x / y }')"
-    else
-        printf -- '- ferry upload (tus, sha1) -> ferry-server / tus-js-client -> @tus/server: no ratio, a row was not measured\n'
+    b="tus-js-client tus-node"
+    for client in ferry-tus ferry-tus-nock ferry-galileo; do
+        a="$client ferry-server"
+        if [[ -n ${mbps[$a]:-} && -z ${failed[$a]:-} && -z ${broken[ferry-server]:-} &&
+            -n ${mbps[$b]:-} && -z ${failed[$b]:-} && -z ${broken[tus-node]:-} ]]; then
+            printf -- '- %s -> ferry-server / tus-js-client -> @tus/server = %sx%s\n' "$(client_label "$client")" \
+                "$(awk -v x="$(median <<<"${mbps[$a]}")" -v y="$(median <<<"${mbps[$b]}")" 'BEGIN { printf "%.2f", x / y }')" \
+                "$([[ $client == ferry-tus ]] && echo ' (aim: 3x or more)')"
+        else
+            printf -- '- %s -> ferry-server / tus-js-client -> @tus/server: no ratio, a row was not measured\n' \
+                "$(client_label "$client")"
+        fi
+    done
+    if [[ -n $rss_mb ]]; then
+        printf -- '- Large file (BENCH_RSS_MB=%s): %s\n' "$rss_mb" "$rss_result"
     fi
 )
 

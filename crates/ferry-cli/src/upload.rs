@@ -29,6 +29,14 @@ pub(crate) fn timeout() -> Duration {
         .map_or(TIMEOUT, Duration::from_secs)
 }
 
+/// Whether tus chunks carry an sha1 `Upload-Checksum` when the server checks them: yes,
+/// unless `FERRY_CHUNK_CHECKSUMS=off`. Not a flag on purpose: it is a diagnostic setting for
+/// the benchmark's "tus without checksums" row (scripts/bench.sh) and for telling a slow
+/// hash from a slow link; the whole-file sha1 is checked either way.
+fn chunk_checksums() -> bool {
+    std::env::var("FERRY_CHUNK_CHECKSUMS").map_or(true, |v| v.trim() != "off")
+}
+
 pub(crate) async fn run(
     home: &Home,
     args: &UploadArgs,
@@ -82,6 +90,7 @@ pub(crate) async fn run(
             }),
             chunk_size: args.chunk_size,
             parallel: args.parallel,
+            chunk_checksums: chunk_checksums(),
             limit: limit.clone(),
             retry: RetryPolicy::default(),
             timeout,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use ferry_store::{
     AccountId, FileState, FolderId, HistoryEntry, Journal, NewUpload, Outcome, UploadRecord,
 };
@@ -28,6 +29,10 @@ use crate::transport::{self, Transfer};
 /// How many times a file that keeps changing under the upload is started again.
 const MAX_RESTARTS_FOR_CHANGES: u32 = 3;
 
+/// The largest GalileoSend frame sent when the user set no chunk size, whatever the server
+/// asks (a frame is held in memory whole).
+const GALILEO_MAX_CHUNK: u64 = 16 * 1024 * 1024;
+
 /// What to upload, where and how.
 #[derive(Clone)]
 pub struct UploadRequest {
@@ -43,10 +48,14 @@ pub struct UploadRequest {
     pub remote: Option<String>,
     /// The protocol wanted (default: tus when offered).
     pub protocol: Option<Protocol>,
-    /// Bytes per request or frame (default: 8 MiB for tus, the server's choice for GalileoSend).
+    /// Bytes per request, or most bytes per frame (default: 8 MiB for tus; for GalileoSend
+    /// the server's `chunksize`, at most 16 MiB).
     pub chunk_size: Option<u64>,
     /// Parallel partial uploads for large files on tus servers with concatenation.
     pub parallel: usize,
+    /// Per-chunk checksums (tus `Upload-Checksum`) when the server checks them; `false`
+    /// only to measure or diagnose, never a user setting.
+    pub chunk_checksums: bool,
     /// The shared rate limit.
     pub limit: RateLimit,
     /// Retry spacing and when to give up.
@@ -126,6 +135,7 @@ pub async fn upload_file(
         token: request.token.clone(),
         chunk_size: request.chunk_size,
         parallel: request.parallel,
+        chunk_checksums: request.chunk_checksums,
         limit: request.limit.clone(),
         retry: request.retry,
         timeout: request.timeout,
@@ -145,6 +155,8 @@ pub(crate) struct SendOptions {
     pub(crate) chunk_size: Option<u64>,
     /// Parallel partial uploads for large files on tus servers with concatenation.
     pub(crate) parallel: usize,
+    /// Per-chunk checksums when the server checks them (off only to measure or diagnose).
+    pub(crate) chunk_checksums: bool,
     /// The shared rate limit.
     pub(crate) limit: RateLimit,
     /// Retry spacing and when to give up.
@@ -197,7 +209,10 @@ pub(crate) async fn send_file(
                 size: file.facts.size,
             });
         }
-        let sha1 = file.sha1().await?;
+        let sha1 = match known_sha1(journal, job, &file)? {
+            Some(sha1) => sha1,
+            None => file.sha1().await?,
+        };
         let record = lock(journal).upsert_file(
             job.folder,
             &job.key,
@@ -228,6 +243,7 @@ pub(crate) async fn send_file(
             remote_path: job.remote.clone(),
             chunk_size,
             parallel: options.parallel.max(1),
+            chunk_checksums: options.chunk_checksums,
             token: options.token.clone(),
             limit: options.limit.clone(),
             retry: options.retry,
@@ -256,6 +272,23 @@ pub(crate) async fn send_file(
         }
     }
     Err(EngineError::FileChanged { path: path.clone() })
+}
+
+/// The whole-file sha1 the journal recorded for this file with exactly these facts (size,
+/// modification time to the nanosecond, inode), so that a run that continues an upload does
+/// not read the whole file again first. The same facts are what tells a changed file during
+/// an upload; content rewritten with all three unchanged (which takes a deliberate reset of
+/// the modification time) is caught by ferry-server's whole-file check at the end.
+fn known_sha1(
+    journal: &Mutex<Journal>,
+    job: &FileJob,
+    file: &LocalFile,
+) -> Result<Option<Checksum>, EngineError> {
+    let record = lock(journal).file(job.folder, &job.key)?;
+    Ok(record
+        .filter(|r| r.facts == file.facts)
+        .and_then(|r| r.sha1)
+        .and_then(|hex| Checksum::from_hex(ChecksumAlgorithm::Sha1, &hex)))
 }
 
 /// Records how an attempt ended: the history entry when it finished, `None` when the file
@@ -327,7 +360,9 @@ fn endpoint_and_chunk(
                 .as_ref()
                 .map(|g| g.url.to_string())
                 .unwrap_or_default(),
-            chunk_size.unwrap_or(ferry_proto::galileo::DEFAULT_CHUNK_SIZE),
+            // The server's `chunksize` decides (250000 bytes when it names none), up to a
+            // cap that keeps memory flat; only an explicit chunk size lowers the cap.
+            chunk_size.unwrap_or(GALILEO_MAX_CHUNK),
         ),
     }
 }
@@ -382,5 +417,60 @@ async fn send(
     match save_error {
         Some(err) => Err(err.into()),
         None => sent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_store::FileFacts;
+
+    #[tokio::test]
+    async fn a_recorded_sha1_is_reused_only_for_the_very_same_facts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello world").unwrap();
+        let file = LocalFile::open(&path).unwrap();
+        let local = path.to_string_lossy().into_owned();
+        let job = FileJob {
+            folder: None,
+            key: local.clone(),
+            path: path.clone(),
+            remote: "f".into(),
+            account: ferry_store::AccountId(1),
+        };
+        let journal = Mutex::new(Journal::open_in_memory().unwrap());
+        assert_eq!(known_sha1(&journal, &job, &file).unwrap(), None);
+        let sha1 = file.sha1().await.unwrap();
+        lock(&journal)
+            .upsert_file(
+                None,
+                &local,
+                file.facts,
+                Some(&sha1.to_hex()),
+                FileState::Pending,
+            )
+            .unwrap();
+        assert_eq!(known_sha1(&journal, &job, &file).unwrap(), Some(sha1));
+        for facts in [
+            FileFacts {
+                size: file.facts.size + 1,
+                ..file.facts
+            },
+            FileFacts {
+                mtime_ns: file.facts.mtime_ns + 1,
+                ..file.facts
+            },
+            FileFacts {
+                inode: file.facts.inode + 1,
+                ..file.facts
+            },
+        ] {
+            let other = LocalFile {
+                path: path.clone(),
+                facts,
+            };
+            assert_eq!(known_sha1(&journal, &job, &other).unwrap(), None);
+        }
     }
 }

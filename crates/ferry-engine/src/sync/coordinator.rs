@@ -344,6 +344,7 @@ impl Coordinator {
             token: None,
             chunk_size: self.options.chunk_size,
             parallel: self.options.parallel,
+            chunk_checksums: true,
             limit: self.limit.clone(),
             retry: self.options.retry,
             timeout: self.options.timeout,

@@ -34,6 +34,9 @@ pub struct Transfer {
     pub chunk_size: u64,
     /// Parallel partial uploads for tus concatenation (1: none).
     pub parallel: usize,
+    /// Per-chunk checksums (tus `Upload-Checksum`) when the server checks them; `false`
+    /// only to measure or diagnose (the benchmark's "tus without checksums" row).
+    pub chunk_checksums: bool,
     /// The bearer token, if the server wants one.
     pub token: Option<Token>,
     /// The shared rate limit.

@@ -271,6 +271,7 @@ async fn upload_to(server: &str) -> Attempt {
         protocol: None,
         chunk_size: Some(CHUNK),
         parallel: 1,
+        chunk_checksums: true,
         limit: RateLimit::unlimited(),
         retry: RetryPolicy {
             base: Duration::from_millis(10),

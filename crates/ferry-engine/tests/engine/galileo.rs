@@ -78,6 +78,7 @@ async fn transfer(path: &Path, remote: &str, token: &str) -> (Transfer, Events) 
         remote_path: remote.to_owned(),
         chunk_size: 8 << 20,
         parallel: 1,
+        chunk_checksums: true,
         token: Some(Token::new(token)),
         limit: RateLimit::unlimited(),
         retry: RetryPolicy {

@@ -83,6 +83,7 @@ async fn transfer_of(path: &Path, remote: &str, token: &str, events: &Recorded) 
         remote_path: remote.to_owned(),
         chunk_size: MIB,
         parallel: 1,
+        chunk_checksums: true,
         token: Some(Token::new(token)),
         limit: RateLimit::unlimited(),
         retry: RetryPolicy {

@@ -170,7 +170,7 @@ impl Driver<'_> {
             .map_err(|e| self.tus_error(TusError::Unsupported(e.to_string())))?;
         options.metadata = metadata;
         options.chunk_size = transfer.chunk_size.max(1);
-        options.checksum = Some(ChecksumAlgorithm::Sha1);
+        options.checksum = transfer.chunk_checksums.then_some(ChecksumAlgorithm::Sha1);
         options.creation_with_upload = true;
         options.parallel = transfer.parallel.max(1);
         Ok(options)

@@ -1,6 +1,8 @@
-//! One tus request on the wire: its body hashed and then streamed from the file in pieces
-//! (never the whole file, never a whole chunk in memory), sent with reqwest, watched for a
-//! dead link, and its answer cut down to what the machine needs. Makes no protocol decision.
+//! One tus request on the wire: its body read from the file once into one buffer (at most
+//! one chunk, up to [`HELD_MAX`]), hashed from that buffer when the server checks
+//! checksums, then handed to reqwest in pieces; a larger chunk is hashed in a first pass and
+//! then streamed from the file (never the whole file in memory). Watched for a dead link,
+//! its answer cut down to what the machine needs. Makes no protocol decision.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -21,6 +23,9 @@ use crate::secret::Token;
 
 /// The most bytes read, rate-limited and handed to the network at once.
 pub(super) const PIECE: u64 = 256 * 1024;
+
+/// The largest body read whole into memory (one chunk); larger bodies are streamed.
+pub(super) const HELD_MAX: u64 = 64 * 1024 * 1024;
 
 /// The most bytes of an answer's body kept (for error messages).
 const ANSWER_KEPT: usize = 4 * 1024;
@@ -88,12 +93,23 @@ impl Wire<'_> {
     pub(super) async fn exchange(&self, mut request: Request) -> (RequestId, Outcome) {
         let id = request.id;
         let body = request.body.clone();
+        let mut held = None;
         if let Some(body) = &body {
-            let checked = match body.checksum {
-                Some(algorithm) => hash_range(self.file, body.range.clone(), algorithm)
+            let checked = if body.range.end - body.range.start <= HELD_MAX {
+                read_range(self.file, body.range.clone(), body.checksum)
                     .await
-                    .map(|checksum| request.set_checksum(&checksum)),
-                None => self.file.check_unchanged(),
+                    .map(|(bytes, checksum)| {
+                        if let Some(checksum) = checksum {
+                            request.set_checksum(&checksum);
+                        }
+                        held = Some(bytes);
+                    })
+            } else if let Some(algorithm) = body.checksum {
+                hash_range(self.file, body.range.clone(), algorithm)
+                    .await
+                    .map(|checksum| request.set_checksum(&checksum))
+            } else {
+                self.file.check_unchanged()
             };
             if let Err(err) = checked {
                 return (id, Outcome::Local(err));
@@ -108,7 +124,15 @@ impl Wire<'_> {
         }
         let activity = Activity::new();
         let local: Arc<Mutex<Option<EngineError>>> = Arc::default();
-        if let Some(body) = body {
+        if let Some(bytes) = held {
+            let stream = held_stream(
+                bytes,
+                self.limit.clone(),
+                activity.clone(),
+                Arc::clone(&self.sent),
+            );
+            builder = builder.body(reqwest::Body::wrap_stream(stream));
+        } else if let Some(body) = body {
             let stream = body_stream(
                 self.file.clone(),
                 body.range,
@@ -186,6 +210,64 @@ fn join_error(path: &Path, err: &tokio::task::JoinError) -> EngineError {
         path: path.to_path_buf(),
         source: std::io::Error::other(err.to_string()),
     }
+}
+
+/// Reads `range` of the file into one buffer on a blocking thread and hashes it with
+/// `algorithm` if given, checking before and after that the file did not change: the bytes
+/// sent are then exactly the bytes hashed, read once.
+async fn read_range(
+    file: &LocalFile,
+    range: Range<u64>,
+    algorithm: Option<ChecksumAlgorithm>,
+) -> Result<(Bytes, Option<Checksum>), EngineError> {
+    let local = file.clone();
+    tokio::task::spawn_blocking(move || {
+        local.check_unchanged()?;
+        let path = &local.path;
+        let len = usize::try_from(range.end - range.start).map_err(|_| {
+            file_error(
+                path,
+                std::io::Error::other("a chunk that does not fit in memory"),
+            )
+        })?;
+        let mut buf = vec![0u8; len];
+        let mut handle = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+        handle
+            .seek(SeekFrom::Start(range.start))
+            .map_err(|e| file_error(path, e))?;
+        handle
+            .read_exact(&mut buf)
+            .map_err(|e| file_error(path, e))?;
+        local.check_unchanged()?;
+        let checksum = algorithm.map(|a| a.digest(&buf));
+        Ok((Bytes::from(buf), checksum))
+    })
+    .await
+    .map_err(|e| join_error(&file.path, &e))?
+}
+
+/// A body held in memory, handed out a piece at a time, each after the rate limit allowed it.
+fn held_stream(
+    bytes: Bytes,
+    limit: RateLimit,
+    activity: Activity,
+    sent: Arc<AtomicU64>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(bytes, move |mut rest| {
+        let (limit, activity, sent) = (limit.clone(), activity.clone(), Arc::clone(&sent));
+        async move {
+            if rest.is_empty() {
+                return None;
+            }
+            let len = rest.len().min(usize::try_from(PIECE).unwrap_or(usize::MAX));
+            let piece = rest.split_to(len);
+            activity.set(None);
+            limit.take(len as u64).await;
+            activity.touch();
+            sent.fetch_add(len as u64, Ordering::Relaxed);
+            Some((Ok(piece), rest))
+        }
+    })
 }
 
 /// Hashes `range` of the file, read in pieces on a blocking thread, checking before and
