@@ -307,6 +307,14 @@ impl Journal {
              WHERE id = (SELECT file_id FROM uploads WHERE id = ?1)",
             params![id.0, state.as_str(), uploaded, now_ms()],
         )?;
+        if outcome == Outcome::Uploaded {
+            // Success forgets earlier failures, in the same transaction.
+            tx.execute(
+                "UPDATE files SET attempts = 0, last_error = NULL, next_retry_at = NULL
+                 WHERE id = (SELECT file_id FROM uploads WHERE id = ?1)",
+                [id.0],
+            )?;
+        }
         tx.execute("DELETE FROM uploads WHERE id = ?1", [id.0])?;
         tx.commit()?;
         Ok(entry)

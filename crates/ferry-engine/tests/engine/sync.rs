@@ -189,6 +189,10 @@ async fn a_retryable_failure_is_retried_later_even_after_the_engine_restarts() {
         Engine::start(&home, options, credentials, ferry_engine::events::discard()).unwrap();
     let done = until(30, || {
         same(&dir.join("note.txt"), &server.file("ann", "pre/note.txt"))
+            && journal
+                .file(Some(folder.id), "note.txt")
+                .unwrap()
+                .is_some_and(|f| f.state == FileState::Uploaded)
     })
     .await;
     assert!(
