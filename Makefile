@@ -21,7 +21,7 @@ export CARGO_INCREMENTAL := 0
 export CARGO_TERM_COLOR := never
 endif
 
-.PHONY: help setup peers test-tools ui-setup ui-test fmt-check clippy purity doc lint test demo bench clean
+.PHONY: help setup peers test-tools ui-setup ui-test fmt-check clippy purity doc lint test demo demo-stop demo-cli bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
@@ -66,17 +66,15 @@ test: setup lint peers test-tools ui-setup ## Lint, then run every test in the w
 	    bash scripts/test-summary.sh target/test-output.log; \
 	    exit $$ui
 
-demo: setup peers ## Run ferry-server on 127.0.0.1 with real clients uploading to it
-	$(CARGO) build --locked -p ferry-server -p ferry-cli -p ferry-proto --examples --bins
-	@printf '%s\n' \
-	    '' \
-	    '=== Ferry demo ===' \
-	    'The desktop app does not exist yet, so this shows what does: the protocol core' \
-	    '(ferry-proto) against in-memory servers, then ferry-server on 127.0.0.1 receiving' \
-	    'uploads from real third-party clients (tus-js-client from npm, the original GalileoSend' \
-	    'client logic) and from the ferry CLI (killed mid-upload and resumed), checked byte for byte.' \
-	    ''
+demo: setup ## Build everything, start ferry-server on 127.0.0.1 and the desktop app signed in and syncing a demo folder
 	bash scripts/demo.sh
+
+demo-stop: ## Stop what `make demo` left running (the app, ferry-server, Xvfb)
+	bash scripts/demo-stop.sh
+
+demo-cli: setup peers ## The protocols and the CLI: ferry-server with real third-party clients and `ferry upload`
+	$(CARGO) build --locked -p ferry-server -p ferry-cli -p ferry-proto --examples --bins
+	bash scripts/demo-cli.sh
 
 bench: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload (BENCH_SIZE_MB, default 1024)
 	bash scripts/bench.sh

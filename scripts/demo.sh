@@ -1,106 +1,108 @@
 #!/usr/bin/env bash
-# demo.sh: the best demonstration of Ferry that exists today (`make demo` runs it).
+# demo.sh: `make demo`. Builds everything, starts ferry-server on 127.0.0.1 with a demo user
+# and a fresh data directory, makes a demo folder with a few sample files, and launches the
+# desktop app signed in and syncing that folder. It ends with the app and the server running
+# in the background (`make demo-stop` stops them) once the sample files are uploaded.
 #
-# The desktop app is not built yet. What exists, and runs here for real:
-#   1. ferry-proto's client machines uploading to in-memory servers, every message printed;
-#   2. ferry-server on 127.0.0.1 with a demo user and a fresh data directory, receiving
-#      uploads from real third-party clients: tus-js-client (npm) plain, in parallel parts
-#      (concatenation) and resumed after an interruption, and a GalileoSend client that
-#      behaves exactly like the protocol's original 2013 JavaScript client;
-#   3. Ferry's own `ferry upload` over tus and over GalileoSend, killed mid-upload and run
-#      again (it continues where the server stands), then `ferry history`.
-# At the end the server's file list is printed and every file's sha1 compared with the
-# original. The server is stopped on exit; its data directory is left for you to look at.
+# With a display ($DISPLAY or $WAYLAND_DISPLAY) the window opens there. Without one, the app
+# runs under a private Xvfb and a screenshot of its window is saved; the script prints where.
+# The token goes to the OS keyring when one is reachable (`ferry login`); otherwise (a
+# headless machine has none) the app gets it through FERRY_TOKEN, and the script says so.
+#
+# Settings (environment): FERRY_DEMO_DIR (default target/demo; emptied first).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
-server_bin="$target/debug/ferry-server"
-ferry_bin="$target/debug/ferry"
-peers="$root/tests/peers"
+demo=${FERRY_DEMO_DIR:-$target/demo}
+bin=$target/debug
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+die() {
+    printf 'demo: %s\n' "$*" >&2
+    exit 1
+}
 
-bash "$root/scripts/apt-ensure.sh" curl
+bash scripts/demo-stop.sh "$demo" >/dev/null 2>&1 || true
+rm -rf "$demo"
+mkdir -p "$demo/home" "$demo/logs"
+pids=$demo/pids
 
-say "Part 1: the protocol core (ferry-proto), against in-memory servers"
-"${CARGO:-cargo}" run --quiet --locked -p ferry-proto --example demo
+say "Installing what is missing and building (the first build takes several minutes)"
+bash scripts/setup-desktop.sh
+bash scripts/apt-ensure.sh curl xvfb xauth imagemagick
+bash scripts/setup-ui.sh
+npm --prefix ui run build
+"${CARGO:-cargo}" build --locked -p ferry-server -p ferry-cli -p ferry-desktop
 
-say "Part 2: ferry-server on 127.0.0.1 with real third-party clients"
-demo=$(mktemp -d -t ferry-demo.XXXXXX)
-data="$demo/server-data"
-folder="$demo/sample-folder"
-mkdir -p "$folder/notes"
-printf 'ferry-server accounts: %s\n' "$data/server.db" >"$folder/notes/readme.txt"
-printf 'Hello from the Ferry demo.\n' >"$folder/hello.txt"
-head -c $((5 * 1024 * 1024)) /dev/urandom >"$folder/photo.raw"
-head -c $((12 * 1024 * 1024)) /dev/urandom >"$folder/video.raw"
-head -c $((3 * 1024 * 1024)) /dev/urandom >"$folder/galileo.bin"
-
-printf 'demo\n' | "$server_bin" user add demo --password-stdin --data "$data" 2>/dev/null
-token=$("$server_bin" token issue demo --data "$data")
-"$server_bin" serve --listen 127.0.0.1:0 --data "$data" >"$demo/server.out" 2>"$demo/server.log" &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
-addr=""
+say "Starting ferry-server on 127.0.0.1 with a demo user"
+data=$demo/server-data
+printf 'demo password\n' | "$bin/ferry-server" user add demo --password-stdin --data "$data" >/dev/null
+nohup "$bin/ferry-server" serve --listen 127.0.0.1:0 --data "$data" >"$demo/logs/server.out" 2>"$demo/logs/server.err" &
+echo $! >>"$pids"
+url=
 for _ in $(seq 1 100); do
-    addr=$(sed -n 's|^listening on http://||p' "$demo/server.out")
-    [[ -n $addr ]] && break
+    url=$(sed -n 's/^listening on //p' "$demo/logs/server.out" | head -n 1)
+    [[ -n $url ]] && break
     sleep 0.1
 done
-[[ -n $addr ]] || { echo "demo: ferry-server did not start; see $demo/server.log" >&2; exit 1; }
-echo "ferry-server listening on http://$addr (data: $data, user demo)"
+[[ -n $url ]] || die "ferry-server did not start; see $demo/logs/server.err"
 
-upload() {
-    node "$peers/tus-upload.mjs" --endpoint "http://$addr/files/" --token "$token" "$@"
-}
-echo "- tus-js-client, 1 MiB chunks: hello.txt, notes/readme.txt, photo.raw"
-upload --file "$folder/hello.txt" --name hello.txt --metadata-sha1 >/dev/null
-upload --file "$folder/notes/readme.txt" --name notes/readme.txt --metadata-sha1 >/dev/null
-upload --file "$folder/photo.raw" --name photo.raw --chunk-size 1048576 --metadata-sha1 >/dev/null
-echo "- tus-js-client, 3 parallel partial uploads joined by concatenation: video.raw"
-upload --file "$folder/video.raw" --name video.raw --parallel 3 >/dev/null
-echo "- tus-js-client interrupted after 4 MiB, then resumed from the stored URL: video.raw again"
-first=$(upload --file "$folder/video.raw" --name video-resumed.raw --chunk-size 1048576 --interrupt-after 4194304)
-url=$(printf '%s' "$first" | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
-upload --file "$folder/video.raw" --name video-resumed.raw --chunk-size 1048576 --resume-url "$url" >/dev/null
-echo "- the original 2013 GalileoSend client logic: galileo.bin"
-node "$peers/galileo-original.mjs" --url "ws://$addr/galileo?access_token=$token" --file "$folder/galileo.bin" >/dev/null
+say "Making the demo folder"
+folder=$demo/Ferry\ Demo
+mkdir -p "$folder/Photos/2026" "$folder/Notes"
+printf 'Welcome to Ferry.\nEvery file in this folder is kept uploaded to %s.\n' "$url" >"$folder/Welcome.txt"
+printf '# Shopping\n- bread\n- coffee\n' >"$folder/Notes/shopping.md"
+printf 'Ideas: a ferry that never loses a byte.\n' >"$folder/Notes/ideas.txt"
+head -c $((3 * 1024 * 1024)) /dev/urandom >"$folder/Photos/2026/beach.raw"
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$folder/Photos/2026/holiday-video.raw"
+expected=$(find "$folder" -type f | wc -l)
 
-say "Part 3: Ferry's own client, ferry upload"
-head -c $((24 * 1024 * 1024)) /dev/urandom >"$folder/backup.tar"
-export FERRY_HOME="$demo/ferry-home" FERRY_TOKEN="$token"
-echo "- ferry upload over tus, limited to 8 MB/s, killed after 1.5 s:"
-"$ferry_bin" upload "$folder/backup.tar" --server "http://$addr" --limit-rate 8000000 --chunk-size 1048576 &
-ferry_pid=$!
-sleep 1.5
-kill -9 "$ferry_pid" 2>/dev/null || true
-wait "$ferry_pid" 2>/dev/null || true
-"$ferry_bin" status
-echo "- the same command again: it continues from what the server confirmed"
-"$ferry_bin" upload "$folder/backup.tar" --server "http://$addr" --chunk-size 1048576
-echo "- ferry upload over GalileoSend:"
-"$ferry_bin" upload "$folder/photo.raw" --server "http://$addr" --protocol galileo --remote galileo/photo.raw
-"$ferry_bin" history
-unset FERRY_TOKEN
+export FERRY_HOME=$demo/home
+token_env=()
+if printf 'demo password\n' | "$bin/ferry" login "$url" --user demo --password-stdin >"$demo/logs/login.out" 2>&1; then
+    say "Signed in as demo; the token is in the OS keyring"
+else
+    token=$("$bin/ferry-server" token issue demo --data "$data")
+    token_env=(FERRY_TOKEN="$token")
+    say "No OS keyring is reachable here ($(tail -n 1 "$demo/logs/login.out")); the app gets its token through FERRY_TOKEN instead"
+fi
+"$bin/ferry" folder add "$folder" --server "$url" --remote "Ferry Demo" >/dev/null
 
-say "What the server holds (GET /api/v1/files)"
-curl -fsS -H "Authorization: Bearer $token" "http://$addr/api/v1/files" | sed 's/},{/},\n {/g'
-echo
-say "Byte-for-byte check (sha1 of the original vs the server's copy)"
-check() {
-    local local_file=$1 remote=$2 a b
-    a=$(sha1sum <"$local_file" | cut -c1-40)
-    b=$(sha1sum <"$data/files/demo/$remote" | cut -c1-40)
-    if [[ $a == "$b" ]]; then echo "  same  $a  $remote"; else echo "  DIFFERENT  $remote"; exit 1; fi
-}
-check "$folder/hello.txt" hello.txt
-check "$folder/notes/readme.txt" notes/readme.txt
-check "$folder/photo.raw" photo.raw
-check "$folder/video.raw" video.raw
-check "$folder/video.raw" video-resumed.raw
-check "$folder/galileo.bin" galileo.bin
-check "$folder/backup.tar" backup.tar
-check "$folder/photo.raw" galileo/photo.raw
-say "Done. The server's data directory is $data; Ferry's journal is in $demo/ferry-home. The desktop app comes with its own issue."
+screenshot=
+if [[ -n ${DISPLAY:-} || -n ${WAYLAND_DISPLAY:-} ]]; then
+    say "Launching the desktop app"
+    env "${token_env[@]}" nohup "$bin/ferry-desktop" >"$demo/logs/app.out" 2>"$demo/logs/app.err" &
+    echo $! >>"$pids"
+else
+    say "No display: launching the desktop app under Xvfb"
+    exec 3< <(Xvfb -displayfd 1 -screen 0 1280x800x24 -nolisten tcp 2>"$demo/logs/xvfb.err")
+    read -r -t 20 display <&3 || die "Xvfb did not start; see $demo/logs/xvfb.err"
+    pgrep -n Xvfb >>"$pids" || true
+    env "${token_env[@]}" DISPLAY=":$display" nohup "$bin/ferry-desktop" >"$demo/logs/app.out" 2>"$demo/logs/app.err" &
+    echo $! >>"$pids"
+    screenshot=$demo/screenshot.png
+fi
+
+say "Waiting for the $expected sample files to be uploaded"
+for _ in $(seq 1 600); do
+    done_count=$("$bin/ferry" --json history --limit 1000 2>/dev/null | grep -c '"outcome": "uploaded"' || true)
+    ((done_count >= expected)) && break
+    sleep 0.5
+done
+((done_count >= expected)) || die "only $done_count of $expected files were uploaded after 5 minutes; see $demo/logs/app.err"
+if [[ -n $screenshot ]]; then
+    sleep 2
+    import -display ":$display" -window root "$screenshot" 2>/dev/null || screenshot="(the screenshot failed)"
+fi
+
+"$bin/ferry" history --limit "$expected"
+cat <<TEXT
+
+Ferry is running, signed in to $url as demo (password: demo password), and keeps
+"$folder" uploaded (under "Ferry Demo/" on the server, in $data/files/demo/).
+Drop files into that folder and watch them go up in the app; its History tab lists the ones above.
+${screenshot:+No display here: a screenshot of the window is at $screenshot
+}Stop the app and the server with: make demo-stop
+TEXT
