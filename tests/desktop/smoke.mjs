@@ -5,7 +5,8 @@
 // unlocked GNOME Keyring, and scratch HOME, XDG_RUNTIME_DIR and FERRY_HOME.
 //
 // Today: start tauri-driver, open a session on the app, check the window's title, save a
-// screenshot, end the session. Every step that fails stops the run with its name and the
+// screenshot, call two commands through the window's IPC (a result and a `{code, message}`
+// error), end the session. Every step that fails stops the run with its name and the
 // driver's answer; nothing is skipped silently.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -68,6 +69,16 @@ async function waitForDriver(driver) {
   throw new Error(`${DRIVER}/status did not answer within ${STARTUP_LIMIT_MS} ms (${last})`);
 }
 
+/** Calls a Tauri command from inside the window; `{ok}` or `{err}` as the window sees it. */
+async function invoke(session, command, args = {}) {
+  return wd("POST", `/session/${session}/execute/async`, {
+    script: `const done = arguments[arguments.length - 1];
+      window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then(
+        (ok) => done({ ok }), (err) => done({ err }));`,
+    args: [command, args],
+  });
+}
+
 async function screenshot(session, name) {
   const png = await wd("GET", `/session/${session}/screenshot`);
   const file = join(outDir, `${name}.png`);
@@ -107,6 +118,18 @@ try {
     if (title !== "Ferry") throw new Error(`the title is ${JSON.stringify(title)}, not "Ferry"`);
   });
   await step("take a screenshot", () => screenshot(session, "smoke"));
+  await step("read the settings through a command", async () => {
+    const reply = await invoke(session, "settings");
+    if (reply.ok?.concurrency !== 4 || reply.ok?.notifyFailures !== true) {
+      throw new Error(`expected the default settings, got ${JSON.stringify(reply)}`);
+    }
+  });
+  await step("get a {code, message} error from a command", async () => {
+    const reply = await invoke(session, "folder_remove", { path: "/not/a/synced/folder" });
+    if (reply.err?.code !== "not_found" || typeof reply.err?.message !== "string") {
+      throw new Error(`expected a not_found error, got ${JSON.stringify(reply)}`);
+    }
+  });
   await step("full flow", () => fullFlow(session));
   await step("end the session", async () => {
     await wd("DELETE", `/session/${session}`);
