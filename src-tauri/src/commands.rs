@@ -3,6 +3,10 @@
 //! error; after a change the running engine is told ([`crate::sync`]). No upload, journal
 //! or protocol logic lives here.
 
+// Tauri deserialises each argument into an owned value, and runs async commands off the
+// main thread (where journal and keyring work belongs) even when they have nothing to await.
+#![allow(clippy::needless_pass_by_value, clippy::unused_async)]
+
 use ferry_engine::Token;
 use ferry_engine::service::{
     self, AccountView, DayTotal, FolderView, HistoryPage, HistoryQuery, NewFolder, Secret,
@@ -67,7 +71,7 @@ pub async fn sign_in(
         &service::device_name("Ferry desktop"),
     )
     .await?;
-    sync::reload(&app).await;
+    sync::reload(&app);
     Ok(account)
 }
 
@@ -80,7 +84,7 @@ pub async fn sign_out(
     user: String,
 ) -> Reply<()> {
     service::sign_out(&state.home, &server, &user).await?;
-    sync::reload(&app).await;
+    sync::reload(&app);
     Ok(())
 }
 
@@ -119,7 +123,7 @@ pub async fn folder_add(
         protocol,
     };
     let folder = blocking(move || folder_fns::folder_add(&home, &new)).await?;
-    sync::reload(&app).await;
+    sync::reload(&app);
     Ok(folder)
 }
 
@@ -128,7 +132,7 @@ pub async fn folder_add(
 pub async fn folder_remove(state: State<'_, AppState>, app: AppHandle, path: String) -> Reply<()> {
     let home = state.home.clone();
     blocking(move || folder_fns::folder_remove(&home, &path)).await?;
-    sync::reload(&app).await;
+    sync::reload(&app);
     Ok(())
 }
 
@@ -142,7 +146,7 @@ pub async fn folder_pause(
 ) -> Reply<FolderView> {
     let (home, at) = (state.home.clone(), path.clone());
     let folder = blocking(move || folder_fns::folder_pause(&home, &at, paused)).await?;
-    sync::pause_folder(&app, &path, paused).await;
+    sync::pause_folder(&app, &path, paused);
     Ok(folder)
 }
 
@@ -163,7 +167,7 @@ pub async fn folder_ignore_set(
 ) -> Reply<()> {
     let home = state.home.clone();
     blocking(move || folder_fns::ignore_set(&home, &path, &rules)).await?;
-    sync::reload(&app).await;
+    sync::reload(&app);
     Ok(())
 }
 
@@ -203,17 +207,17 @@ pub async fn settings_set(
         autostart.disable()
     };
     // Turning it off when it was never on is not a failure.
-    if let Err(err) = switched.map_err(|e| e.to_string()) {
-        if settings.autostart || autostart.is_enabled().unwrap_or(false) {
-            return Err(CommandError::new(
-                ErrorCode::Io,
-                format!("Cannot change whether Ferry starts with the session: {err}."),
-            ));
-        }
+    if let Err(err) = switched
+        && (settings.autostart || autostart.is_enabled().unwrap_or(false))
+    {
+        return Err(CommandError::new(
+            ErrorCode::Io,
+            format!("Cannot change whether Ferry starts with the session: {err}."),
+        ));
     }
     let (home, saved) = (state.home.clone(), settings.clone());
     blocking(move || saved.save(&home).map_err(ServiceError::from)).await?;
     state.set_settings(settings.clone());
-    sync::reload(&app).await;
+    sync::reload(&app);
     Ok(settings)
 }

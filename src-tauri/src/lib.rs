@@ -56,10 +56,10 @@ pub fn run() -> anyhow::Result<()> {
             let handle = app.handle();
             app.manage(sync::SyncState::start(events::sink(handle)));
             tray::build(handle)?;
-            if std::env::args().any(|a| a == MINIMIZED_ARG) {
-                if let Some(window) = app.get_webview_window("main") {
-                    window.hide()?;
-                }
+            if std::env::args().any(|a| a == MINIMIZED_ARG)
+                && let Some(window) = app.get_webview_window("main")
+            {
+                window.hide()?;
             }
             sync::publish_overview(handle);
             Ok(())

@@ -10,6 +10,9 @@
 //! // `retry(Option<PathBuf>)`, `reload()` and `shutdown().await`; the types below by the
 //! // engine's.
 
+// Tauri runs async commands off the main thread even when they have nothing to await.
+#![allow(clippy::needless_pass_by_value, clippy::unused_async)]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -149,12 +152,12 @@ pub fn publish_overview(app: &AppHandle) {
 }
 
 /// Tells the engine that folders, accounts or settings changed.
-pub async fn reload(app: &AppHandle) {
+pub fn reload(app: &AppHandle) {
     publish_overview(app);
 }
 
 /// Tells the engine that a folder was paused or resumed.
-pub async fn pause_folder(app: &AppHandle, _path: &str, _paused: bool) {
+pub fn pause_folder(app: &AppHandle, _path: &str, _paused: bool) {
     publish_overview(app);
 }
 

@@ -59,10 +59,10 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
 
 /// Shows the overview's message in the menu and the tooltip.
 pub fn show_status(app: &AppHandle, message: &str) {
-    if let Some(item) = app.try_state::<StatusItem>() {
-        if let Err(err) = item.0.set_text(message) {
-            tracing::warn!(%err, "cannot update the tray menu");
-        }
+    if let Some(item) = app.try_state::<StatusItem>()
+        && let Err(err) = item.0.set_text(message)
+    {
+        tracing::warn!(%err, "cannot update the tray menu");
     }
     if let Some(tray) = app.tray_by_id("ferry") {
         let _ = tray.set_tooltip(Some(format!("Ferry: {message}")));

@@ -5,6 +5,8 @@ use ferry_store::{
     DayTotal, FileFacts, FileState, HistoryFilter, Journal, NewUpload, Outcome, Protocol,
 };
 
+const DAY_MS: i64 = 86_400_000;
+
 fn facts(size: u64) -> FileFacts {
     FileFacts {
         size,
@@ -130,15 +132,16 @@ fn bytes_per_day_count_uploads_only_and_fill_empty_days() {
     ended(&mut journal, None, "/d", 5000, Outcome::Failed);
 
     // Noon UTC, so that the day is the same in every time zone from UTC-12 to UTC+11.
-    const DAY_MS: i64 = 86_400_000;
     let now = 1_767_268_800_000; // 2026-01-01T12:00:00Z
-    let at = |path: &str, when: i64| {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute(
-            "UPDATE history SET finished_at_ms = ?2 WHERE local_path = ?1",
-            rusqlite::params![path, when],
-        )
-        .unwrap();
+    let at = |local_path: &str, when: i64| {
+        let conn = rusqlite::Connection::open(path.as_path()).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE history SET finished_at_ms = ?2 WHERE local_path = ?1",
+                rusqlite::params![local_path, when],
+            )
+            .unwrap();
+        assert_eq!(changed, 1, "one history row for {local_path}");
     };
     at("/a", now);
     at("/b", now);

@@ -271,7 +271,7 @@ mod tests {
             match (clean_prefix(given), expected) {
                 (Ok(p), Some(e)) => assert_eq!(p, e, "{given:?}"),
                 (Err(ServiceError::InvalidInput { field, .. }), None) => {
-                    assert_eq!(field, "remotePrefix")
+                    assert_eq!(field, "remotePrefix");
                 }
                 (other, _) => panic!("{given:?}: expected {expected:?}, got {other:?}"),
             }

@@ -393,7 +393,7 @@ async fn sign_in_child() {
     let listed = service::accounts::accounts(&home, &credentials)
         .await
         .unwrap();
-    assert_eq!(listed, [account.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&account));
 
     // A pasted token is kept as it is.
     let pasted = Token::new(server.bob.clone());
