@@ -29,8 +29,9 @@ fi
 
 step "contents of $deb"
 contents=$(dpkg-deb -c "$deb") || die "dpkg-deb cannot read $deb"
-for want in "./usr/bin/$binary" "./usr/share/applications/.*\\.desktop" "./usr/share/icons/hicolor/.*/apps/.*\\.png"; do
-    grep -Eq " $want\$" <<<"$contents" || die "the package has no $want; it holds:
+# dpkg-deb lists paths with or without a leading "./", depending on how the package was built.
+for want in "usr/bin/$binary" "usr/share/applications/.*\\.desktop" "usr/share/icons/hicolor/.*/apps/.*\\.png"; do
+    grep -Eq " (\./)?$want\$" <<<"$contents" || die "the package has no $want; it holds:
 $contents"
 done
 

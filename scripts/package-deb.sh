@@ -5,6 +5,8 @@
 # packages and Node.js (the Tauri CLI comes from ui/'s npm dependencies, a prebuilt binary).
 #
 # No AppImage: bundling one downloads tools, and fails offline (DESIGN section 5).
+# Depends: Tauri adds libwebkit2gtk-4.1-0 and libgtk-3-0 itself; tauri.conf.json adds
+# libayatana-appindicator3-1 (the tray). scripts/check-deb.sh checks all three.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
