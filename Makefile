@@ -47,7 +47,7 @@ fmt-check: setup ## Check formatting (cargo fmt)
 	$(CARGO) fmt --all -- --check
 
 clippy: setup ## Lint every crate and target, warnings as errors
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --exclude ferry-desktop --all-targets --locked -- -D warnings
 
 purity: setup ## Check that ferry-proto stays sans-IO
 	bash scripts/check-proto-purity.sh
@@ -61,7 +61,7 @@ lint: fmt-check purity clippy doc ## All of the checks above (cheapest first)
 # same log, so the closing summary counts them too; the summary is printed even when they fail.
 test: setup lint peers test-tools ui-setup ## Lint, then run every test in the workspace (with the interop peers) and the window's
 	mkdir -p target
-	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
+	$(CARGO) test --workspace --exclude ferry-desktop --locked 2>&1 | tee target/test-output.log
 	ui=0; bash scripts/ui-test.sh 2>&1 | tee -a target/test-output.log || ui=$$?; \
 	    bash scripts/test-summary.sh target/test-output.log; \
 	    exit $$ui
@@ -81,3 +81,24 @@ bench: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload
 
 clean: ## Remove build output
 	$(CARGO) clean
+
+# The desktop app (src-tauri + ui). Not part of `test` yet: `package` needs the window (ui/)
+# merged; add `package` and `e2e-desktop` to `test` once it is.
+# `clippy` and `test` above leave out ferry-desktop (it needs WebKitGTK); these include it.
+.PHONY: desktop-setup desktop-lint package check-deb e2e-desktop
+
+desktop-setup: ## Install the Debian packages the desktop app builds with (WebKitGTK, tray)
+	bash scripts/setup-desktop.sh
+
+desktop-lint: setup desktop-setup ## Lint and unit-test the desktop shell (ferry-desktop), warnings as errors
+	$(CARGO) clippy -p ferry-desktop --all-targets --locked -- -D warnings
+	$(CARGO) test -p ferry-desktop --locked
+
+package: setup desktop-setup ## Build the desktop app's .deb (tauri build --bundles deb) and print its path
+	bash scripts/package-deb.sh
+
+check-deb: ## Install the newest .deb with dpkg -i and check it starts under Xvfb (root)
+	bash scripts/check-deb.sh
+
+e2e-desktop: setup ## The real app under Xvfb through tauri-driver; screenshots in target/e2e/
+	bash scripts/e2e-desktop.sh

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use ferry_engine::home::Home;
-use ferry_store::{FileState, Journal, Protocol};
+use ferry_store::{Journal, Protocol};
 
 use crate::cli::{FolderAddArgs, FolderCommand, ProtocolArg};
 
@@ -83,13 +83,7 @@ fn list(journal: &Journal, json: bool) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for folder in journal.folders()? {
         let account = journal.account_by_id(folder.account)?;
-        let counts = journal.file_state_counts(folder.id)?;
-        let count = |state: FileState| {
-            counts
-                .iter()
-                .find(|(s, _)| *s == state)
-                .map_or(0, |(_, n)| *n)
-        };
+        let counts = journal.file_counts(folder.id)?;
         rows.push(serde_json::json!({
             "path": folder.path,
             "server": account.as_ref().map(|a| a.server_url.clone()),
@@ -97,9 +91,9 @@ fn list(journal: &Journal, json: bool) -> anyhow::Result<()> {
             "remote": folder.remote_prefix,
             "protocol": folder.protocol.map(Protocol::as_str),
             "paused": folder.paused,
-            "uploaded": count(FileState::Uploaded),
-            "pending": count(FileState::Pending) + count(FileState::Uploading),
-            "failed": count(FileState::Failed),
+            "uploaded": counts.uploaded,
+            "pending": counts.pending + counts.uploading,
+            "failed": counts.failed,
         }));
     }
     if json {

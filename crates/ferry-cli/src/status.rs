@@ -12,13 +12,7 @@ fn folders(journal: &Journal, report: Option<&Report>) -> anyhow::Result<Vec<ser
     let pending = journal.synced_files_in_state(FileState::Pending)?;
     let mut rows = Vec::new();
     for folder in journal.folders()? {
-        let counts = journal.file_state_counts(folder.id)?;
-        let count = |state: FileState| {
-            counts
-                .iter()
-                .find(|(s, _)| *s == state)
-                .map_or(0, |(_, n)| *n)
-        };
+        let counts = journal.file_counts(folder.id)?;
         let live = report.and_then(|r| r.folders.iter().find(|f| f.path == folder.path));
         let uploading: Vec<serde_json::Value> = report
             .map(|r| {
@@ -40,9 +34,9 @@ fn folders(journal: &Journal, report: Option<&Report>) -> anyhow::Result<Vec<ser
         rows.push(serde_json::json!({
             "path": folder.path,
             "paused": folder.paused,
-            "files": counts.iter().filter(|(s, _)| *s != FileState::Deleted).map(|(_, n)| n).sum::<u64>(),
-            "uploaded": count(FileState::Uploaded),
-            "pending": count(FileState::Pending) + count(FileState::Uploading),
+            "files": counts.known(),
+            "uploaded": counts.uploaded,
+            "pending": counts.pending + counts.uploading,
             "failed": reasons(&failed),
             "retrying": reasons(&pending),
             "watcher": live.map_or_else(|| serde_json::json!("stopped"), |l| serde_json::json!(l.watcher)),

@@ -203,7 +203,7 @@ fn api_url(server: &str, path: &str) -> Result<Url, EngineError> {
 fn network(server: &str, err: &reqwest::Error) -> EngineError {
     EngineError::Network {
         server: server.to_owned(),
-        reason: err.to_string(),
+        reason: crate::error::with_causes(err),
     }
 }
 

@@ -139,7 +139,43 @@ pub enum EngineError {
     },
 }
 
+/// An error and its causes, `a: b: c`, as one line for people: a connection error's
+/// `Display` alone ("error sending request") hides what went wrong (refused, DNS, TLS).
+pub fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl EngineError {
+    /// Whether this is a TLS certificate the connection did not trust (expired, self-signed,
+    /// another host's), as opposed to a connection that could not be made at all.
+    pub fn is_certificate(&self) -> bool {
+        match self {
+            Self::Network { reason, .. } => {
+                let reason = reason.to_ascii_lowercase();
+                [
+                    "certificate",
+                    "unknownissuer",
+                    "notvalidforname",
+                    "badsignature",
+                ]
+                .iter()
+                .any(|word| reason.contains(word))
+            }
+            Self::GaveUp { last, .. } => last.is_certificate(),
+            _ => false,
+        }
+    }
+
     /// Whether trying again (after a pause) can help.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -161,5 +197,41 @@ impl EngineError {
             | Self::Watch { .. }
             | Self::GaveUp { .. } => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_joined_without_repeating_themselves() {
+        let inner = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+        let outer = EngineError::File {
+            path: "/x".into(),
+            source: inner,
+        };
+        let text = with_causes(&outer);
+        assert_eq!(
+            text,
+            "cannot read /x: invalid peer certificate: UnknownIssuer"
+        );
+    }
+
+    #[test]
+    fn certificate_problems_are_told_apart_from_other_network_errors() {
+        let net = |reason: &str| EngineError::Network {
+            server: "https://s".into(),
+            reason: reason.into(),
+        };
+        assert!(
+            net("error sending request: invalid peer certificate: UnknownIssuer").is_certificate()
+        );
+        assert!(!net("error sending request: Connection refused (os error 111)").is_certificate());
+        let gave_up = EngineError::GaveUp {
+            attempts: 3,
+            last: Box::new(net("invalid peer certificate: Expired")),
+        };
+        assert!(gave_up.is_certificate());
     }
 }

@@ -11,6 +11,9 @@
 //! - [`secret`]: the bearer token type that never shows itself.
 //! - [`home`]: the home directory and its journal; [`resume`]: saved machine state as
 //!   journal rows and back.
+//! - [`service`]: the plain functions behind the desktop app's commands (and the CLI's):
+//!   probing a server, accounts, folders, ignore rules, history pages.
+//! - [`settings`]: the user's settings, kept in `HOME/settings.json`.
 //! - [`events`]: the typed events the engine emits on a sink the caller injects.
 //! - [`error`]: [`EngineError`], which knows whether retrying can help.
 //! - [`upload`]: the resumable one-shot upload `ferry upload` runs (and folder sync reuses).
@@ -28,6 +31,8 @@ pub mod rate;
 pub mod resume;
 pub mod retry;
 pub mod secret;
+pub mod service;
+pub mod settings;
 pub mod sync;
 pub mod target;
 pub mod transport;

@@ -49,8 +49,9 @@ pub struct Target {
     pub notes: Vec<String>,
 }
 
-/// The protocol to upload with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The protocol to upload with; `"tus"` or `"galileo"` in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// tus 1.0.0.
     Tus,
@@ -97,7 +98,7 @@ fn bad_url(url: &str, reason: impl Into<String>) -> EngineError {
 fn network(server: &str, err: &reqwest::Error) -> EngineError {
     EngineError::Network {
         server: server.to_owned(),
-        reason: err.to_string(),
+        reason: crate::error::with_causes(err),
     }
 }
 

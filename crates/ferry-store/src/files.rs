@@ -299,25 +299,56 @@ impl Journal {
             .map(|(folder, row)| checked(row).map(|record| (folder, record)))
             .collect()
     }
+}
 
-    /// How many files of `folder` are in each state (states without files are left out).
-    pub fn file_state_counts(&self, folder: FolderId) -> Result<Vec<(FileState, u64)>, StoreError> {
+/// How many of a folder's files stand where.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    /// Waiting to be uploaded.
+    pub pending: u64,
+    /// Being uploaded.
+    pub uploading: u64,
+    /// On the server.
+    pub uploaded: u64,
+    /// Failed for good.
+    pub failed: u64,
+    /// Gone from disk.
+    pub deleted: u64,
+}
+
+impl FileCounts {
+    /// Files the folder holds (every state but deleted).
+    pub fn known(&self) -> u64 {
+        self.pending + self.uploading + self.uploaded + self.failed
+    }
+}
+
+impl Journal {
+    /// How many of `folder`'s files stand in each state, counted in SQL.
+    pub fn file_counts(&self, folder: FolderId) -> Result<FileCounts, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT state, COUNT(*) FROM files WHERE folder_id = ?1 GROUP BY state")?;
-        let rows = stmt
-            .query_map([folder.0], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(state, n)| match FileState::parse(&state) {
-                Some(state) => Ok((state, from_sql(n))),
-                None => Err(StoreError::Unknown {
-                    what: "file state",
-                    value: state,
-                }),
-            })
-            .collect()
+        let mut counts = FileCounts::default();
+        let rows = stmt.query_map([folder.0], |r| {
+            Ok((r.get::<_, String>(0)?, from_sql(r.get(1)?)))
+        })?;
+        for row in rows {
+            let (state, n) = row?;
+            match FileState::parse(&state) {
+                Some(FileState::Pending) => counts.pending = n,
+                Some(FileState::Uploading) => counts.uploading = n,
+                Some(FileState::Uploaded) => counts.uploaded = n,
+                Some(FileState::Failed) => counts.failed = n,
+                Some(FileState::Deleted) => counts.deleted = n,
+                None => {
+                    return Err(StoreError::Unknown {
+                        what: "file state",
+                        value: state,
+                    });
+                }
+            }
+        }
+        Ok(counts)
     }
 }

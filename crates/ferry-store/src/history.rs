@@ -207,3 +207,108 @@ impl Journal {
         Ok(from_sql(n))
     }
 }
+
+/// Which history rows to read, with every filter the desktop app offers; paged in SQL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Only rows whose local or remote path contains this text (case-insensitive for ASCII).
+    pub search: Option<String>,
+    /// Only rows with this outcome (its stored name, e.g. `uploaded`).
+    pub outcome: Option<String>,
+    /// Only rows of the synced folder at this path.
+    pub folder: Option<String>,
+    /// At most this many rows, newest first.
+    pub limit: u32,
+    /// Skip this many rows first (for pages).
+    pub offset: u32,
+}
+
+/// Bytes and files uploaded on one local day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayTotal {
+    /// The day, `YYYY-MM-DD` in local time.
+    pub day: String,
+    /// Bytes of the files uploaded that day.
+    pub bytes: u64,
+    /// Files uploaded that day.
+    pub files: u64,
+}
+
+/// The WHERE clause of [`HistoryFilter`], over `history` joined with `folders`; parameters
+/// ?1 search, ?2 outcome, ?3 folder.
+const FILTER: &str = "(?1 IS NULL OR instr(lower(history.local_path), lower(?1)) > 0
+                          OR instr(lower(history.remote_path), lower(?1)) > 0)
+     AND (?2 IS NULL OR history.outcome = ?2)
+     AND (?3 IS NULL OR folders.path = ?3)";
+
+impl Journal {
+    /// History rows matching `filter`, newest first, one page of them.
+    pub fn history_page(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM history LEFT JOIN folders ON folders.id = history.folder_id
+             WHERE {FILTER}
+             ORDER BY history.finished_at_ms DESC, history.id DESC LIMIT ?4 OFFSET ?5"
+        ))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.search,
+                    filter.outcome,
+                    filter.folder,
+                    filter.limit,
+                    filter.offset
+                ],
+                from_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// How many history rows match `filter` (ignoring its page), for page counts.
+    pub fn history_page_count(&self, filter: &HistoryFilter) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM history LEFT JOIN folders ON folders.id = history.folder_id
+                 WHERE {FILTER}"
+            ),
+            params![filter.search, filter.outcome, filter.folder],
+            |r| r.get(0),
+        )?;
+        Ok(from_sql(n))
+    }
+
+    /// Bytes and files uploaded per local day over the `days` days ending with the day of
+    /// `now_ms` (unix milliseconds), oldest first; days without uploads are there with 0.
+    /// Days are cut in the process's local time zone (SQLite's `localtime`, which follows
+    /// `TZ`).
+    pub fn history_per_day(&self, days: u32, now_ms: i64) -> Result<Vec<DayTotal>, StoreError> {
+        if days == 0 {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare(
+            "WITH RECURSIVE span(day, n) AS (
+                 SELECT date(?1 / 1000, 'unixepoch', 'localtime', printf('-%d days', ?2 - 1)), 1
+                 UNION ALL SELECT date(day, '+1 day'), n + 1 FROM span WHERE n < ?2
+             ),
+             totals AS (
+                 SELECT date(finished_at_ms / 1000, 'unixepoch', 'localtime') AS day,
+                        SUM(size) AS bytes, COUNT(*) AS files
+                 FROM history
+                 WHERE outcome = 'uploaded' AND finished_at_ms >= ?1 - (?2 + 1) * 86400000
+                 GROUP BY 1
+             )
+             SELECT span.day, COALESCE(totals.bytes, 0), COALESCE(totals.files, 0)
+             FROM span LEFT JOIN totals ON totals.day = span.day ORDER BY span.day",
+        )?;
+        let rows = stmt
+            .query_map(params![now_ms, days], |r| {
+                Ok(DayTotal {
+                    day: r.get(0)?,
+                    bytes: from_sql(r.get(1)?),
+                    files: from_sql(r.get(2)?),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}

@@ -31,9 +31,9 @@ use rusqlite_migration::Migrations;
 
 pub use crate::accounts::{Account, AccountId};
 pub use crate::error::StoreError;
-pub use crate::files::{FileFacts, FileId, FileRecord, FileState};
+pub use crate::files::{FileCounts, FileFacts, FileId, FileRecord, FileState};
 pub use crate::folders::{Folder, FolderId};
-pub use crate::history::{HistoryEntry, HistoryQuery, Outcome};
+pub use crate::history::{DayTotal, HistoryEntry, HistoryFilter, HistoryQuery, Outcome};
 pub use crate::uploads::{NewUpload, PartRecord, UploadId, UploadRecord};
 
 /// How an upload travels.

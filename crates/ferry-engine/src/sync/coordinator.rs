@@ -511,7 +511,12 @@ impl Coordinator {
             }
             Command::Pause(Some(path), paused) => self.pause_folder(&path, paused).await,
             Command::Retry(path) => self.retry(path.as_deref()),
-            Command::Reload => self.load_folders().await,
+            Command::Reload => {
+                // Accounts may have signed in or out: ask for tokens and servers anew.
+                self.shared.forget_all().await;
+                guard(&self.views.tracker).signed_out = false;
+                self.load_folders().await;
+            }
             Command::Options(options) => {
                 self.limit = RateLimit::new(options.rate_limit.unwrap_or(0));
                 self.options = *options;

@@ -68,6 +68,12 @@ impl Shared {
         self.tokens.lock().await.retain(|(s, _), _| s != server);
     }
 
+    /// Forgets every server and token known.
+    pub(crate) async fn forget_all(&self) {
+        self.targets.lock().await.clear();
+        self.tokens.lock().await.clear();
+    }
+
     async fn token(&self, server: &str, user: &str) -> Result<Option<Token>, EngineError> {
         let key = (server.to_owned(), user.to_owned());
         let mut tokens = self.tokens.lock().await;

@@ -257,11 +257,11 @@ async fn a_failing_server_is_a_retryable_network_error() {
 
 /// Set by the parents; a child without it returns at once (it would use the keyring of whoever
 /// runs `cargo test -- --ignored`).
-const CHILD_MARK: &str = "FERRY_TEST_KEYRING_CHILD";
+pub(crate) const CHILD_MARK: &str = "FERRY_TEST_KEYRING_CHILD";
 /// Printed by a child that did all its checks, so the parent knows it really ran.
-const CHILD_DONE: &str = "keyring child: all checks done";
+pub(crate) const CHILD_DONE: &str = "keyring child: all checks done";
 
-fn on_path(program: &str) -> Option<PathBuf> {
+pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(program))
@@ -270,13 +270,13 @@ fn on_path(program: &str) -> Option<PathBuf> {
 }
 
 /// Scratch HOME and XDG_RUNTIME_DIR (tempfile makes them 0700, as the runtime dir must be).
-struct Scratch {
+pub(crate) struct Scratch {
     home: tempfile::TempDir,
     runtime: tempfile::TempDir,
 }
 
 impl Scratch {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             home: tempfile::tempdir().unwrap(),
             runtime: tempfile::tempdir().unwrap(),
@@ -284,7 +284,7 @@ impl Scratch {
     }
 
     /// `command` with a clean environment for the keyring: scratch dirs, no desktop session.
-    fn apply(&self, command: &mut Command) {
+    pub(crate) fn apply(&self, command: &mut Command) {
         command
             .env("HOME", self.home.path())
             .env("XDG_RUNTIME_DIR", self.runtime.path())
@@ -300,7 +300,7 @@ impl Scratch {
 }
 
 /// Runs `command` for at most `limit`; its exit status and stdout + stderr.
-fn run_with_limit(mut command: Command, limit: Duration) -> (bool, String) {
+pub(crate) fn run_with_limit(mut command: Command, limit: Duration) -> (bool, String) {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -343,7 +343,7 @@ fn run_with_limit(mut command: Command, limit: Duration) -> (bool, String) {
 }
 
 /// This test binary, asked to run exactly the ignored test `name`.
-fn child_args(name: &str) -> Vec<String> {
+pub(crate) fn child_args(name: &str) -> Vec<String> {
     [
         name,
         "--exact",
@@ -355,7 +355,7 @@ fn child_args(name: &str) -> Vec<String> {
     .to_vec()
 }
 
-fn assert_child_passed(ok: bool, output: &str) {
+pub(crate) fn assert_child_passed(ok: bool, output: &str) {
     assert!(
         ok && output.contains(CHILD_DONE),
         "the child test failed or did not run its checks:\n{output}"

@@ -5,6 +5,7 @@
 mod auth;
 mod bad_servers;
 mod galileo;
+mod service;
 mod support;
 mod sync;
 mod targets;

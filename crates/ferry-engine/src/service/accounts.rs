@@ -1,0 +1,177 @@
+//! Accounts: signing in (a password exchanged for a token, or a pasted token) and out (the
+//! token revoked on the server and removed from the keyring), and the list of accounts with
+//! whether each is signed in. The journal keeps the account (server and user), the keyring
+//! the token; nothing else ever sees it.
+//!
+//! The keyring calls block (D-Bus round trips), so they run on tokio's blocking pool.
+
+use serde::Serialize;
+
+use crate::Token;
+use crate::auth::{self, Credentials};
+use crate::home::Home;
+use crate::target::Target;
+
+use super::ServiceError;
+
+/// An account as the window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    /// The server URL.
+    pub server: String,
+    /// The user name; empty for a pasted token or a server without accounts.
+    pub user: String,
+    /// Whether Ferry has what it needs to upload there: a token (keyring or `FERRY_TOKEN`),
+    /// or nothing to need (no user: a server without accounts).
+    pub signed_in: bool,
+}
+
+/// How to sign in. Not `Debug`: it may hold the password.
+pub enum Secret<'a> {
+    /// A user name's password, exchanged for a token at a ferry-server.
+    Password(&'a str),
+    /// A token made elsewhere (`ferry-server token issue`, another client).
+    Token(Token),
+    /// Nothing: a server without accounts (a tus or GalileoSend endpoint).
+    Nothing,
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::EngineError> + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| {
+            ServiceError::Engine(crate::EngineError::Keyring(format!(
+                "the keyring call did not finish: {e}"
+            )))
+        })?
+        .map_err(ServiceError::from)
+}
+
+/// Signs in to `server` as `user` with `secret`, keeps the token in the keyring and the
+/// account in the journal. `device` names this machine in the server's list of tokens.
+///
+/// Errors: the engine's (wrong password, unreachable, not a ferry-server, no keyring), or
+/// invalid input (no server, a password without a user, nothing for a server that needs
+/// a sign-in).
+pub async fn sign_in(
+    home: &Home,
+    credentials: &Credentials,
+    server: &str,
+    user: &str,
+    secret: Secret<'_>,
+    device: &str,
+) -> Result<AccountView, ServiceError> {
+    let server = server.trim();
+    let user = user.trim();
+    if server.is_empty() {
+        return Err(ServiceError::invalid(
+            "server",
+            "Enter the server's address.",
+        ));
+    }
+    let token = match secret {
+        Secret::Password(password) => {
+            if user.is_empty() {
+                return Err(ServiceError::invalid("user", "Enter your user name."));
+            }
+            if password.is_empty() {
+                return Err(ServiceError::invalid("password", "Enter your password."));
+            }
+            let http = auth::sign_in_client();
+            Some(auth::login(&http, server, user, password, device).await?)
+        }
+        Secret::Token(token) if token.is_empty() => {
+            return Err(ServiceError::invalid("token", "Paste the token."));
+        }
+        Secret::Token(token) => Some(token),
+        Secret::Nothing => {
+            let http = auth::sign_in_client();
+            if Target::discover(&http, server, None).await?.ferry_server {
+                return Err(ServiceError::invalid(
+                    "password",
+                    "This server needs a user name and password, or a token.",
+                ));
+            }
+            if !user.is_empty() {
+                return Err(ServiceError::invalid(
+                    "password",
+                    "Enter the password for this user, or leave the user name empty.",
+                ));
+            }
+            None
+        }
+    };
+    if let Some(token) = token {
+        let (store, at, who) = (credentials.clone(), server.to_owned(), user.to_owned());
+        blocking(move || store.store(&at, &who, &token)).await?;
+    }
+    home.journal()?.account(server, user)?;
+    Ok(AccountView {
+        server: server.to_owned(),
+        user: user.to_owned(),
+        signed_in: true,
+    })
+}
+
+/// Signs `user` out of `server`: revokes the keyring's token there (a server that cannot be
+/// reached does not stop the sign-out; the token is still removed here) and deletes it from
+/// the keyring. The account stays in the journal (its folders and history refer to it).
+/// `FERRY_TOKEN` is the caller's and is left alone.
+pub async fn sign_out(home: &Home, server: &str, user: &str) -> Result<(), ServiceError> {
+    let known = home
+        .journal()?
+        .accounts()?
+        .into_iter()
+        .any(|a| a.server_url == server && a.user == user);
+    if !known {
+        return Err(ServiceError::NotFound(format!(
+            "Ferry has no account {} at {server}.",
+            if user.is_empty() {
+                "without a user name"
+            } else {
+                user
+            }
+        )));
+    }
+    let keyring = Credentials::with_env_token(None);
+    let (lookup, at, who) = (keyring.clone(), server.to_owned(), user.to_owned());
+    if let Some(token) = blocking(move || lookup.token(&at, &who)).await? {
+        let http = auth::sign_in_client();
+        match auth::logout(&http, server, &token).await {
+            Ok(done) => tracing::info!(revoked = done.revoked, "signed out"),
+            Err(err) => {
+                tracing::warn!(%err, "could not revoke the token on the server; deleting it here anyway");
+            }
+        }
+    }
+    let (at, who) = (server.to_owned(), user.to_owned());
+    blocking(move || keyring.delete(&at, &who)).await?;
+    Ok(())
+}
+
+/// Every account in the journal, oldest first, with whether it is signed in.
+pub async fn accounts(
+    home: &Home,
+    credentials: &Credentials,
+) -> Result<Vec<AccountView>, ServiceError> {
+    let accounts = home.journal()?.accounts()?;
+    let credentials = credentials.clone();
+    blocking(move || {
+        accounts
+            .into_iter()
+            .map(|a| {
+                let signed_in =
+                    a.user.is_empty() || credentials.token(&a.server_url, &a.user)?.is_some();
+                Ok(AccountView {
+                    server: a.server_url,
+                    user: a.user,
+                    signed_in,
+                })
+            })
+            .collect()
+    })
+    .await
+}

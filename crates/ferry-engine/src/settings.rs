@@ -1,0 +1,313 @@
+//! The user's settings for syncing: how many uploads at once, the rate limit, the quiet
+//! period before a changed file goes up, and the desktop app's autostart and notification
+//! choices. Kept as `HOME/settings.json`, written atomically (temp file + rename) so a crash
+//! never leaves half a file; a missing file or field takes its default, an unknown field is
+//! ignored (a newer Ferry may have written it).
+//!
+//! Knows nothing of windows or how the settings are edited.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::home::Home;
+
+/// The name of the settings file in the home directory.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+/// The fewest and most uploads at once.
+pub const CONCURRENCY_RANGE: std::ops::RangeInclusive<usize> = 1..=16;
+
+/// The longest quiet period accepted: an hour.
+pub const MAX_QUIET_PERIOD_MS: u64 = 3_600_000;
+
+/// The user's settings. Field names are camelCase in JSON (the desktop window's and the
+/// settings file's form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// Uploads at once, 1 to 16.
+    pub concurrency: usize,
+    /// Bytes per second over all uploads; `None`: unlimited.
+    pub rate_limit: Option<u64>,
+    /// How long a changed file must stay unchanged before it goes up, in milliseconds.
+    pub quiet_period_ms: u64,
+    /// Whether the desktop app starts with the session.
+    pub autostart: bool,
+    /// Whether the desktop app notifies about failed uploads.
+    pub notify_failures: bool,
+    /// Whether the desktop app notifies when a batch of uploads finished.
+    pub notify_finished: bool,
+}
+
+impl Settings {
+    /// The folder sync options these settings ask for (the rest at their defaults).
+    pub fn sync_options(&self) -> crate::sync::SyncOptions {
+        crate::sync::SyncOptions {
+            concurrency: self.concurrency,
+            rate_limit: self.rate_limit.filter(|&r| r > 0),
+            quiet_period: std::time::Duration::from_millis(self.quiet_period_ms),
+            ..crate::sync::SyncOptions::default()
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            rate_limit: None,
+            quiet_period_ms: 2000,
+            autostart: false,
+            notify_failures: true,
+            notify_finished: false,
+        }
+    }
+}
+
+/// Why settings could not be used, read or saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A value is out of range; `field` is its camelCase name.
+    #[error("{message}")]
+    Invalid {
+        /// The field (camelCase, as the window names it).
+        field: &'static str,
+        /// What is wrong and what is allowed, for people.
+        message: String,
+    },
+    /// The settings file is not valid JSON of settings.
+    #[error("the settings file {} is damaged ({source}); fix or delete it to start from the defaults", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        source: serde_json::Error,
+    },
+    /// The settings file could not be read or written.
+    #[error("cannot {action} the settings file {}: {source}", path.display())]
+    Io {
+        /// read or write.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+impl Settings {
+    /// Checks every value; the first one out of range is the error.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !CONCURRENCY_RANGE.contains(&self.concurrency) {
+            return Err(SettingsError::Invalid {
+                field: "concurrency",
+                message: format!(
+                    "uploads at once must be between {} and {}, not {}",
+                    CONCURRENCY_RANGE.start(),
+                    CONCURRENCY_RANGE.end(),
+                    self.concurrency
+                ),
+            });
+        }
+        if self.rate_limit == Some(0) {
+            return Err(SettingsError::Invalid {
+                field: "rateLimit",
+                message:
+                    "the rate limit must be at least 1 byte per second; leave it empty for no limit"
+                        .into(),
+            });
+        }
+        if self.quiet_period_ms > MAX_QUIET_PERIOD_MS {
+            return Err(SettingsError::Invalid {
+                field: "quietPeriodMs",
+                message: format!(
+                    "the quiet period must be at most an hour ({MAX_QUIET_PERIOD_MS} ms), not {} ms",
+                    self.quiet_period_ms
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The settings file of `home`.
+    pub fn path(home: &Home) -> PathBuf {
+        home.dir().join(SETTINGS_FILE)
+    }
+
+    /// Reads `home`'s settings: the defaults when there is no file yet.
+    pub fn load(home: &Home) -> Result<Self, SettingsError> {
+        Self::load_from(&Self::path(home))
+    }
+
+    /// Checks and saves these settings in `home`, atomically.
+    pub fn save(&self, home: &Home) -> Result<(), SettingsError> {
+        self.save_to(&Self::path(home))
+    }
+
+    fn load_from(path: &Path) -> Result<Self, SettingsError> {
+        let text = match std::fs::read(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(SettingsError::Io {
+                    action: "read",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let settings: Self =
+            serde_json::from_slice(&text).map_err(|source| SettingsError::Damaged {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn save_to(&self, path: &Path) -> Result<(), SettingsError> {
+        self.validate()?;
+        let io = |source| SettingsError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut text = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        text.push(b'\n');
+        let temp = path.with_extension("json.tmp");
+        let mut file = std::fs::File::create(&temp).map_err(io)?;
+        file.write_all(&text).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(&temp, path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::locate(Some(dir.path())).unwrap();
+        (dir, home)
+    }
+
+    #[test]
+    fn a_home_without_a_settings_file_has_the_defaults() {
+        let (_dir, home) = home();
+        let settings = Settings::load(&home).unwrap();
+        assert_eq!(settings, Settings::default());
+        assert_eq!(
+            (
+                settings.concurrency,
+                settings.quiet_period_ms,
+                settings.notify_failures
+            ),
+            (4, 2000, true)
+        );
+        assert!(!settings.autostart && !settings.notify_finished && settings.rate_limit.is_none());
+    }
+
+    #[test]
+    fn saved_settings_come_back_and_leave_no_temp_file() {
+        let (dir, home) = home();
+        let settings = Settings {
+            concurrency: 16,
+            rate_limit: Some(1_000_000),
+            quiet_period_ms: 0,
+            autostart: true,
+            notify_failures: false,
+            notify_finished: true,
+        };
+        settings.save(&home).unwrap();
+        assert_eq!(Settings::load(&home).unwrap(), settings);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, [SETTINGS_FILE], "no temp file left");
+    }
+
+    #[test]
+    fn the_file_uses_camel_case_and_missing_or_unknown_fields_are_fine() {
+        let text = serde_json::to_value(Settings::default()).unwrap();
+        assert_eq!(
+            text,
+            serde_json::json!({
+                "concurrency": 4, "rateLimit": null, "quietPeriodMs": 2000,
+                "autostart": false, "notifyFailures": true, "notifyFinished": false
+            })
+        );
+        let (_dir, home) = home();
+        std::fs::write(
+            Settings::path(&home),
+            r#"{"concurrency": 2, "fromTheFuture": [1, 2]}"#,
+        )
+        .unwrap();
+        let settings = Settings::load(&home).unwrap();
+        assert_eq!(settings.concurrency, 2);
+        assert_eq!(
+            settings.quiet_period_ms, 2000,
+            "a missing field takes its default"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_the_field_named() {
+        let (_dir, home) = home();
+        let cases = [
+            (
+                Settings {
+                    concurrency: 0,
+                    ..Settings::default()
+                },
+                "concurrency",
+            ),
+            (
+                Settings {
+                    concurrency: 17,
+                    ..Settings::default()
+                },
+                "concurrency",
+            ),
+            (
+                Settings {
+                    rate_limit: Some(0),
+                    ..Settings::default()
+                },
+                "rateLimit",
+            ),
+            (
+                Settings {
+                    quiet_period_ms: MAX_QUIET_PERIOD_MS + 1,
+                    ..Settings::default()
+                },
+                "quietPeriodMs",
+            ),
+        ];
+        for (settings, expected) in cases {
+            match settings.save(&home) {
+                Err(SettingsError::Invalid { field, message }) => {
+                    assert_eq!(field, expected, "{message}");
+                }
+                other => panic!("{settings:?} should be refused for {expected}, got {other:?}"),
+            }
+        }
+        assert!(
+            !Settings::path(&home).exists(),
+            "nothing invalid was written"
+        );
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_error_that_names_it() {
+        let (_dir, home) = home();
+        std::fs::write(Settings::path(&home), "{ not json").unwrap();
+        let err = Settings::load(&home).unwrap_err();
+        assert!(matches!(err, SettingsError::Damaged { .. }), "{err:?}");
+        assert!(err.to_string().contains(SETTINGS_FILE), "{err}");
+    }
+}

@@ -1,0 +1,314 @@
+//! Errors as they cross to the window: `{code, message}`, where `code` is one of the strings
+//! of docs/desktop.md (mirrored in `ui/src/lib/errors.ts`) and `message` one sentence a
+//! person can act on. The mapping from the engine's errors is here and nowhere else.
+
+use ferry_engine::EngineError;
+use ferry_engine::service::ServiceError;
+use ferry_engine::settings::SettingsError;
+use serde::Serialize;
+
+/// What kind of failure, for the window to decide what to show or do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The server refused the user name or password.
+    WrongPassword,
+    /// The token was refused (401, revoked or expired): sign in again.
+    SignedOut,
+    /// No connection, DNS failure, timeout.
+    Unreachable,
+    /// The server's TLS certificate is not trusted.
+    Certificate,
+    /// No Secret Service or keychain.
+    NoKeyring,
+    /// The URL answered but is not a server Ferry can upload to.
+    NotAServer,
+    /// A folder, account or history row that does not exist.
+    NotFound,
+    /// The folder is synced already.
+    AlreadyExists,
+    /// A field is wrong.
+    InvalidInput,
+    /// A local file or folder problem.
+    Io,
+    /// Anything else.
+    Internal,
+}
+
+/// A command's failure as the window receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandError {
+    /// What kind.
+    pub code: ErrorCode,
+    /// One sentence for people.
+    pub message: String,
+}
+
+impl CommandError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+/// The code of an engine error.
+fn code_of(err: &EngineError) -> ErrorCode {
+    match err {
+        EngineError::WrongPassword { .. } => ErrorCode::WrongPassword,
+        EngineError::Unauthorized { .. } => ErrorCode::SignedOut,
+        e if e.is_certificate() => ErrorCode::Certificate,
+        EngineError::Network { .. } => ErrorCode::Unreachable,
+        EngineError::Keyring(_) => ErrorCode::NoKeyring,
+        EngineError::NoProtocol { .. } | EngineError::NotFerryServer { .. } => ErrorCode::NotAServer,
+        EngineError::BadUrl { .. } => ErrorCode::InvalidInput,
+        EngineError::File { .. } | EngineError::Watch { .. } => ErrorCode::Io,
+        EngineError::GaveUp { last, .. } => code_of(last),
+        EngineError::Tus { .. }
+        | EngineError::Galileo { .. }
+        | EngineError::FileChanged { .. }
+        // Another Ferry syncs this home: its message says which and what to do.
+        | EngineError::Busy { .. }
+        // Its message says when to try again: the window shows it as it is.
+        | EngineError::TooManyAttempts { .. }
+        | EngineError::Store(_) => ErrorCode::Internal,
+    }
+}
+
+/// The words for an engine error: the engine's own message, which names what to do, except
+/// where the window has better words (no CLI commands in a window).
+fn message_of(err: &EngineError) -> String {
+    match err {
+        EngineError::WrongPassword { .. } => "The user name or password is wrong.".to_owned(),
+        EngineError::Unauthorized { server } => {
+            format!("{server} no longer accepts Ferry's sign-in; sign in again.")
+        }
+        EngineError::Network { server, reason } if err.is_certificate() => format!(
+            "The certificate of {server} is not trusted ({reason}). Check the address; if the server uses its own certificate, install it in the system's trusted certificates."
+        ),
+        EngineError::Network { server, .. } => {
+            format!("Cannot reach {server}. Check the address and your connection.")
+        }
+        EngineError::NotFerryServer { server, .. } => format!(
+            "{server} is not a ferry-server, so it cannot check a user name and password; paste a token instead, or leave both empty if it needs none."
+        ),
+        EngineError::GaveUp { last, .. } => message_of(last),
+        other => other.to_string(),
+    }
+}
+
+impl From<EngineError> for CommandError {
+    fn from(err: EngineError) -> Self {
+        Self::new(code_of(&err), message_of(&err))
+    }
+}
+
+impl From<SettingsError> for CommandError {
+    fn from(err: SettingsError) -> Self {
+        let code = match &err {
+            SettingsError::Invalid { .. } => ErrorCode::InvalidInput,
+            SettingsError::Damaged { .. } | SettingsError::Io { .. } => ErrorCode::Io,
+        };
+        Self::new(code, err.to_string())
+    }
+}
+
+impl From<ServiceError> for CommandError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Engine(e) => e.into(),
+            ServiceError::Settings(e) => e.into(),
+            ServiceError::NotFound(message) => Self::new(ErrorCode::NotFound, message),
+            ServiceError::AlreadyExists(message) => Self::new(ErrorCode::AlreadyExists, message),
+            ServiceError::InvalidInput { message, .. } => {
+                Self::new(ErrorCode::InvalidInput, message)
+            }
+            e @ ServiceError::Io { .. } => Self::new(ErrorCode::Io, e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(reason: &str) -> EngineError {
+        EngineError::Network {
+            server: "https://files.example".into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn engine_errors_map_to_the_codes_of_the_contract() {
+        let cases: Vec<(EngineError, ErrorCode)> = vec![
+            (
+                EngineError::WrongPassword {
+                    server: "s".into(),
+                    user: "ann".into(),
+                },
+                ErrorCode::WrongPassword,
+            ),
+            (
+                EngineError::Unauthorized { server: "s".into() },
+                ErrorCode::SignedOut,
+            ),
+            (
+                network("error sending request: Connection refused (os error 111)"),
+                ErrorCode::Unreachable,
+            ),
+            (network("operation timed out"), ErrorCode::Unreachable),
+            (
+                network("dns error: failed to lookup address information"),
+                ErrorCode::Unreachable,
+            ),
+            (
+                network("invalid peer certificate: UnknownIssuer"),
+                ErrorCode::Certificate,
+            ),
+            (
+                EngineError::TooManyAttempts {
+                    server: "s".into(),
+                    retry_after: Some(30),
+                },
+                ErrorCode::Internal,
+            ),
+            (
+                EngineError::Keyring("no Secret Service".into()),
+                ErrorCode::NoKeyring,
+            ),
+            (
+                EngineError::NoProtocol {
+                    server: "s".into(),
+                    reason: "neither".into(),
+                },
+                ErrorCode::NotAServer,
+            ),
+            (
+                EngineError::NotFerryServer {
+                    server: "s".into(),
+                    reason: "404".into(),
+                },
+                ErrorCode::NotAServer,
+            ),
+            (
+                EngineError::BadUrl {
+                    url: "x".into(),
+                    reason: "no scheme".into(),
+                },
+                ErrorCode::InvalidInput,
+            ),
+            (
+                EngineError::File {
+                    path: "/a".into(),
+                    source: std::io::Error::other("denied"),
+                },
+                ErrorCode::Io,
+            ),
+            (
+                EngineError::GaveUp {
+                    attempts: 5,
+                    last: Box::new(network("reset by peer")),
+                },
+                ErrorCode::Unreachable,
+            ),
+            (
+                EngineError::FileChanged { path: "/a".into() },
+                ErrorCode::Internal,
+            ),
+        ];
+        for (err, code) in cases {
+            let shown = format!("{err:?}");
+            let crossed = CommandError::from(err);
+            assert_eq!(crossed.code, code, "{shown}");
+            assert!(!crossed.message.is_empty(), "{shown}");
+        }
+    }
+
+    #[test]
+    fn the_window_gets_plain_words_for_the_common_failures() {
+        let wrong = CommandError::from(EngineError::WrongPassword {
+            server: "s".into(),
+            user: "ann".into(),
+        });
+        assert_eq!(wrong.message, "The user name or password is wrong.");
+        let away = CommandError::from(network("connection refused"));
+        assert_eq!(
+            away.message,
+            "Cannot reach https://files.example. Check the address and your connection."
+        );
+    }
+
+    #[test]
+    fn service_errors_keep_their_own_codes() {
+        let cases = [
+            (
+                ServiceError::NotFound("no such folder".into()),
+                ErrorCode::NotFound,
+            ),
+            (
+                ServiceError::AlreadyExists("synced already".into()),
+                ErrorCode::AlreadyExists,
+            ),
+            (
+                ServiceError::invalid("path", "not a folder"),
+                ErrorCode::InvalidInput,
+            ),
+            (
+                ServiceError::Io {
+                    action: "write",
+                    path: "/a".into(),
+                    source: std::io::Error::other("full"),
+                },
+                ErrorCode::Io,
+            ),
+            (
+                ServiceError::Engine(EngineError::Keyring("locked".into())),
+                ErrorCode::NoKeyring,
+            ),
+            (
+                ServiceError::Settings(SettingsError::Invalid {
+                    field: "concurrency",
+                    message: "1 to 16".into(),
+                }),
+                ErrorCode::InvalidInput,
+            ),
+        ];
+        for (err, code) in cases {
+            assert_eq!(CommandError::from(err).code, code);
+        }
+    }
+
+    #[test]
+    fn errors_serialise_as_code_and_message_in_snake_case() {
+        let json = serde_json::to_value(CommandError::new(ErrorCode::NotAServer, "x")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "not_a_server", "message": "x"})
+        );
+        let every = [
+            (ErrorCode::WrongPassword, "wrong_password"),
+            (ErrorCode::SignedOut, "signed_out"),
+            (ErrorCode::Unreachable, "unreachable"),
+            (ErrorCode::Certificate, "certificate"),
+            (ErrorCode::NoKeyring, "no_keyring"),
+            (ErrorCode::NotAServer, "not_a_server"),
+            (ErrorCode::NotFound, "not_found"),
+            (ErrorCode::AlreadyExists, "already_exists"),
+            (ErrorCode::InvalidInput, "invalid_input"),
+            (ErrorCode::Io, "io"),
+            (ErrorCode::Internal, "internal"),
+        ];
+        for (code, name) in every {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(name));
+        }
+    }
+}
