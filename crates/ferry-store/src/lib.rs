@@ -96,15 +96,29 @@ impl Journal {
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.pragma_update(None, "foreign_keys", "ON")
         };
-        setup(&conn).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // Switching a new database to WAL takes an exclusive lock, and SQLite may answer
+        // "database is locked" at once (without waiting) while another process opens the
+        // same new journal: try again for up to ~5 s, like the migrations below.
+        let mut attempt = 0;
+        while let Err(source) = setup(&conn) {
+            let busy = matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+            if !busy || attempt >= 20 {
+                return Err(StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+            attempt += 1;
+            std::thread::sleep(Duration::from_millis(25 * attempt.min(10)));
+        }
         // Two processes opening a new journal at once (`ferry upload` and `ferry status`) may
         // both start migrating; the loser fails on tables the winner just made. Once the
         // winner is done, migrating again finds nothing to do.
         let migrations = Migrations::from_slice(schema::MIGRATIONS);
-        let mut attempt = 0;
+        attempt = 0;
         loop {
             match migrations.to_latest(&mut conn) {
                 Ok(()) => break,
