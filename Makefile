@@ -21,7 +21,7 @@ export CARGO_INCREMENTAL := 0
 export CARGO_TERM_COLOR := never
 endif
 
-.PHONY: help setup peers test-tools ui-setup ui-test fmt-check clippy purity doc lint test demo demo-stop demo-cli bench clean
+.PHONY: help setup peers test-tools ui-setup ui-build ui-test fmt-check clippy purity doc lint test demo demo-stop demo-cli bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
@@ -40,14 +40,17 @@ test-tools: ## Install the programs the tests start (dbus-run-session, gnome-key
 ui-setup: ## Install the window's Node packages (npm ci in ui/) and Chromium for its browser tests
 	bash scripts/setup-ui.sh
 
+ui-build: ui-setup ## Build the window (ui/dist), which the desktop shell embeds
+	npm --prefix ui run build
+
 ui-test: ui-setup ## Check, unit-test, build and browser-test the window (ui/; screenshots in ui/test-output/)
 	bash scripts/ui-test.sh
 
 fmt-check: setup ## Check formatting (cargo fmt)
 	$(CARGO) fmt --all -- --check
 
-clippy: setup ## Lint every crate and target, warnings as errors
-	$(CARGO) clippy --workspace --exclude ferry-desktop --all-targets --locked -- -D warnings
+clippy: setup desktop-setup ui-build ## Lint every crate and target (the desktop shell too), warnings as errors
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 purity: setup ## Check that ferry-proto stays sans-IO
 	bash scripts/check-proto-purity.sh
@@ -57,14 +60,16 @@ doc: setup ## Build ferry-proto's docs, warnings as errors
 
 lint: fmt-check purity clippy doc ## All of the checks above (cheapest first)
 
-# The window's tests (ui-test) print their counts as cargo-style "test result:" lines into the
-# same log, so the closing summary counts them too; the summary is printed even when they fail.
-test: setup lint peers test-tools ui-setup ## Lint, then run every test in the workspace (with the interop peers) and the window's
+# The window's tests (ui-test) and the real-app end-to-end test (e2e-desktop) print their
+# counts as cargo-style "test result:" lines into the same log, so the closing summary counts
+# them too; the summary is printed even when they fail.
+test: setup lint peers test-tools ui-setup desktop-setup ## Lint, then every test: the workspace (with the interop peers), the window's, and the real app end to end
 	mkdir -p target
-	$(CARGO) test --workspace --exclude ferry-desktop --locked 2>&1 | tee target/test-output.log
+	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	ui=0; bash scripts/ui-test.sh 2>&1 | tee -a target/test-output.log || ui=$$?; \
+	    e2e=0; bash scripts/e2e-desktop.sh 2>&1 | tee -a target/test-output.log || e2e=$$?; \
 	    bash scripts/test-summary.sh target/test-output.log; \
-	    exit $$ui
+	    exit $$(( ui || e2e ))
 
 demo: setup ## Build everything, start ferry-server on 127.0.0.1 and the desktop app signed in and syncing a demo folder
 	bash scripts/demo.sh
@@ -82,9 +87,8 @@ bench: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload
 clean: ## Remove build output
 	$(CARGO) clean
 
-# The desktop app (src-tauri + ui). Not part of `test` yet: `package` needs the window (ui/)
-# merged; add `package` and `e2e-desktop` to `test` once it is.
-# `clippy` and `test` above leave out ferry-desktop (it needs WebKitGTK); these include it.
+# The desktop app (src-tauri + ui). `test` above runs its lint, its unit tests and the
+# end-to-end test; `package` builds the .deb (a release build: several minutes).
 .PHONY: desktop-setup desktop-lint package check-deb e2e-desktop
 
 desktop-setup: ## Install the Debian packages the desktop app builds with (WebKitGTK, tray)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # e2e-desktop.sh: the real desktop app under test (DESIGN section 5). Builds ferry-desktop in
 # debug (with ui/dist; the front end is built first when ui/ has its sources), then runs
-# tests/desktop/smoke.mjs inside a private D-Bus session with GNOME Keyring unlocked, under
+# tests/desktop/app.mjs inside a private D-Bus session with GNOME Keyring unlocked, under
 # xvfb-run, with scratch HOME, XDG_RUNTIME_DIR and FERRY_HOME. Screenshots go to target/e2e/.
 set -euo pipefail
 
@@ -16,21 +16,37 @@ if [[ -f $root/ui/package.json ]]; then
 fi
 [[ -f $root/ui/dist/index.html ]] ||
     { printf 'e2e-desktop: ui/dist/index.html is missing: build the window (ui/) first\n' >&2; exit 1; }
-cargo build -p ferry-desktop --locked
+cargo build -p ferry-desktop -p ferry-server --locked
 app=$target/debug/ferry-desktop
 [[ -x $app ]] || { printf 'e2e-desktop: %s was not built\n' "$app" >&2; exit 1; }
 
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch/home" "$scratch/run" "$scratch/ferry"
+server_pid=
+trap '[[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/home" "$scratch/run" "$scratch/ferry" "$scratch/synced"
 chmod 700 "$scratch/run"
+
+# A real ferry-server on 127.0.0.1 with user ann, for the full flow.
+password="e2e password $$"
+printf '%s\n' "$password" | "$target/debug/ferry-server" user add ann --password-stdin --data "$scratch/server" >/dev/null
+"$target/debug/ferry-server" serve --listen 127.0.0.1:0 --data "$scratch/server" >"$scratch/server.out" 2>"$scratch/server.err" &
+server_pid=$!
+server_url=
+for _ in $(seq 1 100); do
+    server_url=$(sed -n 's/^listening on //p' "$scratch/server.out" | head -n 1)
+    [[ -n $server_url ]] && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+done
+[[ -n $server_url ]] || { printf 'e2e-desktop: ferry-server did not start:\n' >&2; cat "$scratch/server.err" >&2; exit 1; }
 out=$root/target/e2e
 mkdir -p "$out"
 
 env -i PATH="$PATH" LANG=C.UTF-8 RUST_LOG="${RUST_LOG:-info}" \
     HOME="$scratch/home" XDG_RUNTIME_DIR="$scratch/run" FERRY_HOME="$scratch/ferry" \
-    FERRY_E2E_FULL="${FERRY_E2E_FULL:-0}" \
+    FERRY_E2E_SERVER="$server_url" FERRY_E2E_PASSWORD="$password" \
+    FERRY_E2E_FOLDER="$scratch/synced" FERRY_E2E_SERVER_FILES="$scratch/server/files" \
     dbus-run-session -- bash -c '
         echo -n pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null
         exec xvfb-run -a node "$@"
-    ' e2e "$root/tests/desktop/smoke.mjs" "$app" "$root/target/tools/bin/tauri-driver" "$out"
+    ' e2e "$root/tests/desktop/app.mjs" "$app" "$root/target/tools/bin/tauri-driver" "$out"

@@ -216,7 +216,12 @@ impl Tracker {
                     }
                 }
             }
-            Event::Finished { .. } => self.signed_out = false,
+            // Gone from the queue as soon as it is said, so that whoever reads the overview
+            // on this very event sees it gone.
+            Event::Finished { path, .. } => {
+                self.items.remove(path);
+                self.signed_out = false;
+            }
             _ => {}
         }
     }
@@ -402,5 +407,21 @@ mod tests {
         assert_eq!(json["totalBytes"], 10);
         let overview = serde_json::to_value(tracker.overview(false, 0, 1)).unwrap();
         assert_eq!(overview["state"], "uploading");
+    }
+
+    #[test]
+    fn a_finished_file_leaves_the_queue_as_its_event_is_seen() {
+        let mut tracker = Tracker::default();
+        tracker.queued("/f/a", None, 5);
+        tracker.on_event(
+            &Event::Finished {
+                path: "/f/a".into(),
+                location: None,
+                size: 5,
+                bytes_sent: 5,
+            },
+            Instant::now(),
+        );
+        assert_eq!(tracker.overview(false, 0, 1).state, OverallState::UpToDate);
     }
 }
