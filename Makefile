@@ -21,11 +21,11 @@ export CARGO_INCREMENTAL := 0
 export CARGO_TERM_COLOR := never
 endif
 
-.PHONY: help setup peers test-tools ui-setup ui-test fmt-check clippy purity doc lint test demo bench clean
+.PHONY: help setup peers test-tools ui-setup ui-test fmt-check clippy purity doc lint test demo bench bench-upload bench-sync clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
-	    awk 'BEGIN { FS = ":.*## " } { printf "  make %-10s %s\n", $$1, $$2 }'
+	    awk 'BEGIN { FS = ":.*## " } { printf "  make %-12s %s\n", $$1, $$2 }'
 
 setup: ## Install missing system packages; check the Rust toolchain
 	bash scripts/apt-ensure.sh $(SYSTEM_PACKAGES)
@@ -78,8 +78,13 @@ demo: setup peers ## Run ferry-server on 127.0.0.1 with real clients uploading t
 	    ''
 	bash scripts/demo.sh
 
-bench: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload (BENCH_SIZE_MB, default 1024)
+bench: bench-upload bench-sync ## Both benchmarks below; results appended to docs/benchmarks.md
+
+bench-upload: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload (BENCH_SIZE_MB, default 1024)
 	bash scripts/bench.sh
+
+bench-sync: setup ## folder sync: 10,000 small files, rescan of 100,000, quiet-period latency; tus and GalileoSend
+	python3 scripts/bench-sync.py
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_store::{
-    AccountId, FileState, FolderId, HistoryEntry, Journal, NewUpload, Outcome, UploadRecord,
+    AccountId, FileRecord, FileState, FolderId, HistoryEntry, Journal, NewUpload, Outcome,
+    UploadRecord,
 };
 
 use crate::error::EngineError;
@@ -198,13 +199,25 @@ pub(crate) async fn send_file(
             });
         }
         let sha1 = file.sha1().await?;
-        let record = lock(journal).upsert_file(
-            job.folder,
-            &job.key,
-            file.facts,
-            Some(&sha1.to_hex()),
-            FileState::Pending,
-        )?;
+        let hex = sha1.to_hex();
+        let known = lock(journal).file(job.folder, &job.key)?;
+        // Planned by folder sync with these very facts: the upload's start records the sha1
+        // (one write less per file).
+        let planned = known.filter(|r| {
+            r.facts == file.facts
+                && r.state == FileState::Pending
+                && r.sha1.as_deref().is_none_or(|s| s == hex)
+        });
+        let record = match planned {
+            Some(record) => record,
+            None => lock(journal).upsert_file(
+                job.folder,
+                &job.key,
+                file.facts,
+                Some(&hex),
+                FileState::Pending,
+            )?,
+        };
         let (endpoint, chunk_size) = endpoint_and_chunk(target, protocol, options.chunk_size);
         let wanted = NewUpload {
             file: record.id,
@@ -221,7 +234,7 @@ pub(crate) async fn send_file(
             concatenated: false,
             parts: Vec::new(),
         };
-        let (row, resume) = open_or_start(journal, &wanted)?;
+        let (row, resume) = open_or_start(journal, &wanted, &record)?;
         let transfer = Transfer {
             file,
             sha1,
@@ -337,10 +350,20 @@ fn endpoint_and_chunk(
 fn open_or_start(
     journal: &Mutex<Journal>,
     wanted: &NewUpload,
+    file: &FileRecord,
 ) -> Result<(UploadRecord, Option<transport::ResumeState>), EngineError> {
     let mut journal = lock(journal);
     match journal.upload_for_file(wanted.file)? {
         Some(row) if continues(&row, wanted) => {
+            if file.sha1.as_deref() != Some(wanted.sha1.as_str()) {
+                journal.upsert_file(
+                    file.folder,
+                    &file.local_path,
+                    wanted.facts,
+                    Some(&wanted.sha1),
+                    FileState::Pending,
+                )?;
+            }
             let state = from_parts(&row.upload.parts, row.upload.concatenated);
             Ok((row, state))
         }
@@ -360,8 +383,19 @@ async fn send(
     row: &UploadRecord,
 ) -> Result<transport::Transferred, EngineError> {
     let mut save_error = None;
+    let size = transfer.file.facts.size;
+    let mut recorded = row.confirmed;
     let mut on_confirmed = |state: &transport::ResumeState| {
-        if let Err(err) = lock(journal).record_progress(row.id, &to_parts(state)) {
+        let parts = to_parts(state);
+        let confirmed: u64 = parts.iter().map(|p| p.confirmed).sum();
+        // The whole file confirmed at once (a small file in its first request): not worth
+        // a write of its own, `finish_upload` records it next. A crash in between leaves
+        // the journal as it was before this confirmation, which is still true.
+        if recorded == 0 && confirmed == size {
+            return;
+        }
+        recorded = confirmed;
+        if let Err(err) = lock(journal).record_progress(row.id, &parts) {
             save_error.get_or_insert(err);
         }
     };

@@ -265,7 +265,7 @@ impl Journal {
         remote_path: &str,
         note: Option<&str>,
     ) -> Result<Option<HistoryEntry>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let entry = insert_removal(&tx, id, outcome, remote_path, note)?;
         tx.execute(
             "UPDATE files SET state = 'deleted', attempts = 0, last_error = NULL, next_retry_at = NULL, updated_at = ?2
