@@ -21,11 +21,11 @@ export CARGO_INCREMENTAL := 0
 export CARGO_TERM_COLOR := never
 endif
 
-.PHONY: help setup peers test-tools ui-setup ui-build ui-test fmt-check clippy purity doc lint test demo demo-stop demo-cli bench clean
+.PHONY: help setup peers test-tools ui-setup ui-build ui-test fmt-check clippy purity doc lint test demo demo-stop demo-cli bench bench-upload bench-sync clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
-	    awk 'BEGIN { FS = ":.*## " } { printf "  make %-10s %s\n", $$1, $$2 }'
+	    awk 'BEGIN { FS = ":.*## " } { printf "  make %-12s %s\n", $$1, $$2 }'
 
 setup: ## Install missing system packages; check the Rust toolchain
 	bash scripts/apt-ensure.sh $(SYSTEM_PACKAGES)
@@ -81,8 +81,13 @@ demo-cli: setup peers ## The protocols and the CLI: ferry-server with real third
 	$(CARGO) build --locked -p ferry-server -p ferry-cli -p ferry-proto --examples --bins
 	bash scripts/demo-cli.sh
 
-bench: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload (BENCH_SIZE_MB, default 1024)
+bench: bench-upload bench-sync ## Both benchmarks below; results appended to docs/benchmarks.md
+
+bench-upload: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload (BENCH_SIZE_MB, default 1024)
 	bash scripts/bench.sh
+
+bench-sync: setup ## folder sync: 10,000 small files, rescan of 100,000, quiet-period latency; tus and GalileoSend
+	python3 scripts/bench-sync.py
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use ferry_store::{
-    AccountId, FileState, FolderId, HistoryEntry, Journal, NewUpload, Outcome, UploadRecord,
+    AccountId, FileRecord, FileState, FolderId, HistoryEntry, Journal, NewUpload, Outcome,
+    UploadRecord,
 };
 
 use crate::error::EngineError;
@@ -209,17 +210,29 @@ pub(crate) async fn send_file(
                 size: file.facts.size,
             });
         }
-        let sha1 = match known_sha1(journal, job, &file)? {
+        let known = lock(journal).file(job.folder, &job.key)?;
+        let sha1 = match known_sha1(known.as_ref(), &file) {
             Some(sha1) => sha1,
             None => file.sha1().await?,
         };
-        let record = lock(journal).upsert_file(
-            job.folder,
-            &job.key,
-            file.facts,
-            Some(&sha1.to_hex()),
-            FileState::Pending,
-        )?;
+        let hex = sha1.to_hex();
+        // Planned by folder sync with these very facts: the upload's start records the sha1
+        // (one write less per file).
+        let planned = known.filter(|r| {
+            r.facts == file.facts
+                && r.state == FileState::Pending
+                && r.sha1.as_deref().is_none_or(|s| s == hex)
+        });
+        let record = match planned {
+            Some(record) => record,
+            None => lock(journal).upsert_file(
+                job.folder,
+                &job.key,
+                file.facts,
+                Some(&hex),
+                FileState::Pending,
+            )?,
+        };
         let (endpoint, chunk_size) = endpoint_and_chunk(target, protocol, options.chunk_size);
         let wanted = NewUpload {
             file: record.id,
@@ -236,7 +249,7 @@ pub(crate) async fn send_file(
             concatenated: false,
             parts: Vec::new(),
         };
-        let (row, resume) = open_or_start(journal, &wanted)?;
+        let (row, resume) = open_or_start(journal, &wanted, &record)?;
         let transfer = Transfer {
             file,
             sha1,
@@ -279,16 +292,11 @@ pub(crate) async fn send_file(
 /// not read the whole file again first. The same facts are what tells a changed file during
 /// an upload; content rewritten with all three unchanged (which takes a deliberate reset of
 /// the modification time) is caught by ferry-server's whole-file check at the end.
-fn known_sha1(
-    journal: &Mutex<Journal>,
-    job: &FileJob,
-    file: &LocalFile,
-) -> Result<Option<Checksum>, EngineError> {
-    let record = lock(journal).file(job.folder, &job.key)?;
-    Ok(record
+fn known_sha1(record: Option<&FileRecord>, file: &LocalFile) -> Option<Checksum> {
+    record
         .filter(|r| r.facts == file.facts)
-        .and_then(|r| r.sha1)
-        .and_then(|hex| Checksum::from_hex(ChecksumAlgorithm::Sha1, &hex)))
+        .and_then(|r| r.sha1.as_deref())
+        .and_then(|hex| Checksum::from_hex(ChecksumAlgorithm::Sha1, hex))
 }
 
 /// Records how an attempt ended: the history entry when it finished, `None` when the file
@@ -372,10 +380,20 @@ fn endpoint_and_chunk(
 fn open_or_start(
     journal: &Mutex<Journal>,
     wanted: &NewUpload,
+    file: &FileRecord,
 ) -> Result<(UploadRecord, Option<transport::ResumeState>), EngineError> {
     let mut journal = lock(journal);
     match journal.upload_for_file(wanted.file)? {
         Some(row) if continues(&row, wanted) => {
+            if file.sha1.as_deref() != Some(wanted.sha1.as_str()) {
+                journal.upsert_file(
+                    file.folder,
+                    &file.local_path,
+                    wanted.facts,
+                    Some(&wanted.sha1),
+                    FileState::Pending,
+                )?;
+            }
             let state = from_parts(&row.upload.parts, row.upload.concatenated);
             Ok((row, state))
         }
@@ -395,8 +413,19 @@ async fn send(
     row: &UploadRecord,
 ) -> Result<transport::Transferred, EngineError> {
     let mut save_error = None;
+    let size = transfer.file.facts.size;
+    let mut recorded = row.confirmed;
     let mut on_confirmed = |state: &transport::ResumeState| {
-        if let Err(err) = lock(journal).record_progress(row.id, &to_parts(state)) {
+        let parts = to_parts(state);
+        let confirmed: u64 = parts.iter().map(|p| p.confirmed).sum();
+        // The whole file confirmed at once (a small file in its first request): not worth
+        // a write of its own, `finish_upload` records it next. A crash in between leaves
+        // the journal as it was before this confirmation, which is still true.
+        if recorded == 0 && confirmed == size {
+            return;
+        }
+        recorded = confirmed;
+        if let Err(err) = lock(journal).record_progress(row.id, &parts) {
             save_error.get_or_insert(err);
         }
     };
@@ -440,7 +469,8 @@ mod tests {
             account: ferry_store::AccountId(1),
         };
         let journal = Mutex::new(Journal::open_in_memory().unwrap());
-        assert_eq!(known_sha1(&journal, &job, &file).unwrap(), None);
+        let row = |j: &Mutex<Journal>| lock(j).file(job.folder, &job.key).unwrap();
+        assert_eq!(known_sha1(row(&journal).as_ref(), &file), None);
         let sha1 = file.sha1().await.unwrap();
         lock(&journal)
             .upsert_file(
@@ -451,7 +481,7 @@ mod tests {
                 FileState::Pending,
             )
             .unwrap();
-        assert_eq!(known_sha1(&journal, &job, &file).unwrap(), Some(sha1));
+        assert_eq!(known_sha1(row(&journal).as_ref(), &file), Some(sha1));
         for facts in [
             FileFacts {
                 size: file.facts.size + 1,
@@ -470,7 +500,7 @@ mod tests {
                 path: path.clone(),
                 facts,
             };
-            assert_eq!(known_sha1(&journal, &job, &other).unwrap(), None);
+            assert_eq!(known_sha1(row(&journal).as_ref(), &other), None);
         }
     }
 }

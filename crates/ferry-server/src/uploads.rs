@@ -439,16 +439,20 @@ pub async fn finish(
     db.call(move |conn| {
         let now = unix(SystemTime::now());
         let size = record.received;
-        conn.execute(
+        // The file row and the upload's completion are one fact: one transaction (one
+        // flush to disk instead of two).
+        let tx = conn.transaction()?;
+        tx.execute(
             "INSERT INTO files (user_id, path, size, sha1, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (user_id, path) DO UPDATE
              SET size = excluded.size, sha1 = excluded.sha1, uploaded_at = excluded.uploaded_at",
             params![user_id, path.as_str(), to_i64(size), sha1, now],
         )?;
-        conn.execute(
+        tx.execute(
             "UPDATE uploads SET completed_at = ?2, received = ?3, expires_at = NULL WHERE id = ?1",
             params![record.id, now, to_i64(size)],
         )?;
+        tx.commit()?;
         record.completed_at = Some(now);
         record.expires_at = None;
         let entry = FileEntry {

@@ -168,14 +168,21 @@ impl Journal {
         folder: Option<FolderId>,
         local_path: &str,
     ) -> Result<Option<FileRecord>, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM files WHERE folder_id IS ?1 AND local_path = ?2"),
-                params![folder.map(|f| f.0), local_path],
+        // Two statements, so that each can use its index: `folder_id IS ?1` could use
+        // neither partial index and read every file of the folder.
+        let row = match folder {
+            Some(folder) => self.conn.query_row(
+                &format!("SELECT {COLUMNS} FROM files WHERE folder_id = ?1 AND local_path = ?2"),
+                params![folder.0, local_path],
                 from_row,
-            )
-            .optional()?;
+            ),
+            None => self.conn.query_row(
+                &format!("SELECT {COLUMNS} FROM files WHERE folder_id IS NULL AND local_path = ?1"),
+                params![local_path],
+                from_row,
+            ),
+        }
+        .optional()?;
         row.map(checked).transpose()
     }
 
@@ -265,7 +272,7 @@ impl Journal {
         remote_path: &str,
         note: Option<&str>,
     ) -> Result<Option<HistoryEntry>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let entry = insert_removal(&tx, id, outcome, remote_path, note)?;
         tx.execute(
             "UPDATE files SET state = 'deleted', attempts = 0, last_error = NULL, next_retry_at = NULL, updated_at = ?2

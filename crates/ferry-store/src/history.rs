@@ -1,7 +1,7 @@
 //! The history: one row per finished, abandoned or failed upload, searchable and paged in
 //! SQL (the desktop app shows 100,000 rows without loading them).
 
-use rusqlite::{Row, Transaction, params};
+use rusqlite::{Connection, Row, params};
 
 use crate::{FileId, Journal, StoreError, UploadId, from_sql, now_ms, to_sql};
 
@@ -127,7 +127,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<HistoryEntry> {
 
 /// Writes the history row of upload `id` (which must still exist) and returns it.
 pub(crate) fn insert_history(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: UploadId,
     outcome: Outcome,
     location: Option<&str>,
@@ -154,7 +154,7 @@ pub(crate) fn insert_history(
 /// Writes the history row of a synced file that was deleted or renamed, if some content of
 /// it had been uploaded (nothing to record otherwise), and returns it.
 pub(crate) fn insert_removal(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     file: FileId,
     outcome: Outcome,
     remote_path: &str,

@@ -137,6 +137,28 @@ impl Journal {
         }
         Ok(Self { conn })
     }
+
+    /// Runs `f` with every write it makes in one transaction: one flush to disk at the end
+    /// instead of one per write (the planning of many files at once). What `f` wrote is
+    /// durable only when this returns `Ok`; a crash before leaves none of it, as if `f` had
+    /// not run. Only for writes the caller can make again (nothing a server confirmed must
+    /// wait on a batch). Writes that are whole by themselves stay whole inside it.
+    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Result<T, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let out = f(self);
+        if self.conn.is_autocommit() {
+            // SQLite rolled it back itself (a full disk, an I/O error).
+            return Err(StoreError::Sql(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                Some("the batch of journal writes was rolled back".to_owned()),
+            )));
+        }
+        if let Err(err) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(err.into());
+        }
+        Ok(out)
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.

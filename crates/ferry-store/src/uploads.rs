@@ -3,7 +3,7 @@
 //! it, per server-side upload (one, or the partial uploads of a concatenation). Finishing
 //! or abandoning one moves it to the history in the same transaction.
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::history::{HistoryEntry, Outcome, insert_history};
 use crate::{
@@ -111,7 +111,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(UploadRecord, String)> {
     ))
 }
 
-fn write_parts(tx: &Transaction<'_>, id: UploadId, parts: &[PartRecord]) -> Result<(), StoreError> {
+fn write_parts(tx: &Connection, id: UploadId, parts: &[PartRecord]) -> Result<(), StoreError> {
     tx.execute("DELETE FROM upload_parts WHERE upload_id = ?1", [id.0])?;
     let mut insert = tx.prepare(
         "INSERT INTO upload_parts (upload_id, idx, start, len, location, confirmed, expires_at)
@@ -133,9 +133,9 @@ fn write_parts(tx: &Transaction<'_>, id: UploadId, parts: &[PartRecord]) -> Resu
 
 impl Journal {
     /// Records a new upload of a file (replacing an unfinished one of an older content of
-    /// that file) and marks the file as uploading.
+    /// that file) and marks the file as uploading, with the sha1 of the content sent.
     pub fn start_upload(&mut self, upload: &NewUpload) -> Result<UploadRecord, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let now = now_ms();
         tx.execute("DELETE FROM uploads WHERE file_id = ?1", [upload.file.0])?;
         tx.execute(
@@ -160,8 +160,8 @@ impl Journal {
         let id = UploadId(tx.last_insert_rowid());
         write_parts(&tx, id, &upload.parts)?;
         tx.execute(
-            "UPDATE files SET state = 'uploading', updated_at = ?2 WHERE id = ?1",
-            params![upload.file.0, now],
+            "UPDATE files SET state = 'uploading', sha1 = ?3, updated_at = ?2 WHERE id = ?1",
+            params![upload.file.0, now, upload.sha1],
         )?;
         tx.commit()?;
         Ok(UploadRecord {
@@ -238,7 +238,7 @@ impl Journal {
         id: UploadId,
         parts: &[PartRecord],
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         write_parts(&tx, id, parts)?;
         tx.execute(
             "UPDATE uploads SET confirmed = ?2, attempts = 0, next_retry_at = NULL, last_error = NULL, updated_at = ?3
@@ -294,7 +294,7 @@ impl Journal {
         bytes_sent: u64,
         error: Option<&str>,
     ) -> Result<HistoryEntry, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let entry = insert_history(&tx, id, outcome, location, bytes_sent, error)?;
         let (state, uploaded) = match outcome {
             Outcome::Uploaded => (FileState::Uploaded, entry.sha1.clone()),

@@ -294,13 +294,28 @@ impl Coordinator {
             .filter(|(_, at)| **at <= now)
             .map(|(k, _)| k.clone())
             .collect();
-        for key in due {
-            self.dirty.remove(&key);
-            if let Err(err) = self.examine(&key) {
-                self.emit(Event::Warning {
-                    message: format!("could not look at {}: {err}", self.display(&key)),
-                });
+        if due.is_empty() {
+            return;
+        }
+        // One journal transaction for all of them (one flush instead of one per file); the
+        // jobs wait for the lock meanwhile, so none of their writes joins it.
+        let journal = Arc::clone(&self.journal);
+        let mut journal = guard(&journal);
+        let batch = journal.batch(|journal| {
+            for key in due {
+                self.dirty.remove(&key);
+                if let Err(err) = self.examine(journal, &key) {
+                    self.emit(Event::Warning {
+                        message: format!("could not look at {}: {err}", self.display(&key)),
+                    });
+                }
             }
+        });
+        if let Err(err) = batch {
+            // Nothing of it was kept: jobs record their own files, rescans find the rest.
+            self.emit(Event::Warning {
+                message: format!("could not record what changed in the journal: {err}"),
+            });
         }
     }
 
@@ -399,14 +414,22 @@ impl Coordinator {
             _ => return,
         }
         let display = self.display(&key);
+        // Only a failure, or the end of one, changes the list of failed files.
+        let mut failures_changed = true;
         match result {
             Ok(Done::Uploaded(entry)) => {
                 guard(&self.views.tracker).remove(&display);
                 self.summary.uploaded += 1;
                 self.summary.bytes_sent += entry.bytes_sent;
                 let file = self.journal().file(Some(key.0), &key.1);
-                if let Ok(Some(file)) = file {
+                failures_changed = false;
+                if let Ok(Some(file)) = file
+                    && (file.attempts > 0
+                        || file.last_error.is_some()
+                        || file.next_retry_at_ms.is_some())
+                {
                     let _ = self.journal().clear_file_failure(file.id);
+                    failures_changed = true;
                 }
             }
             Ok(Done::Unchanged) => {
@@ -421,7 +444,9 @@ impl Coordinator {
             }
             Err(err) => self.failed(key, &display, &err).await,
         }
-        self.refresh_failed();
+        if failures_changed {
+            self.refresh_failed();
+        }
     }
 
     async fn failed(&mut self, key: Key, display: &str, err: &EngineError) {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ferry_store::{FileFacts, FileState, Folder, FolderId, Outcome};
+use ferry_store::{FileFacts, FileState, Folder, FolderId, Journal, Outcome};
 
 use crate::error::EngineError;
 use crate::events::Event;
@@ -272,7 +272,15 @@ impl Coordinator {
         let Some(key) = self.key_of(root, path) else {
             return;
         };
-        let at = Instant::now() + self.options.quiet_period;
+        let now = Instant::now();
+        let quiet = self.options.quiet_period;
+        // The quiet period runs from the file's last change (its mtime), not from when the
+        // watcher got round to reporting it (its debounce comes after the write); never
+        // longer than a full period from now.
+        let at = match super::scan::facts_of(path) {
+            Ok(Some(facts)) => (changed_at(&facts) + quiet).clamp(now, now + quiet),
+            _ => now + quiet,
+        };
         if path.is_dir() {
             let Some(folder) = self.folders.get(&key.0) else {
                 return;
@@ -389,8 +397,9 @@ impl Coordinator {
         }
     }
 
-    /// Looks at one path now and does what the planner says.
-    pub(crate) fn examine(&mut self, key: &Key) -> Result<(), EngineError> {
+    /// Looks at one path now and does what the planner says, writing to `journal` (the
+    /// coordinator's, locked by the caller: several paths are examined in one batch).
+    pub(crate) fn examine(&mut self, journal: &mut Journal, key: &Key) -> Result<(), EngineError> {
         let Some(folder) = self.folders.get(&key.0) else {
             return Ok(());
         };
@@ -414,9 +423,9 @@ impl Coordinator {
             // Changed or gone under its upload: stop it; the planner decides what next.
             self.cancel(key);
         }
-        let record = self.journal().file(Some(key.0), &key.1)?;
+        let record = journal.file(Some(key.0), &key.1)?;
         let open = match &record {
-            Some(r) => self.journal().upload_for_file(r.id)?,
+            Some(r) => journal.upload_for_file(r.id)?,
             None => None,
         };
         let known = record.as_ref().map(|r| Known {
@@ -435,7 +444,7 @@ impl Coordinator {
             (Op::Nothing, _) => self.unqueue(key),
             (Op::Record, Some(facts)) => {
                 let sha1 = record.as_ref().and_then(|r| r.sha1.clone());
-                self.journal().upsert_file(
+                journal.upsert_file(
                     Some(key.0),
                     &key.1,
                     facts,
@@ -449,19 +458,19 @@ impl Coordinator {
             }
             (Op::Upload | Op::Restart, Some(facts)) => {
                 if let Some(open) = open.filter(|_| op == Op::Restart) {
-                    self.journal().end_upload(
+                    journal.end_upload(
                         open.id,
                         Outcome::Abandoned,
                         0,
                         "the file changed before its upload finished; its new content is uploaded instead",
                     )?;
                 }
-                self.queue_upload(key, record.as_ref(), facts)?;
+                self.queue_upload(journal, key, record.as_ref(), facts)?;
             }
             (Op::Abandon | Op::Delete, _) => {
                 self.unqueue(key);
                 if let (Some(open), Op::Abandon) = (open, op) {
-                    self.journal().end_upload(
+                    journal.end_upload(
                         open.id,
                         Outcome::Abandoned,
                         0,
@@ -469,7 +478,7 @@ impl Coordinator {
                     )?;
                 }
                 if let Some(record) = record {
-                    self.record_removal(key, &record)?;
+                    self.record_removal(journal, key, &record)?;
                 }
             }
             // The planner wants the file but it is gone meanwhile: the watcher reports that.
@@ -482,17 +491,22 @@ impl Coordinator {
     /// and has not changed).
     fn queue_upload(
         &mut self,
+        journal: &mut Journal,
         key: &Key,
         record: Option<&ferry_store::FileRecord>,
         facts: FileFacts,
     ) -> Result<(), EngineError> {
         let changed = record.is_none_or(|r| r.facts != facts);
         let sha1 = record.filter(|_| !changed).and_then(|r| r.sha1.as_deref());
-        let file =
-            self.journal()
-                .upsert_file(Some(key.0), &key.1, facts, sha1, FileState::Pending)?;
+        let failures = record.is_some_and(|r| {
+            r.attempts > 0 || r.last_error.is_some() || r.next_retry_at_ms.is_some()
+        });
+        let file = journal.upsert_file(Some(key.0), &key.1, facts, sha1, FileState::Pending)?;
         if changed {
-            self.journal().clear_file_failure(file.id)?;
+            // A new row has no failures to forget: one write less per new file.
+            if failures {
+                journal.clear_file_failure(file.id)?;
+            }
             self.retry_at.remove(key);
         }
         if self.retry_at.contains_key(key) {
@@ -507,6 +521,7 @@ impl Coordinator {
     /// so (nothing changes on the server).
     fn record_removal(
         &mut self,
+        journal: &mut Journal,
         key: &Key,
         record: &ferry_store::FileRecord,
     ) -> Result<(), EngineError> {
@@ -519,8 +534,7 @@ impl Coordinator {
             None => (Outcome::Deleted, None),
         };
         if record.state != FileState::Deleted {
-            self.journal()
-                .record_removal(record.id, outcome, &remote, note.as_deref())?;
+            journal.record_removal(record.id, outcome, &remote, note.as_deref())?;
         }
         Ok(())
     }
