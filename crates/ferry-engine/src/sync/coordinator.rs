@@ -204,7 +204,7 @@ impl Coordinator {
     }
 
     /// Scans, uploads everything pending, and returns what happened.
-    pub(crate) async fn run_once(mut self, _commands: mpsc::UnboundedReceiver<Command>) -> Summary {
+    pub(crate) async fn run_once(mut self) -> Summary {
         self.load_folders().await;
         loop {
             self.examine_due();

@@ -221,6 +221,5 @@ pub async fn sync_once(
     let views = Arc::new(Views::default());
     let coordinator =
         coordinator::Coordinator::new(home, options, credentials, events, views, Mode::Once)?;
-    let (_commands, receiver) = mpsc::unbounded_channel();
-    Ok(coordinator.run_once(receiver).await)
+    Ok(coordinator.run_once().await)
 }
