@@ -13,6 +13,12 @@
 //!   stay open (a sleeping laptop, a dead Wi-Fi).
 //! - [`FaultProxy::throttle`]: upstream bytes per second.
 //! - [`FaultProxy::refuse_for`]: new connections are closed at once for a while.
+//! - [`FaultProxy::freeze_at`] / [`FaultProxy::freeze_on`]: everything stops, in both
+//!   directions and on every connection, once the upstream count reaches an offset or once
+//!   a byte pattern (a request line, a header) goes upstream, before or after that request
+//!   is forwarded; it stays frozen until [`FaultProxy::thaw`]. A test freezes at a chosen
+//!   step of a protocol ("the final upload was asked for", "the server answered it") and
+//!   kills the client there.
 //!
 //! The proxy stops when dropped. It only ever connects to the target it was given.
 
@@ -45,6 +51,21 @@ struct Plan {
     refusing_until: Option<Instant>,
     connections: u64,
     cuts_done: u64,
+    /// Upstream offsets at which everything freezes.
+    freeze_offsets: BTreeSet<u64>,
+    /// Byte patterns whose upstream passage freezes everything (once each).
+    freeze_patterns: Vec<(Vec<u8>, Freeze)>,
+    /// Nothing moves while set.
+    frozen: bool,
+}
+
+/// When a pattern freezes the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freeze {
+    /// Before the bytes that hold it are forwarded: the server never sees the request.
+    Before,
+    /// Right after they were forwarded: the server gets the request, its answer is held.
+    After,
 }
 
 /// What the forwarding loop does with the bytes it just read.
@@ -55,6 +76,8 @@ struct Step {
     flips: Vec<usize>,
     /// Close the connection after forwarding.
     cut: bool,
+    /// Freeze everything after forwarding (the rest of the read follows once thawed).
+    freeze: bool,
 }
 
 /// A running proxy. See the [module documentation](self).
@@ -124,6 +147,34 @@ impl FaultProxy {
         lock(&self.plan).refusing_until = Some(Instant::now() + duration);
     }
 
+    /// Freezes everything once the upstream count reaches `offset` (the bytes up to it are
+    /// forwarded first).
+    pub fn freeze_at(&self, offset: u64) {
+        lock(&self.plan).freeze_offsets.insert(offset);
+    }
+
+    /// Freezes everything the next time `pattern` (ASCII case ignored, as header names are)
+    /// goes upstream within one connection,
+    /// [`Freeze::Before`] or [`Freeze::After`] the bytes holding it are forwarded.
+    pub fn freeze_on(&self, pattern: &[u8], when: Freeze) {
+        lock(&self.plan)
+            .freeze_patterns
+            .push((pattern.to_vec(), when));
+    }
+
+    /// Whether the proxy is frozen now.
+    pub fn frozen(&self) -> bool {
+        lock(&self.plan).frozen
+    }
+
+    /// Lets traffic move again and forgets freezes not yet reached.
+    pub fn thaw(&self) {
+        let mut plan = lock(&self.plan);
+        plan.frozen = false;
+        plan.freeze_offsets.clear();
+        plan.freeze_patterns.clear();
+    }
+
     /// Upstream bytes forwarded so far.
     pub fn upstream_bytes(&self) -> u64 {
         lock(&self.plan).upstream
@@ -146,15 +197,32 @@ impl Drop for FaultProxy {
     }
 }
 
-/// Waits while traffic is stalled.
+/// Waits while traffic is stalled or frozen.
 async fn wait_out_stall(plan: &Mutex<Plan>) {
     loop {
-        let until = lock(plan).stalled_until;
+        let (until, frozen) = {
+            let plan = lock(plan);
+            (plan.stalled_until, plan.frozen)
+        };
         match until {
             Some(until) if Instant::now() < until => tokio::time::sleep_until(until).await,
+            // Frozen: looked at again every few milliseconds until thawed.
+            _ if frozen => tokio::time::sleep(Duration::from_millis(5)).await,
             _ => return,
         }
     }
+}
+
+/// The freeze a pattern in `window` (the end of the previous read and this one) sets off,
+/// if any; the pattern is used up. ASCII case does not matter (header names).
+fn pattern_freeze(plan: &Mutex<Plan>, window: &[u8]) -> Option<Freeze> {
+    let mut plan = lock(plan);
+    let index = plan.freeze_patterns.iter().position(|(pattern, _)| {
+        window
+            .windows(pattern.len())
+            .any(|w| w.eq_ignore_ascii_case(pattern))
+    })?;
+    Some(plan.freeze_patterns.remove(index).1)
 }
 
 /// Decides what happens to `n` upstream bytes just read, and counts them.
@@ -167,7 +235,16 @@ fn plan_step(plan: &Mutex<Plan>, n: usize) -> Step {
         plan.cuts.remove(&cut);
         plan.cuts_done += 1;
     }
-    let forward_end = cut_at.unwrap_or(end);
+    let freeze = plan
+        .freeze_offsets
+        .range(start + 1..=end)
+        .next()
+        .copied()
+        .filter(|f| cut_at.is_none_or(|c| *f < c));
+    if let Some(at) = freeze {
+        plan.freeze_offsets.remove(&at);
+    }
+    let forward_end = freeze.or(cut_at).unwrap_or(end);
     let flips: Vec<u64> = plan.flips.range(start..forward_end).copied().collect();
     for flip in &flips {
         plan.flips.remove(flip);
@@ -179,7 +256,8 @@ fn plan_step(plan: &Mutex<Plan>, n: usize) -> Step {
             .into_iter()
             .map(|f| usize::try_from(f - start).unwrap_or(0))
             .collect(),
-        cut: cut_at.is_some(),
+        cut: cut_at.is_some() && freeze.is_none(),
+        freeze: freeze.is_some(),
     }
 }
 
@@ -189,6 +267,8 @@ async fn upstream(
     plan: Arc<Mutex<Plan>>,
 ) -> io::Result<()> {
     let mut buf = vec![0u8; BUFFER];
+    // The last bytes of the previous read, so a pattern split across reads is still seen.
+    let mut tail: Vec<u8> = Vec::new();
     loop {
         wait_out_stall(&plan).await;
         let rate = lock(&plan).rate;
@@ -199,12 +279,33 @@ async fn upstream(
         if n == 0 {
             return to.shutdown().await;
         }
-        let step = plan_step(&plan, n);
-        for flip in step.flips {
+        tail.extend_from_slice(&buf[..n]);
+        let pattern = pattern_freeze(&plan, &tail);
+        tail.drain(..tail.len().saturating_sub(256));
+        if pattern == Some(Freeze::Before) {
+            lock(&plan).frozen = true;
+            wait_out_stall(&plan).await;
+        }
+        let mut step = plan_step(&plan, n);
+        for flip in std::mem::take(&mut step.flips) {
             buf[flip] ^= 1;
         }
         wait_out_stall(&plan).await;
         to.write_all(&buf[..step.forward]).await?;
+        if step.freeze {
+            lock(&plan).frozen = true;
+            wait_out_stall(&plan).await;
+            // The rest of this read, counted now that it moves.
+            let rest = n - step.forward;
+            if rest > 0 {
+                lock(&plan).upstream += rest as u64;
+                to.write_all(&buf[step.forward..n]).await?;
+            }
+        }
+        if pattern == Some(Freeze::After) {
+            to.flush().await?;
+            lock(&plan).frozen = true;
+        }
         if step.cut {
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,

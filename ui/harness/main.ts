@@ -23,6 +23,7 @@ import type {
   Protocol,
   ServerProbe,
   Settings,
+  Verification,
 } from "../src/lib/types";
 import { OUTCOMES } from "../src/lib/types";
 
@@ -111,8 +112,17 @@ function historyRow(id: number, outcome: Outcome, search: string | undefined, fo
     durationMs: 2000,
     speed: size / 2,
     error: outcome === "failed" ? "The server refused the file." : null,
+    verification: outcome === "uploaded" ? VERIFICATIONS[id % 3][0] : null,
+    verified: outcome === "uploaded" ? VERIFICATIONS[id % 3][1] : null,
   };
 }
+
+/** Every verification level, so the history shows each of them. */
+const VERIFICATIONS: [Verification, string][] = [
+  ["sha1-by-server", "verified: sha1 by server"],
+  ["chunks-checksummed", "verified: chunks checksummed"],
+  ["unverified", "unverified: the server offers no checksum"],
+];
 
 function history(q: HistoryQuery) {
   // A search matches few rows, a filter on the outcome a fifth: enough to tell pages apart.

@@ -23,6 +23,10 @@ struct Row<'a> {
     finished_at_ms: i64,
     duration_ms: i64,
     error: Option<&'a str>,
+    /// `sha1-by-server`, `chunks-checksummed` or `unverified` (null when not uploaded).
+    verification: Option<&'a str>,
+    /// The same for a person, e.g. "verified: sha1 by server".
+    verified: Option<&'a str>,
 }
 
 impl<'a> From<&'a HistoryEntry> for Row<'a> {
@@ -42,6 +46,8 @@ impl<'a> From<&'a HistoryEntry> for Row<'a> {
             finished_at_ms: e.finished_at_ms,
             duration_ms: e.finished_at_ms - e.started_at_ms,
             error: e.error.as_deref(),
+            verification: e.verification.map(ferry_store::Verification::as_str),
+            verified: e.verification.map(ferry_store::Verification::describe),
         }
     }
 }
@@ -68,8 +74,12 @@ pub(crate) fn run(home: &Home, args: &HistoryArgs, json: bool) -> anyhow::Result
             Some(error) => format!("{} ({error})", e.outcome.as_str()),
             None => e.outcome.as_str().to_owned(),
         };
+        let verified = e
+            .verification
+            .map(|v| format!("  ({})", v.describe()))
+            .unwrap_or_default();
         println!(
-            "{}  {:<9} {:>10}  {} -> {} [{}]",
+            "{}  {:<9} {:>10}  {} -> {} [{}]{verified}",
             when(e.finished_at_ms),
             outcome,
             bytes(e.size),

@@ -129,6 +129,20 @@ pub enum EngineError {
     /// The journal failed.
     #[error(transparent)]
     Store(#[from] ferry_store::StoreError),
+    /// The server said an upload was complete but cannot show that it holds the file's
+    /// exact bytes (it could not store it, or holds other bytes there): never recorded as
+    /// uploaded.
+    #[error(
+        "{server} accepted every byte of {remote} but {reason}; it is not recorded as uploaded: run the same command again (or Retry) to send it again"
+    )]
+    NotStored {
+        /// The remote path.
+        remote: String,
+        /// The server.
+        server: String,
+        /// What the server showed instead.
+        reason: String,
+    },
     /// Gave up after retrying.
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp {
@@ -195,6 +209,8 @@ impl EngineError {
             // Both wait on the person: stopping the other Ferry, raising the watch limit.
             | Self::Busy { .. }
             | Self::Watch { .. }
+            // Sending the same bytes again to the same place would end the same way.
+            | Self::NotStored { .. }
             | Self::GaveUp { .. } => false,
         }
     }

@@ -17,6 +17,7 @@
 //! - [`events`]: the typed events the engine emits on a sink the caller injects.
 //! - [`error`]: [`EngineError`], which knows whether retrying can help.
 //! - [`upload`]: the resumable one-shot upload `ferry upload` runs (and folder sync reuses).
+//! - `verify`: before a file is recorded as uploaded, the server shows it holds its bytes.
 //! - [`sync`]: folder sync: watcher, scanner, ignore rules, the pure planner, the
 //!   coordinator that queues and schedules uploads, and the live status.
 //!
@@ -37,6 +38,7 @@ pub mod sync;
 pub mod target;
 pub mod transport;
 pub mod upload;
+mod verify;
 
 pub use crate::error::EngineError;
 pub use crate::events::{Event, EventSink};

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use ferry_store::{
     AccountId, FileRecord, FileState, FolderId, HistoryEntry, Journal, NewUpload, Outcome,
-    UploadRecord,
+    UploadRecord, Verification,
 };
 
 use crate::error::EngineError;
@@ -21,11 +21,12 @@ use crate::events::{Event, EventSink};
 use crate::file::LocalFile;
 use crate::home::Home;
 use crate::rate::RateLimit;
-use crate::resume::{from_parts, to_parts};
+use crate::resume::{from_record, to_progress};
 use crate::retry::RetryPolicy;
 use crate::secret::Token;
 use crate::target::{Protocol, Target};
 use crate::transport::{self, Transfer};
+use crate::verify::{self, Sent};
 
 /// How many times a file that keeps changing under the upload is started again.
 const MAX_RESTARTS_FOR_CHANGES: u32 = 3;
@@ -248,8 +249,37 @@ pub(crate) async fn send_file(
             chunk_size,
             concatenated: false,
             parts: Vec::new(),
+            final_upload: ferry_store::FinalUpload::default(),
         };
-        let (row, resume) = open_or_start(journal, &wanted, &record)?;
+        let Opened {
+            row,
+            resume,
+            earlier,
+            stale,
+        } = open_or_start(journal, &wanted, &record)?;
+        if let Some(stale) = stale {
+            terminate_stale(http, target, options.token.as_ref(), &stale).await;
+        }
+        let sent_content = Sent {
+            remote: &job.remote,
+            size: file.facts.size,
+            sha1: &sha1,
+        };
+        if earlier
+            && verify::already_stored(http, target, options.token.as_ref(), sent_content).await
+        {
+            // A crash came after the server stored the file and before the journal said so:
+            // recorded now, not sent again.
+            tracing::info!(path = %path.display(), "the server already holds this content");
+            let entry = lock(journal).finish_upload(row.id, None, 0, Verification::ServerSha1)?;
+            (options.events)(Event::Finished {
+                path: display.clone(),
+                location: None,
+                size: file.facts.size,
+                bytes_sent: 0,
+            });
+            return Ok(entry);
+        }
         let transfer = Transfer {
             file,
             sha1,
@@ -263,7 +293,7 @@ pub(crate) async fn send_file(
             timeout: options.timeout,
             events: options.events.clone(),
         };
-        let sent = send(
+        let sent = match send(
             http,
             target,
             protocol,
@@ -272,7 +302,20 @@ pub(crate) async fn send_file(
             journal,
             &row,
         )
-        .await;
+        .await
+        {
+            Ok(done) => {
+                let sent = Sent {
+                    remote: &job.remote,
+                    size: transfer.file.facts.size,
+                    sha1: &transfer.sha1,
+                };
+                verify::verify(http, target, protocol, options.token.as_ref(), sent, &done)
+                    .await
+                    .map(|level| (done, level))
+            }
+            Err(err) => Err(err),
+        };
         if let Some(entry) = settle(
             journal,
             &row,
@@ -305,15 +348,19 @@ fn known_sha1(record: Option<&FileRecord>, file: &LocalFile) -> Option<Checksum>
 fn settle(
     journal: &Mutex<Journal>,
     row: &UploadRecord,
-    sent: Result<transport::Transferred, EngineError>,
+    sent: Result<(transport::Transferred, Verification), EngineError>,
     events: &EventSink,
     display: &str,
     size: u64,
 ) -> Result<Option<HistoryEntry>, EngineError> {
     match sent {
-        Ok(done) => {
-            let entry =
-                lock(journal).finish_upload(row.id, done.location.as_deref(), done.bytes_sent)?;
+        Ok((done, verification)) => {
+            let entry = lock(journal).finish_upload(
+                row.id,
+                done.location.as_deref(),
+                done.bytes_sent,
+                verification,
+            )?;
             (events)(Event::Finished {
                 path: display.to_owned(),
                 location: done.location,
@@ -375,13 +422,34 @@ fn endpoint_and_chunk(
     }
 }
 
+/// What a replaced upload left on the server: the tus uploads to delete.
+#[derive(Debug)]
+struct Stale {
+    endpoint: String,
+    locations: Vec<String>,
+}
+
+/// The upload a send continues or starts.
+struct Opened {
+    /// Its journal row.
+    row: UploadRecord,
+    /// The protocol machine's saved state, if anything was created on the server.
+    resume: Option<transport::ResumeState>,
+    /// An earlier run started it: the server may hold more of it than the journal knows,
+    /// all of it even (a crash between the last byte and the journal's record).
+    earlier: bool,
+    /// What a replaced upload of other content left on the server.
+    stale: Option<Stale>,
+}
+
 /// The journal's upload of this very content to this very place, with its saved state, or
-/// a new one (replacing an upload of older content).
+/// a new one (replacing an upload of older content, whose server-side uploads are returned
+/// so that they can be deleted).
 fn open_or_start(
     journal: &Mutex<Journal>,
     wanted: &NewUpload,
     file: &FileRecord,
-) -> Result<(UploadRecord, Option<transport::ResumeState>), EngineError> {
+) -> Result<Opened, EngineError> {
     let mut journal = lock(journal);
     match journal.upload_for_file(wanted.file)? {
         Some(row) if continues(&row, wanted) => {
@@ -394,11 +462,55 @@ fn open_or_start(
                     FileState::Pending,
                 )?;
             }
-            let state = from_parts(&row.upload.parts, row.upload.concatenated);
-            Ok((row, state))
+            let resume = from_record(&row.upload);
+            Ok(Opened {
+                row,
+                resume,
+                earlier: true,
+                stale: None,
+            })
         }
-        _ => Ok((journal.start_upload(wanted)?, None)),
+        old => {
+            let stale = old
+                .filter(|row| row.upload.protocol == ferry_store::Protocol::Tus)
+                .map(|row| Stale {
+                    endpoint: row.upload.endpoint.clone(),
+                    locations: row
+                        .upload
+                        .parts
+                        .iter()
+                        .filter_map(|p| p.location.clone())
+                        .chain(row.upload.final_upload.location.clone())
+                        .collect(),
+                })
+                .filter(|stale| !stale.locations.is_empty());
+            Ok(Opened {
+                row: journal.start_upload(wanted)?,
+                resume: None,
+                earlier: false,
+                stale,
+            })
+        }
     }
+}
+
+/// Deletes (best effort, when the server offers termination) the tus uploads of an upload
+/// that will not be continued, so partial uploads do not linger on the server.
+async fn terminate_stale(
+    http: &reqwest::Client,
+    target: &Target,
+    token: Option<&Token>,
+    stale: &Stale,
+) {
+    let Some(tus) = target.tus.as_ref() else {
+        return;
+    };
+    if tus.endpoint.as_str() != stale.endpoint
+        || !tus.caps.supports(&ferry_proto::tus::Extension::Termination)
+    {
+        return;
+    }
+    transport::tus::terminate(http, &tus.endpoint, token, &stale.locations).await;
 }
 
 /// Runs the protocol's transport, recording every confirmation in the journal before the
@@ -416,16 +528,16 @@ async fn send(
     let size = transfer.file.facts.size;
     let mut recorded = row.confirmed;
     let mut on_confirmed = |state: &transport::ResumeState| {
-        let parts = to_parts(state);
-        let confirmed: u64 = parts.iter().map(|p| p.confirmed).sum();
+        let progress = to_progress(state);
+        let confirmed: u64 = progress.parts.iter().map(|p| p.confirmed).sum();
         // The whole file confirmed at once (a small file in its first request): not worth
         // a write of its own, `finish_upload` records it next. A crash in between leaves
         // the journal as it was before this confirmation, which is still true.
-        if recorded == 0 && confirmed == size {
+        if recorded == 0 && confirmed == size && !progress.concatenated {
             return;
         }
         recorded = confirmed;
-        if let Err(err) = lock(journal).record_progress(row.id, &parts) {
+        if let Err(err) = lock(journal).record_progress(row.id, &progress) {
             save_error.get_or_insert(err);
         }
     };

@@ -1,5 +1,5 @@
 //! The JSON API: `/healthz`, `/api/v1/info`, `/api/v1/login`, `/api/v1/logout`,
-//! `/api/v1/files`. Knows nothing of the upload protocols beyond what `info` announces.
+//! `/api/v1/files` (`?prefix=` lists, `?path=` finds one file: how clients verify). Knows nothing of the upload protocols beyond what `info` announces.
 
 use std::net::SocketAddr;
 
@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::accounts::{check_password, issue_token, revoke_token};
 use crate::auth::Authenticated;
 use crate::error::ServerError;
-use crate::uploads::{FileEntry, list_files};
+use crate::uploads::{FileEntry, find_file, list_files};
 
 /// The API's routes.
 pub fn routes() -> Router<AppState> {
@@ -110,6 +110,8 @@ async fn logout(
 struct FilesQuery {
     #[serde(default)]
     prefix: String,
+    /// Exactly this path (at most one entry): how a client verifies one upload cheaply.
+    path: Option<String>,
 }
 
 async fn files(
@@ -121,7 +123,10 @@ async fn files(
     Ok(Json(
         state
             .db
-            .call(move |conn| list_files(conn, user_id, &query.prefix))
+            .call(move |conn| match &query.path {
+                Some(path) => Ok(find_file(conn, user_id, path)?.into_iter().collect()),
+                None => list_files(conn, user_id, &query.prefix),
+            })
             .await?,
     ))
 }

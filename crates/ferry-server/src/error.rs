@@ -48,6 +48,11 @@ pub enum ServerError {
     /// The request conflicts with the state of the upload or the files.
     #[error("{0}")]
     Conflict(String),
+    /// A complete upload cannot be stored at its path while something is in the way (a
+    /// file where a folder must be, a folder of the file's name). Permanent until someone
+    /// moves it: the bytes are kept, and a later try publishes them.
+    #[error("{0}")]
+    CannotStore(String),
     /// The whole-file hash does not match; the upload was reset to byte 0.
     #[error(
         "the file's sha1 does not match (expected {expected}, received {actual}); the upload starts again from byte 0"
@@ -106,6 +111,8 @@ impl ServerError {
             Self::BadRequest(_) | Self::BadPath { .. } => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            // Not 409, which tus reserves for a wrong offset (clients resync and retry).
+            Self::CannotStore(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::HashMismatch { .. } => ferry_proto::tus::server::CHECKSUM_MISMATCH,
             Self::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             Self::Io { .. } | Self::Db(_) | Self::Migration(_) | Self::Internal(_) => {
@@ -122,7 +129,7 @@ impl ServerError {
             }
             Self::NotFound => ErrorCode::UnknownUpload,
             Self::BadRequest(_) | Self::Conflict(_) => ErrorCode::BadMessage,
-            Self::BadPath { .. } => ErrorCode::BadPath,
+            Self::BadPath { .. } | Self::CannotStore(_) => ErrorCode::BadPath,
             Self::TooLarge { .. } => ErrorCode::TooLarge,
             Self::HashMismatch { .. } => ErrorCode::HashMismatch,
             Self::DiskFull { .. } => ErrorCode::DiskFull,

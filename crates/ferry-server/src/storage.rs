@@ -100,6 +100,35 @@ impl Storage {
         self.root.join("files").join(user).join(path.as_str())
     }
 
+    /// Refuses a path that cannot be stored now because something is in the way: a file
+    /// where one of its folders must be, or a folder of its name.
+    pub fn check_storable(&self, user: &str, path: &RemotePath) -> Result<(), ServerError> {
+        let files = self.root.join("files");
+        let to = self.file_path(user, path);
+        if let Some(blocking) = to
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(&files))
+            .find(|a| a.is_file())
+        {
+            return Err(ServerError::CannotStore(format!(
+                "cannot store {}: {} is a file, not a folder; move it away on the server, then try again",
+                path.as_str(),
+                blocking
+                    .strip_prefix(files.join(user))
+                    .unwrap_or(blocking)
+                    .display()
+            )));
+        }
+        if to.is_dir() {
+            return Err(ServerError::CannotStore(format!(
+                "cannot store {}: a folder of that name is in the way on the server; move it away, then try again",
+                path.as_str()
+            )));
+        }
+        Ok(())
+    }
+
     /// Puts a finished upload in place: flushes it, renames it over `DIR/files/USER/PATH`
     /// (replacing an older version in one step) and flushes the directory.
     pub fn publish(
@@ -113,26 +142,7 @@ impl Storage {
         let parent = to
             .parent()
             .ok_or_else(|| ServerError::Internal("a file path has no parent".into()))?;
-        if let Some(blocking) = parent
-            .ancestors()
-            .take_while(|a| a.starts_with(self.root.join("files")))
-            .find(|a| a.is_file())
-        {
-            return Err(ServerError::Conflict(format!(
-                "cannot store {}: {} is a file, not a folder",
-                path.as_str(),
-                blocking
-                    .strip_prefix(self.root.join("files").join(user))
-                    .unwrap_or(blocking)
-                    .display()
-            )));
-        }
-        if to.is_dir() {
-            return Err(ServerError::Conflict(format!(
-                "cannot store {}: a folder of that name exists",
-                path.as_str()
-            )));
-        }
+        self.check_storable(user, path)?;
         fs::create_dir_all(parent)
             .map_err(|e| ServerError::io(format!("creating the folder of {}", path.as_str()), e))?;
         fs::File::open(&from)
@@ -214,12 +224,12 @@ mod tests {
         let below_file = RemotePath::parse("docs/a.txt/b").unwrap();
         assert!(matches!(
             storage.publish("u3", "ann", &below_file),
-            Err(ServerError::Conflict(_))
+            Err(ServerError::CannotStore(_))
         ));
         let over_dir = RemotePath::parse("docs").unwrap();
         assert!(matches!(
             storage.publish("u3", "ann", &over_dir),
-            Err(ServerError::Conflict(_))
+            Err(ServerError::CannotStore(_))
         ));
         assert!(
             storage.upload_path("u3").exists(),

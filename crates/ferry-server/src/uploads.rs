@@ -236,6 +236,23 @@ impl UploadRecord {
         }
     }
 
+    /// The final upload of `user_id` joining exactly partial uploads `parts` (ids separated
+    /// by single spaces, in order), if there is one.
+    pub fn final_joining(
+        conn: &Connection,
+        user_id: i64,
+        parts: &str,
+    ) -> Result<Option<String>, ServerError> {
+        Ok(conn
+            .query_row(
+                "SELECT id FROM uploads WHERE user_id = ?1 AND concat = 'final' AND parts = ?2
+                 ORDER BY created_at DESC LIMIT 1",
+                params![user_id, parts],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Final uploads of `user_id` not yet assembled that name partial upload `partial_id`
     /// (concatenation-unfinished).
     pub fn finals_waiting_for(
@@ -464,6 +481,28 @@ pub async fn finish(
         Ok((record, entry))
     })
     .await
+}
+
+/// The finished file of `user_id` at exactly `path`, if any.
+pub fn find_file(
+    conn: &Connection,
+    user_id: i64,
+    path: &str,
+) -> Result<Option<FileEntry>, ServerError> {
+    Ok(conn
+        .query_row(
+            "SELECT path, size, sha1, uploaded_at FROM files WHERE user_id = ?1 AND path = ?2",
+            params![user_id, path],
+            |r| {
+                Ok(FileEntry {
+                    path: r.get(0)?,
+                    size: to_u64(r.get(1)?),
+                    sha1: r.get(2)?,
+                    uploaded_at: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
 }
 
 /// The finished files of `user_id` whose path starts with `prefix`.

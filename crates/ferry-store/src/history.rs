@@ -47,6 +47,55 @@ impl Outcome {
     }
 }
 
+/// How Ferry knows that the server holds the exact bytes of an uploaded file: the
+/// strongest check the server offered, recorded with the upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verification {
+    /// The server listed the stored file with the local content's size and sha1
+    /// (ferry-server), or checked the whole-file sha1 itself and said so (GalileoSend with
+    /// Ferry's extension).
+    ServerSha1,
+    /// Every chunk was checked by the server against its checksum, and the server agreed on
+    /// the final offset and length.
+    ChunkChecksums,
+    /// The server agreed on the final offset and length, but offers no checksum to check
+    /// the bytes with.
+    Unverified,
+}
+
+impl Verification {
+    /// The name stored and used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ServerSha1 => "sha1-by-server",
+            Self::ChunkChecksums => "chunks-checksummed",
+            Self::Unverified => "unverified",
+        }
+    }
+
+    /// The level named `text` (as stored), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::ServerSha1, Self::ChunkChecksums, Self::Unverified]
+            .into_iter()
+            .find(|v| v.as_str() == text)
+    }
+
+    /// What a person reads in the history.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::ServerSha1 => "verified: sha1 by server",
+            Self::ChunkChecksums => "verified: chunks checksummed",
+            Self::Unverified => "unverified: the server offers no checksum",
+        }
+    }
+}
+
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
 /// One ended upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
@@ -78,6 +127,9 @@ pub struct HistoryEntry {
     pub finished_at_ms: i64,
     /// Why it failed or was abandoned.
     pub error: Option<String>,
+    /// How an uploaded file was checked to be on the server (`None` for other outcomes,
+    /// and for uploads recorded before Ferry verified them).
+    pub verification: Option<Verification>,
 }
 
 /// Which history rows to read.
@@ -103,7 +155,7 @@ impl Default for HistoryQuery {
 
 const COLUMNS: &str = "history.id, history.local_path, folders.path, history.remote_path, history.server_url, \
     history.protocol, history.size, history.sha1, history.outcome, history.location, history.bytes_sent, \
-    history.started_at_ms, history.finished_at_ms, history.error";
+    history.started_at_ms, history.finished_at_ms, history.error, history.verification";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<HistoryEntry> {
     let outcome: String = r.get(8)?;
@@ -122,6 +174,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<HistoryEntry> {
         started_at_ms: r.get(11)?,
         finished_at_ms: r.get(12)?,
         error: r.get(13)?,
+        verification: r
+            .get::<_, Option<String>>(14)?
+            .as_deref()
+            .and_then(Verification::parse),
     })
 }
 
@@ -133,15 +189,24 @@ pub(crate) fn insert_history(
     location: Option<&str>,
     bytes_sent: u64,
     error: Option<&str>,
+    verification: Option<Verification>,
 ) -> Result<HistoryEntry, StoreError> {
     tx.execute(
         "INSERT INTO history (account_id, folder_id, local_path, remote_path, server_url, protocol, size, sha1,
-                              outcome, location, bytes_sent, started_at_ms, finished_at_ms, error)
+                              outcome, location, bytes_sent, started_at_ms, finished_at_ms, error, verification)
          SELECT uploads.account_id, files.folder_id, files.local_path, uploads.remote_path, accounts.server_url,
-                uploads.protocol, uploads.size, uploads.sha1, ?2, ?3, ?4, uploads.started_at, ?5, ?6
+                uploads.protocol, uploads.size, uploads.sha1, ?2, ?3, ?4, uploads.started_at, ?5, ?6, ?7
          FROM uploads JOIN files ON files.id = uploads.file_id JOIN accounts ON accounts.id = uploads.account_id
          WHERE uploads.id = ?1",
-        params![id.0, outcome.as_str(), location, to_sql(bytes_sent), now_ms(), error],
+        params![
+            id.0,
+            outcome.as_str(),
+            location,
+            to_sql(bytes_sent),
+            now_ms(),
+            error,
+            verification.map(Verification::as_str)
+        ],
     )?;
     let row = tx.last_insert_rowid();
     Ok(tx.query_row(

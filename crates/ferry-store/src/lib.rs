@@ -33,8 +33,10 @@ pub use crate::accounts::{Account, AccountId};
 pub use crate::error::StoreError;
 pub use crate::files::{FileCounts, FileFacts, FileId, FileRecord, FileState};
 pub use crate::folders::{Folder, FolderId};
-pub use crate::history::{DayTotal, HistoryEntry, HistoryFilter, HistoryQuery, Outcome};
-pub use crate::uploads::{NewUpload, PartRecord, UploadId, UploadRecord};
+pub use crate::history::{
+    DayTotal, HistoryEntry, HistoryFilter, HistoryQuery, Outcome, Verification,
+};
+pub use crate::uploads::{FinalUpload, NewUpload, PartRecord, Progress, UploadId, UploadRecord};
 
 /// How an upload travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -118,6 +118,14 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE history_v2 RENAME TO history;
     CREATE INDEX history_by_time ON history (finished_at_ms);",
     ),
+    // A concatenation is one plan: its partial uploads and its final upload, which may have
+    // been asked for (its POST sent) before its location is known; and the history says how
+    // each upload was verified.
+    M::up(
+        "ALTER TABLE uploads ADD COLUMN final_requested INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE uploads ADD COLUMN final_location TEXT;
+    ALTER TABLE history ADD COLUMN verification TEXT;",
+    ),
 ];
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::history::{HistoryEntry, Outcome, insert_history};
+use crate::history::{HistoryEntry, Outcome, Verification, insert_history};
 use crate::{
     AccountId, FileFacts, FileId, FileState, Journal, Protocol, StoreError, from_sql, now_ms,
     to_sql,
@@ -56,6 +56,30 @@ pub struct NewUpload {
     pub concatenated: bool,
     /// The parts, as planned.
     pub parts: Vec<PartRecord>,
+    /// The final upload joining the parts of a concatenation, as far as it got.
+    pub final_upload: FinalUpload,
+}
+
+/// The final upload of a concatenation, as far as the client knows it. A final that was
+/// requested but has no location may exist on the server: the next run looks for it before
+/// it makes another.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinalUpload {
+    /// Its creating POST was (about to be) sent.
+    pub requested: bool,
+    /// Its URL as the server gave it, once the server answered.
+    pub location: Option<String>,
+}
+
+/// Everything an upload's server confirmed so far, as [`Journal::record_progress`] keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Whether the parts are partial uploads to be joined.
+    pub concatenated: bool,
+    /// The server-side uploads and their confirmed offsets.
+    pub parts: Vec<PartRecord>,
+    /// The final upload of a concatenation.
+    pub final_upload: FinalUpload,
 }
 
 /// An unfinished upload as the journal keeps it.
@@ -78,7 +102,8 @@ pub struct UploadRecord {
 }
 
 const COLUMNS: &str = "id, file_id, account_id, protocol, endpoint, remote_path, size, mtime_ns, inode, sha1, \
-                       chunk_size, concatenated, confirmed, attempts, next_retry_at, last_error, started_at";
+                       chunk_size, concatenated, confirmed, attempts, next_retry_at, last_error, started_at, \
+                       final_requested, final_location";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<(UploadRecord, String)> {
     let protocol: String = r.get(3)?;
@@ -100,6 +125,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(UploadRecord, String)> {
                 chunk_size: from_sql(r.get(10)?),
                 concatenated: r.get(11)?,
                 parts: Vec::new(),
+                final_upload: FinalUpload {
+                    requested: r.get(17)?,
+                    location: r.get(18)?,
+                },
             },
             confirmed: from_sql(r.get(12)?),
             attempts: r.get(13)?,
@@ -140,8 +169,8 @@ impl Journal {
         tx.execute("DELETE FROM uploads WHERE file_id = ?1", [upload.file.0])?;
         tx.execute(
             "INSERT INTO uploads (file_id, account_id, protocol, endpoint, remote_path, size, mtime_ns, inode, sha1,
-                                  chunk_size, concatenated, started_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                                  chunk_size, concatenated, started_at, updated_at, final_requested, final_location)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)",
             params![
                 upload.file.0,
                 upload.account.0,
@@ -154,7 +183,9 @@ impl Journal {
                 upload.sha1,
                 to_sql(upload.chunk_size),
                 upload.concatenated,
-                now
+                now,
+                upload.final_upload.requested,
+                upload.final_upload.location,
             ],
         )?;
         let id = UploadId(tx.last_insert_rowid());
@@ -230,20 +261,25 @@ impl Journal {
         Ok(open)
     }
 
-    /// Records what the server confirmed: the parts as they stand now. Call it only with
-    /// offsets and locations the server stated. Clears the failure count: progress is
-    /// progress.
-    pub fn record_progress(
-        &mut self,
-        id: UploadId,
-        parts: &[PartRecord],
-    ) -> Result<(), StoreError> {
+    /// Records what the server confirmed: the parts as they stand now and, for a
+    /// concatenation, its final upload. Call it only with offsets and locations the server
+    /// stated (a final is marked `requested` before its POST is sent). Clears the failure
+    /// count: progress is progress.
+    pub fn record_progress(&mut self, id: UploadId, progress: &Progress) -> Result<(), StoreError> {
         let tx = self.conn.savepoint()?;
-        write_parts(&tx, id, parts)?;
+        write_parts(&tx, id, &progress.parts)?;
         tx.execute(
-            "UPDATE uploads SET confirmed = ?2, attempts = 0, next_retry_at = NULL, last_error = NULL, updated_at = ?3
+            "UPDATE uploads SET confirmed = ?2, concatenated = ?3, final_requested = ?4, final_location = ?5,
+                                attempts = 0, next_retry_at = NULL, last_error = NULL, updated_at = ?6
              WHERE id = ?1",
-            params![id.0, to_sql(parts.iter().map(|p| p.confirmed).sum()), now_ms()],
+            params![
+                id.0,
+                to_sql(progress.parts.iter().map(|p| p.confirmed).sum()),
+                progress.concatenated,
+                progress.final_upload.requested,
+                progress.final_upload.location,
+                now_ms()
+            ],
         )?;
         tx.commit()?;
         Ok(())
@@ -263,15 +299,24 @@ impl Journal {
         Ok(())
     }
 
-    /// The upload is complete on the server at `location`: in one transaction, the history
-    /// gains a row, the file is marked uploaded with this content, the upload row goes.
+    /// The upload is complete on the server at `location`, checked as `verification`
+    /// says: in one transaction, the history gains a row, the file is marked uploaded with
+    /// this content, the upload row goes.
     pub fn finish_upload(
         &mut self,
         id: UploadId,
         location: Option<&str>,
         bytes_sent: u64,
+        verification: Verification,
     ) -> Result<HistoryEntry, StoreError> {
-        self.close_upload(id, Outcome::Uploaded, location, bytes_sent, None)
+        self.close_upload(
+            id,
+            Outcome::Uploaded,
+            location,
+            bytes_sent,
+            None,
+            Some(verification),
+        )
     }
 
     /// The upload is given up (`Abandoned`: the file changed or went; `Failed`: a permanent
@@ -283,7 +328,7 @@ impl Journal {
         bytes_sent: u64,
         error: &str,
     ) -> Result<HistoryEntry, StoreError> {
-        self.close_upload(id, outcome, None, bytes_sent, Some(error))
+        self.close_upload(id, outcome, None, bytes_sent, Some(error), None)
     }
 
     fn close_upload(
@@ -293,9 +338,10 @@ impl Journal {
         location: Option<&str>,
         bytes_sent: u64,
         error: Option<&str>,
+        verification: Option<Verification>,
     ) -> Result<HistoryEntry, StoreError> {
         let tx = self.conn.savepoint()?;
-        let entry = insert_history(&tx, id, outcome, location, bytes_sent, error)?;
+        let entry = insert_history(&tx, id, outcome, location, bytes_sent, error, verification)?;
         let (state, uploaded) = match outcome {
             Outcome::Uploaded => (FileState::Uploaded, entry.sha1.clone()),
             Outcome::Abandoned => (FileState::Pending, None),

@@ -49,6 +49,7 @@ fn a_batch_is_one_transaction_that_others_see_only_when_it_ends() {
                     chunk_size: 1024,
                     concatenated: false,
                     parts: Vec::new(),
+                    final_upload: ferry_store::FinalUpload::default(),
                 })
                 .unwrap();
             journal
@@ -100,6 +101,7 @@ fn a_failed_write_inside_a_batch_leaves_the_others() {
                 chunk_size: 1024,
                 concatenated: false,
                 parts: Vec::new(),
+                final_upload: ferry_store::FinalUpload::default(),
             });
             start.is_err()
         })

@@ -5,8 +5,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferry_store::{
-    FileFacts, FileState, HistoryQuery, Journal, NewUpload, Outcome, PartRecord, Protocol,
-    StoreError,
+    FileFacts, FileState, FinalUpload, HistoryQuery, Journal, NewUpload, Outcome, PartRecord,
+    Progress, Protocol, StoreError,
 };
 
 fn facts(size: u64) -> FileFacts {
@@ -47,6 +47,16 @@ fn new_upload(journal: &Journal, path: &str, size: u64, parts: usize) -> NewUplo
                 expires_at: None,
             })
             .collect(),
+        final_upload: ferry_store::FinalUpload::default(),
+    }
+}
+
+/// What the server confirmed: `parts` of a concatenation, no final yet.
+fn progress(parts: &[PartRecord]) -> Progress {
+    Progress {
+        concatenated: parts.len() > 1,
+        parts: parts.to_vec(),
+        final_upload: FinalUpload::default(),
     }
 }
 
@@ -65,7 +75,18 @@ fn an_upload_survives_reopening_and_finishing_moves_it_to_history() {
             part.confirmed = 500;
             part.expires_at = Some(1_700_000_100);
         }
-        journal.record_progress(upload.id, &parts).unwrap();
+        journal
+            .record_progress(upload.id, &progress(&parts))
+            .unwrap();
+        // The final upload joining them was asked for, and the server answered.
+        let asked = Progress {
+            final_upload: FinalUpload {
+                requested: true,
+                location: Some("http://127.0.0.1:8080/files/final".into()),
+            },
+            ..progress(&parts)
+        };
+        journal.record_progress(upload.id, &asked).unwrap();
         assert_eq!(
             journal
                 .file_by_id(upload.upload.file)
@@ -86,6 +107,14 @@ fn an_upload_survives_reopening_and_finishing_moves_it_to_history() {
     assert!(resumed.upload.concatenated);
     assert_eq!(resumed.upload.parts.len(), 3);
     assert_eq!(
+        resumed.upload.final_upload,
+        FinalUpload {
+            requested: true,
+            location: Some("http://127.0.0.1:8080/files/final".into())
+        },
+        "the final upload is part of the plan the journal keeps"
+    );
+    assert_eq!(
         resumed.upload.parts[2].location.as_deref(),
         Some("http://127.0.0.1:8080/files/2")
     );
@@ -98,9 +127,18 @@ fn an_upload_survives_reopening_and_finishing_moves_it_to_history() {
     assert_eq!((failed.attempts, failed.next_retry_at_ms), (1, Some(123)));
 
     let entry = journal
-        .finish_upload(upload_id, Some("http://127.0.0.1:8080/files/9"), 3100)
+        .finish_upload(
+            upload_id,
+            Some("http://127.0.0.1:8080/files/9"),
+            3100,
+            ferry_store::Verification::ServerSha1,
+        )
         .unwrap();
     assert_eq!(entry.outcome, Outcome::Uploaded);
+    assert_eq!(
+        entry.verification,
+        Some(ferry_store::Verification::ServerSha1)
+    );
     assert_eq!((entry.size, entry.bytes_sent), (3000, 3100));
     assert_eq!(entry.server_url, "http://127.0.0.1:8080");
     assert_eq!(entry.remote_path, "home/ann/k.bin");
@@ -207,7 +245,9 @@ fn folders_are_unique_pausable_and_removal_keeps_history() {
     let mut upload = new_upload(&journal, "/x", 5, 1);
     upload.file = file.id;
     let upload = journal.start_upload(&upload).unwrap();
-    let entry = journal.finish_upload(upload.id, None, 5).unwrap();
+    let entry = journal
+        .finish_upload(upload.id, None, 5, ferry_store::Verification::ServerSha1)
+        .unwrap();
     assert_eq!(entry.folder.as_deref(), Some("/home/ann/Photos"));
 
     assert!(journal.remove_folder("/home/ann/Photos").unwrap());
@@ -230,7 +270,9 @@ fn history_is_searched_and_paged_in_sql() {
         let upload = journal
             .start_upload(&new_upload(&journal, &name, 1, 1))
             .unwrap();
-        journal.finish_upload(upload.id, None, 1).unwrap();
+        journal
+            .finish_upload(upload.id, None, 1, ferry_store::Verification::ServerSha1)
+            .unwrap();
     }
     let reports = HistoryQuery {
         search: Some("report".into()),
@@ -274,10 +316,17 @@ fn crash_child_works_the_journal_until_killed() {
                 part.location = Some("loc".into());
                 part.confirmed = part.len.unwrap() * step / 10;
             }
-            journal.record_progress(upload.id, &parts).unwrap();
+            journal
+                .record_progress(upload.id, &progress(&parts))
+                .unwrap();
         }
         journal
-            .finish_upload(upload.id, Some("done"), 4000)
+            .finish_upload(
+                upload.id,
+                Some("done"),
+                4000,
+                ferry_store::Verification::ServerSha1,
+            )
             .unwrap();
     }
 }
@@ -480,7 +529,9 @@ fn a_removed_file_is_recorded_in_history_only_if_it_had_been_uploaded() {
     let mut upload = new_upload(&journal, "/x", 7, 1);
     upload.file = sent.id;
     let upload = journal.start_upload(&upload).unwrap();
-    journal.finish_upload(upload.id, None, 7).unwrap();
+    journal
+        .finish_upload(upload.id, None, 7, ferry_store::Verification::ServerSha1)
+        .unwrap();
     let entry = journal
         .record_removal(
             sent.id,

@@ -49,11 +49,14 @@ fn ended(
             chunk_size: 1024,
             concatenated: false,
             parts: Vec::new(),
+            final_upload: ferry_store::FinalUpload::default(),
         })
         .unwrap();
     match outcome {
         Outcome::Uploaded => {
-            journal.finish_upload(upload.id, None, size).unwrap();
+            journal
+                .finish_upload(upload.id, None, size, ferry_store::Verification::ServerSha1)
+                .unwrap();
         }
         other => {
             journal.end_upload(upload.id, other, size, "gone").unwrap();

@@ -90,7 +90,13 @@ export interface HistoryRow {
   durationMs: number;
   speed: number;
   error: string | null;
+  /** How an uploaded file was checked to be on the server (null: not uploaded, or older). */
+  verification: Verification | null;
+  /** The same for a person: "verified: sha1 by server", ... */
+  verified: string | null;
 }
+
+export type Verification = 'sha1-by-server' | 'chunks-checksummed' | 'unverified';
 
 export interface HistoryPage {
   rows: HistoryRow[];

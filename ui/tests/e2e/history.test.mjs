@@ -33,6 +33,13 @@ describe("history", () => {
     await waitText(first.getByTestId("history-file"), "photo-100000.jpg");
     await waitText(first.getByTestId("history-outcome-cell"), "Uploaded");
     await waitText(page.getByTestId("history-row").nth(1).getByTestId("history-outcome-cell"), "Failed");
+    // Every uploaded row says how it was verified; failed ones say nothing of it.
+    assert.deepEqual(await page.getByTestId("history-verified").evaluateAll((els) => els.slice(0, 3).map((e) => e.textContent)), [
+      "verified: chunks checksummed",
+      "unverified: the server offers no checksum",
+      "verified: sha1 by server",
+    ]);
+    assert.equal(await page.getByTestId("history-row").nth(1).getByTestId("history-verified").count(), 0, "a failed upload claims no verification");
     assert.deepEqual(await historyCalls(page), [{ offset: 0, limit: 50 }], "exactly one page was requested");
     await page.getByTestId("chart").waitFor();
     assert.equal(await page.getByTestId("chart-bar").count(), 30);

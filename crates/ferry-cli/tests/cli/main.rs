@@ -3,9 +3,11 @@
 mod basics;
 mod interop;
 mod keyring;
+mod kill;
 mod restart;
 mod rewrite;
 mod sleep;
 mod support;
 mod sync;
 mod upload;
+mod verify;

@@ -13,7 +13,7 @@ use crate::support::{Listening, Running, assert_success, ferry_command, wait_mid
 
 /// The `ferry-server` binary of this build: next to `ferry` in the same target directory
 /// (`cargo test --workspace` builds both). Fails with the fix when it is missing.
-fn ferry_server_bin() -> PathBuf {
+pub(crate) fn ferry_server_bin() -> PathBuf {
     let ferry = Path::new(env!("CARGO_BIN_EXE_ferry"));
     let bin = ferry.with_file_name(format!("ferry-server{}", std::env::consts::EXE_SUFFIX));
     assert!(
@@ -27,7 +27,7 @@ fn ferry_server_bin() -> PathBuf {
 }
 
 /// Runs `ferry-server ARGS` to its end with `stdin`; its stdout.
-fn ferry_server(args: &[&str], data: &Path, stdin: &str) -> String {
+pub(crate) fn ferry_server(args: &[&str], data: &Path, stdin: &str) -> String {
     let mut child = Command::new(ferry_server_bin())
         .args(args)
         .arg("--data")
@@ -53,7 +53,7 @@ fn ferry_server(args: &[&str], data: &Path, stdin: &str) -> String {
 }
 
 /// `ferry-server serve` on 127.0.0.1:`port` over `data`, once it listens.
-fn serve(data: &Path, port: u16) -> Listening {
+pub(crate) fn serve(data: &Path, port: u16) -> Listening {
     let mut command = Command::new(ferry_server_bin());
     command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])

@@ -113,6 +113,13 @@ pub struct HistoryRow {
     pub speed: u64,
     /// Why it failed or was abandoned.
     pub error: Option<String>,
+    /// How an uploaded file was checked to be on the server: `sha1-by-server`,
+    /// `chunks-checksummed` or `unverified` (`None`: not uploaded, or recorded before
+    /// Ferry verified uploads).
+    pub verification: Option<String>,
+    /// The same for a person: "verified: sha1 by server", "verified: chunks checksummed",
+    /// "unverified: the server offers no checksum".
+    pub verified: Option<String>,
 }
 
 /// One page of rows and how many match in all.
@@ -172,6 +179,8 @@ impl From<HistoryEntry> for HistoryRow {
             duration_ms,
             speed,
             error: e.error,
+            verification: e.verification.map(|v| v.as_str().to_owned()),
+            verified: e.verification.map(|v| v.describe().to_owned()),
         }
     }
 }
@@ -257,6 +266,7 @@ mod tests {
             started_at_ms: started,
             finished_at_ms: finished,
             error: None,
+            verification: Some(ferry_store::Verification::ServerSha1),
         }
     }
 
@@ -272,7 +282,7 @@ mod tests {
                 "size": 4000, "sha1": "ab", "outcome": "uploaded",
                 "location": "http://127.0.0.1:8080/files/x", "bytesSent": 5000,
                 "startedAtMs": 1000, "finishedAtMs": 3000, "durationMs": 2000, "speed": 2000,
-                "error": null
+                "error": null, "verification": "sha1-by-server", "verified": "verified: sha1 by server"
             })
         );
         let instant = HistoryRow::from(entry(None, "/tmp/a.bin", 5, 5));

@@ -57,6 +57,11 @@ pub struct Transferred {
     pub location: Option<String>,
     /// Bytes put on the wire for it.
     pub bytes_sent: u64,
+    /// tus: every chunk carried a checksum that the server checks.
+    pub checksummed: bool,
+    /// GalileoSend: the server checked the whole-file sha1 sent with the upload (it has
+    /// Ferry's resume extension, which checks it).
+    pub server_checked_sha1: bool,
 }
 
 impl std::fmt::Debug for Transfer {

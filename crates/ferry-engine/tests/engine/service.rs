@@ -246,6 +246,7 @@ fn history_pages_and_days_come_from_the_journal() {
                 chunk_size: 1024,
                 concatenated: false,
                 parts: Vec::new(),
+                final_upload: ferry_store::FinalUpload::default(),
             })
             .unwrap();
         if i == 3 {
@@ -254,7 +255,12 @@ fn history_pages_and_days_come_from_the_journal() {
                 .unwrap();
         } else {
             journal
-                .finish_upload(upload.id, Some("http://127.0.0.1:9/files/x"), 100 + i)
+                .finish_upload(
+                    upload.id,
+                    Some("http://127.0.0.1:9/files/x"),
+                    100 + i,
+                    ferry_store::Verification::ServerSha1,
+                )
                 .unwrap();
         }
     }

@@ -126,6 +126,16 @@ pub enum TusError {
         /// The offset it reports now.
         reported: u64,
     },
+    /// Every partial upload is complete, but the final upload joining them is not (yet).
+    #[error(
+        "the server holds {reported} bytes of the final upload joining the partial uploads, not the {length} of the file; asking again"
+    )]
+    FinalIncomplete {
+        /// The final upload's offset.
+        reported: u64,
+        /// The file's length.
+        length: u64,
+    },
     /// The server reports an offset outside what this request could have produced.
     #[error(
         "the server reports offset {reported} after {request}, outside the possible {min}..={max}"
@@ -199,7 +209,8 @@ impl TusError {
             Self::ServerUnavailable { .. }
             | Self::MissingHeader { .. }
             | Self::BadHeader { .. }
-            | Self::OffsetWentBackwards { .. } => Recovery::Retry,
+            | Self::OffsetWentBackwards { .. }
+            | Self::FinalIncomplete { .. } => Recovery::Retry,
         }
     }
 

@@ -36,6 +36,8 @@ pub enum RequestKind {
     Append,
     /// POST with `Upload-Concat: final;...`: join partial uploads.
     Concatenate,
+    /// HEAD on a final upload made earlier: is the concatenation complete?
+    FinalStatus,
     /// DELETE on an upload: abandon it.
     Terminate,
 }
@@ -46,7 +48,7 @@ impl RequestKind {
         match self {
             Self::Discover => "OPTIONS",
             Self::Create | Self::Concatenate => "POST",
-            Self::Status => "HEAD",
+            Self::Status | Self::FinalStatus => "HEAD",
             Self::Append => "PATCH",
             Self::Terminate => "DELETE",
         }
@@ -61,6 +63,7 @@ impl fmt::Display for RequestKind {
             Self::Status => "HEAD (offset)",
             Self::Append => "PATCH (upload)",
             Self::Concatenate => "POST (concatenation)",
+            Self::FinalStatus => "HEAD (final upload)",
             Self::Terminate => "DELETE (termination)",
         };
         f.write_str(what)

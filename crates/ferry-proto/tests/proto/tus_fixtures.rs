@@ -194,6 +194,8 @@ fn resumed(extensions: &[Extension], offset: u64, expires_at: Option<u64>) -> Up
             expires_at,
         }],
         concatenated: false,
+        final_requested: false,
+        final_location: None,
     };
     Upload::new(options(Some(100)), Some(caps(extensions)), Some(&state)).unwrap()
 }

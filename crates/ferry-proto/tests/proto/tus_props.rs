@@ -134,6 +134,8 @@ proptest! {
                 start: 0, len: Some(100), location: Some("/files/r".into()), offset: 0, expires_at: None,
             }],
             concatenated: false,
+            final_requested: false,
+            final_location: None,
         });
         let mut upload = Upload::new(opts, None, state.as_ref()).unwrap();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);

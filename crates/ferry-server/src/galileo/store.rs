@@ -110,6 +110,7 @@ impl OpenUpload {
         meta: &Meta,
         path: &RemotePath,
     ) -> Result<Self, ServerError> {
+        state.storage.check_storable(&user.name, path)?;
         let mut record = UploadRecord::new(user, Protocol::Galileo);
         record.path = Some(path.as_str().to_owned());
         record.length = Some(meta.size);

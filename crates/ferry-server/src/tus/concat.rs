@@ -28,12 +28,18 @@ pub(super) async fn resolve_parts(
     user: &User,
     urls: &[String],
 ) -> Result<Vec<String>, Failure> {
-    let mut ids = Vec::with_capacity(urls.len());
+    let mut ids: Vec<String> = Vec::with_capacity(urls.len());
     let mut total = Some(0u64);
     for url in urls {
         let id = upload_id_from_url(url, ENDPOINT_PATH).ok_or_else(|| {
             Rejection::bad_request(format!("{url:?} does not name an upload of this endpoint"))
         })?;
+        if ids.iter().any(|known| known == id) {
+            return Err(Rejection::bad_request(format!(
+                "{url} is named twice: a final upload joins each partial upload once"
+            ))
+            .into());
+        }
         let part = load(state, checked_id(id)?, user.id).await?;
         if part.concat != Some(ConcatRole::Partial) {
             return Err(Rejection::bad_request(format!(
@@ -60,6 +66,42 @@ pub(super) async fn resolve_parts(
     Ok(ids)
 }
 
+/// The final upload of `user` that joins exactly the partial uploads `urls` name, if one
+/// was made already (whether or not it is assembled, and even after its partial uploads
+/// were removed): a final asked for again is that one.
+pub(super) async fn existing_final(
+    state: &AppState,
+    user: &User,
+    urls: &[String],
+) -> Result<Option<String>, Failure> {
+    let mut ids = Vec::with_capacity(urls.len());
+    for url in urls {
+        match upload_id_from_url(url, ENDPOINT_PATH) {
+            Some(id) if crate::uploads::is_valid_id(id) => ids.push(id.to_owned()),
+            _ => return Ok(None),
+        }
+    }
+    let (user_id, parts) = (user.id, ids.join(" "));
+    Ok(state
+        .db
+        .call(move |conn| UploadRecord::final_joining(conn, user_id, &parts))
+        .await?)
+}
+
+/// [`assemble_if_ready`] in a task of its own: a client that hangs up (or times out and
+/// asks again) never leaves a final half assembled; its next request finds it finished or
+/// waits for it.
+pub(super) async fn assemble_in_background(
+    state: &AppState,
+    user: &User,
+    final_id: &str,
+) -> Result<UploadRecord, Failure> {
+    let (state, user, id) = (state.clone(), user.clone(), final_id.to_owned());
+    tokio::spawn(async move { assemble_if_ready(&state, &user, &id).await })
+        .await
+        .map_err(|e| ServerError::Internal(format!("assembling a final upload failed: {e}")))?
+}
+
 /// Assembles and finishes final upload `final_id` if all its partial uploads are
 /// complete; returns it as it is now (still waiting, or finished).
 pub(super) async fn assemble_if_ready(
@@ -84,6 +126,15 @@ pub(super) async fn assemble_if_ready(
             return Ok(record);
         }
         parts.push(part);
+    }
+    let total = parts
+        .iter()
+        .fold(0u64, |sum, p| sum.saturating_add(p.received));
+    if let Some(max) = state.tus.max_size
+        && total > max
+    {
+        // Partial uploads of deferred length are only now known to be too large together.
+        return Err(ServerError::TooLarge { size: total, max }.into());
     }
     let storage = state.storage.clone();
     let (target, sources) = (record.id.clone(), part_ids.clone());

@@ -39,6 +39,21 @@ pub(super) async fn create(
     record.length = creation.length;
     record.expires_at = Some(expiry(&state));
     apply_metadata(&mut record, &creation.metadata, creation.concat.as_ref())?;
+    if let Some(path) = &record.path {
+        // What is already known to fail at the end is refused before a byte is sent.
+        state
+            .storage
+            .check_storable(&auth.user.name, &RemotePath::parse(path)?)?;
+    }
+    if let Some(Concat::Final(urls)) = &creation.concat
+        && let Some(existing) = concat::existing_final(&state, &auth.user, urls).await?
+    {
+        // The same final asked for again (the client lost the answer, or crashed before
+        // it recorded it): the same final, never a second one.
+        let here = location(&existing);
+        let record = concat::assemble_in_background(&state, &auth.user, &existing).await?;
+        return Ok(answer(info_of(&record).created_response(&here, false)));
+    }
     record.concat = match &creation.concat {
         None => None,
         Some(Concat::Partial) => Some(ConcatRole::Partial),
@@ -56,7 +71,7 @@ pub(super) async fn create(
     let here = location(&record.id);
 
     if let Some(ConcatRole::Final(_)) = &record.concat {
-        let record = concat::assemble_if_ready(&state, &auth.user, &record.id).await?;
+        let record = concat::assemble_in_background(&state, &auth.user, &record.id).await?;
         return Ok(answer(info_of(&record).created_response(&here, false)));
     }
     let guard = state.locks.acquire(&record.id).await;

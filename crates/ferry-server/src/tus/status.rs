@@ -29,7 +29,13 @@ pub(super) async fn head(
     // Newest wins: a stale PATCH still streaming stops and commits first, so the offset
     // reported here is the one a resume must start from.
     let _guard = state.locks.acquire(id).await;
-    let record = load(&state, id, auth.user.id).await?;
+    let mut record = load(&state, id, auth.user.id).await?;
+    if record.is_complete() && record.completed_at.is_none() {
+        // Every byte is in but the upload was not published (something was in the way, the
+        // disk was full): try again now. It never looks complete before it is published;
+        // a failure answers with its status (422 in the way, 507 disk full).
+        record = super::append::completed(&state, &auth.user, record).await?;
+    }
     Ok(with_raw_metadata(
         answer(info_of(&record).head_response()),
         &record,

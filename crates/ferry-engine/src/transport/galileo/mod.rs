@@ -43,6 +43,8 @@ pub fn resume_state(upload: &str, size: u64, confirmed: u64) -> ResumeState {
             expires_at: None,
         }],
         concatenated: false,
+        final_requested: false,
+        final_location: None,
     }
 }
 
@@ -98,8 +100,10 @@ pub async fn send(
         let (progressed, failure) = match Session::run(&mut run).await {
             Ok(()) => {
                 return Ok(Transferred {
+                    server_checked_sha1: run.upload.is_some(),
                     location: run.upload,
                     bytes_sent: run.bytes_sent,
+                    checksummed: false,
                 });
             }
             Err((progressed, failure)) => (progressed, failure),

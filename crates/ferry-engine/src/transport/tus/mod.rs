@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use ferry_proto::checksum::ChecksumAlgorithm;
 use ferry_proto::tus::client::RestartReason;
-use ferry_proto::tus::{Event as TusEvent, Metadata, TusError, Upload, UploadOptions};
+use ferry_proto::tus::{Event as TusEvent, Metadata, RequestKind, TusError, Upload, UploadOptions};
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
@@ -100,7 +100,39 @@ pub async fn send(
     Ok(Transferred {
         location: location.map(|l| target.endpoint.join(&l).map_or(l, |url| url.to_string())),
         bytes_sent: sent.load(Ordering::Relaxed),
+        checksummed: upload.uses_checksums(),
+        server_checked_sha1: false,
     })
+}
+
+/// Deletes tus uploads that will not be continued (the partial uploads of a replaced
+/// upload, say), best effort: one DELETE each, failures only logged. Only uploads on the
+/// endpoint's own origin are touched, so the token goes nowhere else.
+pub async fn terminate(
+    http: &reqwest::Client,
+    endpoint: &url::Url,
+    token: Option<&crate::secret::Token>,
+    locations: &[String],
+) {
+    for location in locations {
+        let Ok(url) = endpoint.join(location) else {
+            continue;
+        };
+        if url.origin() != endpoint.origin() {
+            continue;
+        }
+        let mut request = http
+            .delete(url.as_str())
+            .header("Tus-Resumable", ferry_proto::tus::headers::TUS_VERSION)
+            .timeout(Duration::from_secs(10));
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose());
+        }
+        match request.send().await {
+            Ok(reply) => tracing::debug!(status = %reply.status(), "deleted a stale tus upload"),
+            Err(err) => tracing::debug!(error = %err, "could not delete a stale tus upload"),
+        }
+    }
 }
 
 /// The driver's own state: what it needs to decide when to try again.
@@ -203,6 +235,11 @@ impl Driver<'_> {
                     });
                 }
                 TusEvent::Finished { location } => {
+                    if upload.is_concatenated() {
+                        // The final's location, kept while the upload is verified: a run
+                        // after a crash checks this final instead of making another.
+                        on_confirmed(&upload.state());
+                    }
                     next = Next::Finished(Some(location).filter(|l| !l.is_empty()));
                 }
                 TusEvent::Terminated { .. } => next = Next::Terminated,
@@ -263,6 +300,11 @@ impl Driver<'_> {
             }
             if self.pause_until.is_none() {
                 while let Some(request) = upload.poll_request(SystemTime::now()) {
+                    if request.kind == RequestKind::Concatenate {
+                        // Recorded before it is sent: once the POST may have reached the
+                        // server, a final may exist, and a later run looks for it first.
+                        on_confirmed(&upload.state());
+                    }
                     in_flight.push(wire.exchange(request));
                 }
             }

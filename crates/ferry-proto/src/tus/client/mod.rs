@@ -10,6 +10,13 @@
 //!    [`TusError::is_retryable`]; otherwise give up.
 //! 3. Stop at [`Event::Finished`] (or [`Event::Terminated`] after [`Upload::terminate`]).
 //!
+//! A concatenation is one plan: the partial uploads and the final upload that joins them.
+//! Store [`Upload::state`] also right before sending a [`RequestKind::Concatenate`] request
+//! (it is then marked `final_requested`) and at `Finished` (it then holds the final's
+//! location): a machine resumed from it checks the final it knows of with HEAD instead of
+//! making another, and asks again for the final it requested (a server may answer a
+//! repeated request with the same final) before it looks at the partial uploads.
+//!
 //! Several requests are in flight at once only for concatenation (one per partial upload).
 //! The confirmed offset only ever takes values the server stated; a request the machine
 //! builds never starts past it. The machine never reads the clock: `now` comes in with
@@ -158,6 +165,8 @@ enum Phase {
     Discover,
     Parts,
     Concatenate,
+    /// HEAD on the final upload made in an earlier run.
+    FinalStatus,
     Finished,
     Terminating,
     Terminated,
@@ -187,6 +196,11 @@ pub struct Upload {
     /// Bytes of the file that exist so far (grows in deferred-length mode).
     available: u64,
     final_location: Option<String>,
+    /// The final upload's POST was sent (in this run or an earlier one).
+    final_requested: bool,
+    /// The final upload is asked for again on resume, before the parts are checked: a
+    /// refusal sends the machine back to the parts (once).
+    final_resumed: bool,
     /// URLs still to delete while terminating.
     to_delete: Vec<Url>,
     pending: BTreeMap<RequestId, Pending>,
@@ -210,6 +224,8 @@ impl Upload {
             parts: Vec::new(),
             concatenated: false,
             final_location: None,
+            final_requested: false,
+            final_resumed: false,
             to_delete: Vec::new(),
             pending: BTreeMap::new(),
             next_id: 0,
@@ -218,6 +234,11 @@ impl Upload {
         match resume {
             Some(state) if upload.state_fits(state) => {
                 upload.concatenated = state.concatenated;
+                if state.concatenated {
+                    upload.final_requested =
+                        state.final_requested || state.final_location.is_some();
+                    upload.final_location.clone_from(&state.final_location);
+                }
                 upload.parts = state
                     .parts
                     .iter()
@@ -239,6 +260,10 @@ impl Upload {
 
     /// Whether a saved state describes this file: parts contiguous from 0 to its length.
     fn state_fits(&self, state: &ResumeState) -> bool {
+        // A plain upload is one upload on the server: several parts are only ever joined.
+        if !state.concatenated && state.parts.len() != 1 {
+            return false;
+        }
         let mut end = 0;
         for part in &state.parts {
             if part.start != end || part.len.is_none() && state.concatenated {
@@ -255,11 +280,23 @@ impl Upload {
     fn start(&mut self, caps: Capabilities) -> Result<(), TusError> {
         let result = self.plan(&caps);
         self.caps = Some(caps);
-        match result {
-            Ok(()) => self.phase = Phase::Parts,
-            Err(_) => self.phase = Phase::Failed,
-        }
+        self.phase = match result {
+            Err(_) => Phase::Failed,
+            Ok(()) if self.concatenated && self.final_location.is_some() => Phase::FinalStatus,
+            Ok(()) if self.concatenated && self.final_requested && self.parts_saved_complete() => {
+                self.final_resumed = true;
+                Phase::Concatenate
+            }
+            Ok(()) => Phase::Parts,
+        };
         result
+    }
+
+    /// Whether the saved state says every part was complete.
+    fn parts_saved_complete(&self) -> bool {
+        self.parts
+            .iter()
+            .all(|p| p.url.is_some() && p.len.is_some_and(|len| p.offset >= len))
     }
 
     fn plan(&mut self, caps: &Capabilities) -> Result<(), TusError> {
@@ -314,6 +351,16 @@ impl Upload {
             )),
             Phase::Parts => (0..self.parts.len()).find_map(|index| self.part_request(index, now)),
             Phase::Concatenate if self.pending.is_empty() => Some(self.concatenate_request()),
+            Phase::FinalStatus if self.pending.is_empty() => {
+                let url = self
+                    .final_location
+                    .as_deref()
+                    .and_then(|l| self.opts.endpoint.join(l).ok())?;
+                let mut req = self.request(RequestKind::FinalStatus, Method::HEAD, url, 0, None);
+                req.headers
+                    .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+                Some(req)
+            }
             Phase::Terminating if self.pending.is_empty() => {
                 let url = self.to_delete.last()?.clone();
                 let mut req = self.request(RequestKind::Terminate, Method::DELETE, url, 0, None);
@@ -383,6 +430,8 @@ impl Upload {
         ResumeState {
             parts: self.parts.iter().map(Part::snapshot).collect(),
             concatenated: self.concatenated,
+            final_requested: self.concatenated && self.final_requested,
+            final_location: self.final_location.clone().filter(|_| self.concatenated),
         }
     }
 

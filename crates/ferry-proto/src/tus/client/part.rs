@@ -117,6 +117,13 @@ pub struct ResumeState {
     pub parts: Vec<PartState>,
     /// Whether the parts are partial uploads to be joined by a final upload.
     pub concatenated: bool,
+    /// The final upload's creating POST was sent: a final may exist on the server even
+    /// without a `final_location` (the answer was lost).
+    #[serde(default)]
+    pub final_requested: bool,
+    /// The final upload's `Location` as the server gave it, once it answered.
+    #[serde(default)]
+    pub final_location: Option<String>,
 }
 
 /// One upload within a [`ResumeState`].

@@ -167,6 +167,7 @@ impl Upload {
             .filter_map(|p| p.location.clone())
             .collect();
         let endpoint = self.opts.endpoint.clone();
+        self.final_requested = true;
         let mut req = self.request(RequestKind::Concatenate, Method::POST, endpoint, 0, None);
         let h = &mut req.headers;
         h.insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));

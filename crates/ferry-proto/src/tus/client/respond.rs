@@ -42,6 +42,7 @@ impl Upload {
                 RequestKind::Status => self.on_status(&pending, response),
                 RequestKind::Append => self.on_append(&pending, response),
                 RequestKind::Concatenate => self.on_concatenate(response),
+                RequestKind::FinalStatus => self.on_final_status(response),
                 RequestKind::Terminate => self.on_terminate(response),
             },
         };
@@ -218,11 +219,99 @@ impl Upload {
     fn on_concatenate(&mut self, response: &Response) -> Result<(), TusError> {
         let kind = RequestKind::Concatenate;
         if !response.status.is_success() {
+            if std::mem::take(&mut self.final_resumed) && response.status.is_client_error() {
+                // Asked again on resume and refused (the server no longer knows a partial
+                // upload, say): the parts are checked one by one, as in a fresh run.
+                self.back_to_parts();
+                return Ok(());
+            }
             return Err(unexpected(kind, response));
         }
+        self.final_resumed = false;
         self.final_location = Some(location_header(kind, response)?);
-        self.finish();
+        let length = self.opts.length.unwrap_or(0);
+        let offset = offset_header(kind, response).ok().flatten();
+        let server_len = header_u64(&response.headers, &UPLOAD_LENGTH).ok().flatten();
+        match (offset, server_len) {
+            // The server said how far the final got: trust a complete one at once, check an
+            // unfinished one with HEAD.
+            (Some(offset), Some(len)) if offset == length && len == length => self.finish(),
+            (Some(_), _) => self.phase = Phase::FinalStatus,
+            // A server that says nothing creates the final complete (tus: the final upload
+            // is complete once all its partial uploads are).
+            (None, _) => self.finish(),
+        }
         Ok(())
+    }
+
+    fn on_final_status(&mut self, response: &Response) -> Result<(), TusError> {
+        let kind = RequestKind::FinalStatus;
+        if is_gone(response.status) || response.status == StatusCode::FORBIDDEN {
+            // The final upload made earlier is gone: the parts decide what comes next.
+            self.final_location = None;
+            self.final_requested = false;
+            self.back_to_parts();
+            return Ok(());
+        }
+        if !response.status.is_success() {
+            return Err(unexpected(kind, response));
+        }
+        let reported = offset_header(kind, response)?.ok_or(TusError::MissingHeader {
+            request: kind,
+            header: "Upload-Offset",
+        })?;
+        let server_len = header_u64(&response.headers, &UPLOAD_LENGTH).map_err(|source| {
+            TusError::BadHeader {
+                request: kind,
+                source,
+            }
+        })?;
+        let length = self.opts.length.unwrap_or(0);
+        match server_len {
+            Some(server) if server != length => {
+                // Not a final of this file: forget it and join the parts again.
+                self.final_location = None;
+                self.final_requested = false;
+                self.back_to_parts();
+                Err(TusError::LengthMismatch {
+                    local: length,
+                    server,
+                })
+            }
+            Some(_) if reported == length => {
+                self.finish();
+                Ok(())
+            }
+            _ if self
+                .parts
+                .iter()
+                .all(|p| p.stage == super::part::Stage::Done) =>
+            {
+                // Every part is complete and the final is not: ask for it again (a server
+                // answers a repeated request with the same final, and finishes joining it).
+                self.phase = Phase::Concatenate;
+                Err(TusError::FinalIncomplete { reported, length })
+            }
+            _ => {
+                // Some part is not known to be complete: check them, then the final again.
+                self.phase = Phase::Parts;
+                Ok(())
+            }
+        }
+    }
+
+    /// Leaves the final upload for the parts: each is checked with HEAD (an uploaded part is
+    /// not sent again), then joined.
+    fn back_to_parts(&mut self) {
+        self.phase = Phase::Parts;
+        for part in &mut self.parts {
+            if part.url.is_some() {
+                part.stage = Stage::Sync;
+            } else {
+                part.stage = Stage::Create;
+            }
+        }
+        self.progress();
     }
 
     fn on_terminate(&mut self, response: &Response) -> Result<(), TusError> {
@@ -239,6 +328,17 @@ impl Upload {
 
     /// Puts the machine where `err` says it should continue from.
     fn recover(&mut self, pending: &Pending, err: &TusError) {
+        if matches!(
+            pending.kind,
+            RequestKind::FinalStatus | RequestKind::Concatenate
+        ) {
+            // The final upload's requests decide their own next phase; only a fatal answer
+            // ends the machine.
+            if err.recovery() == Recovery::Fatal {
+                self.phase = Phase::Failed;
+            }
+            return;
+        }
         match err.recovery() {
             Recovery::Fatal => {
                 // A refused DELETE leaves nothing to undo: the upload is abandoned anyway.
@@ -276,7 +376,9 @@ impl Upload {
     fn advance(&mut self) {
         let all_done = self.parts.iter().all(|p| p.stage == Stage::Done);
         if self.phase == Phase::Parts && all_done && self.pending.is_empty() {
-            if self.concatenated {
+            if self.concatenated && self.final_location.is_some() {
+                self.phase = Phase::FinalStatus;
+            } else if self.concatenated {
                 self.phase = Phase::Concatenate;
             } else {
                 self.final_location = self.parts[0].location.clone();
@@ -329,7 +431,9 @@ fn refusal(request: RequestKind, response: &Response, length: Option<u64>) -> Op
             length: length.unwrap_or(0),
             max_size: None,
         }),
-        StatusCode::FORBIDDEN if request != RequestKind::Status => {
+        StatusCode::FORBIDDEN
+            if !matches!(request, RequestKind::Status | RequestKind::FinalStatus) =>
+        {
             Some(TusError::Forbidden { request, message })
         }
         StatusCode::LOCKED | StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
