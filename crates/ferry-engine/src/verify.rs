@@ -167,17 +167,18 @@ pub(crate) async fn verify(
             )),
         };
     }
+    if protocol == Protocol::Tus {
+        final_head(http, target, token, sent, done).await?;
+    }
+    Ok(level(protocol, done))
+}
+
+/// How an upload to a server other than a ferry-server was checked, once its end agreed.
+fn level(protocol: Protocol, done: &Transferred) -> Verification {
     match protocol {
-        Protocol::Galileo if done.server_checked_sha1 => Ok(Verification::ServerSha1),
-        Protocol::Galileo => Ok(Verification::Unverified),
-        Protocol::Tus => {
-            final_head(http, target, token, sent, done).await?;
-            Ok(if done.checksummed {
-                Verification::ChunkChecksums
-            } else {
-                Verification::Unverified
-            })
-        }
+        Protocol::Galileo if done.server_checked_sha1 => Verification::ServerSha1,
+        Protocol::Tus if done.checksummed => Verification::ChunkChecksums,
+        Protocol::Galileo | Protocol::Tus => Verification::Unverified,
     }
 }
 
@@ -232,4 +233,51 @@ async fn final_head(
             sent.size
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(checksummed: bool, server_checked_sha1: bool) -> Transferred {
+        Transferred {
+            location: Some("http://127.0.0.1:1/files/x".into()),
+            bytes_sent: 1,
+            checksummed,
+            server_checked_sha1,
+        }
+    }
+
+    #[test]
+    fn other_servers_are_credited_with_exactly_the_check_they_made() {
+        use Verification::{ChunkChecksums, ServerSha1, Unverified};
+        assert_eq!(level(Protocol::Tus, &done(true, false)), ChunkChecksums);
+        assert_eq!(level(Protocol::Tus, &done(false, false)), Unverified);
+        assert_eq!(
+            level(Protocol::Tus, &done(false, true)),
+            Unverified,
+            "a tus server never checked a whole-file hash it was not asked to"
+        );
+        assert_eq!(level(Protocol::Galileo, &done(false, true)), ServerSha1);
+        assert_eq!(level(Protocol::Galileo, &done(false, false)), Unverified);
+    }
+
+    #[test]
+    fn a_listing_matches_only_the_same_path_size_and_sha1() {
+        let sha1 = ferry_proto::checksum::ChecksumAlgorithm::Sha1.digest(b"abc");
+        let sent = Sent {
+            remote: "a/b.bin",
+            size: 3,
+            sha1: &sha1,
+        };
+        let listed = |path: &str, size, hex: String| Listed {
+            path: path.into(),
+            size,
+            sha1: hex,
+        };
+        assert!(sent.matches(&listed("a/b.bin", 3, sha1.to_hex().to_uppercase())));
+        assert!(!sent.matches(&listed("a/b.bin", 4, sha1.to_hex())));
+        assert!(!sent.matches(&listed("a/c.bin", 3, sha1.to_hex())));
+        assert!(!sent.matches(&listed("a/b.bin", 3, "0".repeat(40))));
+    }
 }
