@@ -8,6 +8,7 @@
 
 mod galileo;
 mod galileo_props;
+mod tus_concat_resume;
 mod tus_fixtures;
 mod tus_flows;
 mod tus_props;
