@@ -6,8 +6,10 @@
 //! Remote paths come from clients and are hostile until [`RemotePath::parse`] accepts them.
 //! Knows nothing of protocols, accounts or the database.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::ServerError;
 
@@ -71,6 +73,28 @@ impl RemotePath {
 #[derive(Debug, Clone)]
 pub struct Storage {
     root: PathBuf,
+    /// One publisher per stored path at a time (see [`Storage::lock_path`]).
+    publishing: Arc<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// Exclusive right to publish one stored path, until dropped.
+#[derive(Debug)]
+pub struct PathGuard {
+    key: PathBuf,
+    map: Arc<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for PathGuard {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        // Nobody else holds or waits for it: forget it, so the map stays as small as the
+        // number of paths being published right now.
+        if map.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            map.remove(&self.key);
+        }
+    }
 }
 
 impl Storage {
@@ -82,7 +106,28 @@ impl Storage {
         }
         Ok(Self {
             root: root.to_path_buf(),
+            publishing: Arc::default(),
         })
+    }
+
+    /// Waits for the right to publish user `user`'s `path`: moving a file into place and
+    /// listing it happen under it, so two uploads finishing to one path at once leave the
+    /// disk and the listing agreeing (the last one wins both).
+    pub async fn lock_path(&self, user: &str, path: &RemotePath) -> PathGuard {
+        let key = self.file_path(user, path);
+        let lock = {
+            let mut map = self
+                .publishing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(map.entry(key.clone()).or_default())
+        };
+        let guard = lock.lock_owned().await;
+        PathGuard {
+            key,
+            map: Arc::clone(&self.publishing),
+            guard: Some(guard),
+        }
     }
 
     /// The data directory.

@@ -44,6 +44,14 @@ pub(super) async fn patch(
         // above, and there is nothing left to do for it.
         return Ok(answer(info_of(&record).append_response()));
     }
+    if record.is_complete() {
+        // Every byte is in but the upload is not published yet (it failed, or the server
+        // stopped in between): an empty PATCH at the end publishes it. Its data file is
+        // never opened for writing here, so it cannot be re-created or zero-filled.
+        let record = completed(&state, &auth.user, record).await?;
+        drop(guard);
+        return Ok(answer(info_of(&record).append_response()));
+    }
     // The body is read by a task of its own: when the client's connection drops, the
     // server may drop this handler, but the bytes received must still be committed.
     let user = auth.user;
@@ -97,13 +105,26 @@ pub(super) async fn receive(
     let start = record.received;
     let path = state.storage.upload_path(&record.id);
     let io = |what: &str, e| ServerError::io(format!("{what} upload {}", record.id), e);
-    let mut file = tokio::fs::OpenOptions::new()
+    // Only an upload with no byte yet may have its data file created; a missing file past
+    // byte 0 would come back as zeros.
+    let opened = tokio::fs::OpenOptions::new()
         .write(true)
-        .create(true)
+        .create(start == 0)
         .truncate(false)
         .open(&path)
-        .await
-        .map_err(|e| io("opening", e))?;
+        .await;
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            lost_bytes(state, record).await?;
+            return Err(Rejection::new(
+                StatusCode::CONFLICT,
+                "the server no longer has this upload's bytes; it starts again at offset 0 (ask HEAD)",
+            )
+            .into());
+        }
+        Err(e) => return Err(io("opening", e).into()),
+    };
     // Bytes past `received` were never committed (a crash between write and commit).
     file.set_len(start).await.map_err(|e| io("preparing", e))?;
     file.seek(SeekFrom::Start(start))
@@ -265,6 +286,22 @@ async fn commit(
     let saved = updated.clone();
     state.db.call(move |conn| saved.save_progress(conn)).await?;
     *record = updated;
+    Ok(())
+}
+
+/// The data file of an upload that had bytes is gone (removed by hand, or a disk that lost
+/// it): the upload starts again at byte 0, with an empty data file, rather than look
+/// complete or be filled with zeros.
+async fn lost_bytes(state: &AppState, record: &mut UploadRecord) -> Result<(), Failure> {
+    tracing::warn!(upload = %record.id, received = record.received, "an upload's data file is missing; it starts again at 0");
+    let path = state.storage.upload_path(&record.id);
+    tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| ServerError::io(format!("re-creating upload {}", record.id), e))?;
+    state.hashes.forget(&record.id);
+    record.received = 0;
+    let saved = record.clone();
+    state.db.call(move |conn| saved.save_progress(conn)).await?;
     Ok(())
 }
 
