@@ -91,7 +91,10 @@ impl Drop for PathGuard {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         // Nobody else holds or waits for it: forget it, so the map stays as small as the
         // number of paths being published right now.
-        if map.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+        if map
+            .get(&self.key)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
             map.remove(&self.key);
         }
     }

@@ -176,9 +176,15 @@ impl OpenUpload {
         };
         let data = state.storage.upload_path(id);
         let received = record.received;
+        let complete = record.is_complete();
         let opened = blocking(move || {
             let file = match fs::OpenOptions::new().read(true).write(true).open(&data) {
                 Ok(file) => file,
+                // Every byte was in and the file was moved into place when the server
+                // stopped, before it was listed: `finished` lists it (uploads::finish).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && complete => {
+                    return Ok(Some((None, received)));
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(ServerError::io("opening an upload's data file", e)),
             };
@@ -193,7 +199,7 @@ impl OpenUpload {
                 file.set_len(held)
                     .map_err(|e| ServerError::io("truncating an upload's data file", e))?;
             }
-            Ok(Some((file, held)))
+            Ok(Some((Some(file), held)))
         })
         .await?;
         let Some((file, held)) = opened else {
@@ -209,7 +215,7 @@ impl OpenUpload {
         tracing::info!(upload = %id, offset = held, "GalileoSend upload resumed");
         Ok(Self {
             record,
-            file: Some(file),
+            file,
             guard,
         })
     }

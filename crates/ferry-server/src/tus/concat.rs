@@ -114,8 +114,15 @@ pub(super) async fn assemble_if_ready(
     let Some(ConcatRole::Final(part_ids)) = record.concat.clone() else {
         return Ok(record);
     };
-    if record.completed_at.is_some() || record.length.is_some() {
+    if record.completed_at.is_some() {
         return Ok(record);
+    }
+    if record.length.is_some() {
+        if !record.is_complete() {
+            return Ok(record);
+        }
+        // Joined before, but not finished (the server stopped in between): finish it now.
+        return finish_joined(state, user, record, &part_ids).await;
     }
     let mut parts = Vec::with_capacity(part_ids.len());
     for id in &part_ids {
@@ -146,9 +153,21 @@ pub(super) async fn assemble_if_ready(
     record.received = length;
     let saved = record.clone();
     state.db.call(move |conn| saved.save_progress(conn)).await?;
+    finish_joined(state, user, record, &part_ids).await
+}
+
+/// Finishes a joined final upload like any other (sha1 check, moved into place), then
+/// removes its partial uploads; a failure drops the final and keeps the parts.
+async fn finish_joined(
+    state: &AppState,
+    user: &User,
+    record: UploadRecord,
+    part_ids: &[String],
+) -> Result<UploadRecord, Failure> {
+    let final_id = record.id.clone();
     match finish(state, user, record).await {
         Ok(record) => {
-            remove_parts(state, &part_ids).await;
+            remove_parts(state, part_ids).await;
             Ok(record)
         }
         Err(err) => {

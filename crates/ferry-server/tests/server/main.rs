@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod crash;
 mod galileo_client;
 mod galileo_endpoint;
 mod galileo_resume;
