@@ -74,13 +74,30 @@ pub enum ServerError {
     },
     /// A database failure.
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     /// A failed schema migration.
     #[error("database migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     /// A bug or a broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A limit of this server or of the user's account is reached (unfinished uploads,
+    /// quota); nothing was changed.
+    #[error("{0}")]
+    Limit(String),
+}
+
+impl From<rusqlite::Error> for ServerError {
+    /// A database that cannot grow because the disk is full is a full disk (507), not an
+    /// internal error: nothing committed is lost and the request can be tried again.
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Self::DiskFull {
+                context: "recording the upload in the database".into(),
+            },
+            _ => Self::Db(err),
+        }
+    }
 }
 
 impl ServerError {
@@ -105,6 +122,7 @@ impl ServerError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) | Self::BadPath { .. } => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Limit(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::HashMismatch { .. } => ferry_proto::tus::server::CHECKSUM_MISMATCH,
             Self::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
@@ -123,7 +141,7 @@ impl ServerError {
             Self::NotFound => ErrorCode::UnknownUpload,
             Self::BadRequest(_) | Self::Conflict(_) => ErrorCode::BadMessage,
             Self::BadPath { .. } => ErrorCode::BadPath,
-            Self::TooLarge { .. } => ErrorCode::TooLarge,
+            Self::TooLarge { .. } | Self::Limit(_) => ErrorCode::TooLarge,
             Self::HashMismatch { .. } => ErrorCode::HashMismatch,
             Self::DiskFull { .. } => ErrorCode::DiskFull,
             Self::Io { .. } | Self::Db(_) | Self::Migration(_) | Self::Internal(_) => {

@@ -43,7 +43,7 @@ pub async fn collect(state: &AppState) -> Result<usize, crate::ServerError> {
         if gone {
             state.hashes.forget(id);
             removed += 1;
-            tracing::info!(upload = %id, "removed expired upload");
+            tracing::debug!(upload = %id, "removed expired upload");
         }
     }
     Ok(removed)

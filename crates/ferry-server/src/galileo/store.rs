@@ -127,16 +127,22 @@ impl OpenUpload {
                 .map_err(|e| ServerError::io("creating an upload's data file", e))
         })
         .await?;
-        let (storage, stored) = (state.storage.clone(), record.clone());
+        let (storage, stored, config) = (
+            state.storage.clone(),
+            record.clone(),
+            std::sync::Arc::clone(&state.config),
+        );
         state
             .db
             .call(move |conn| {
-                stored.insert(conn).inspect_err(|_| {
-                    let _ = fs::remove_file(storage.upload_path(&stored.id));
-                })
+                crate::limits::check_new_upload(conn, &config, stored.user_id, stored.length)
+                    .and_then(|()| stored.insert(conn))
+                    .inspect_err(|_| {
+                        let _ = fs::remove_file(storage.upload_path(&stored.id));
+                    })
             })
             .await?;
-        tracing::info!(upload = %record.id, path = %path.as_str(), size = meta.size, "GalileoSend upload created");
+        tracing::debug!(upload = %record.id, path = %path.as_str(), size = meta.size, "GalileoSend upload created");
         Ok(Self {
             record,
             file: Some(file),
@@ -158,7 +164,7 @@ impl OpenUpload {
             let (id, user_id) = (id.to_owned(), user.id);
             let db = state.db.clone();
             async move {
-                db.call(move |conn| UploadRecord::get(conn, &id, user_id))
+                db.read(move |conn| UploadRecord::get(conn, &id, user_id))
                     .await
             }
         };
@@ -205,7 +211,7 @@ impl OpenUpload {
             .db
             .call(move |conn| stored.save_progress(conn))
             .await?;
-        tracing::info!(upload = %id, offset = held, "GalileoSend upload resumed");
+        tracing::debug!(upload = %id, offset = held, "GalileoSend upload resumed");
         Ok(Self {
             record,
             file: Some(file),

@@ -26,6 +26,9 @@ pub(super) async fn head(
 ) -> Result<Response, Failure> {
     check_version(&headers)?;
     let id = checked_id(&id)?;
+    // Another user's upload is not found, before its lock is touched: taking the lock stops
+    // the request holding it.
+    load(&state, id, auth.user.id).await?;
     // Newest wins: a stale PATCH still streaming stops and commits first, so the offset
     // reported here is the one a resume must start from.
     let _guard = state.locks.acquire(id).await;
@@ -45,6 +48,8 @@ pub(super) async fn terminate(
 ) -> Result<Response, Failure> {
     check_version(&headers)?;
     let id = checked_id(&id)?.to_owned();
+    // Ownership first, as for HEAD: nobody stops another user's upload.
+    load(&state, &id, auth.user.id).await?;
     let _guard = state.locks.acquire(&id).await;
     load(&state, &id, auth.user.id).await?;
     state.hashes.forget(&id);
