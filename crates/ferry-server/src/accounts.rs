@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use ferry_proto::checksum::to_hex;
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -158,13 +158,41 @@ fn dummy_hash() -> &'static str {
 /// same work is done against a dummy hash and the answer is false. Blocking and slow by
 /// design: run it on a blocking thread, never under the database lock.
 pub fn verify_password(stored: Option<&str>, password: &str) -> Result<bool, ServerError> {
-    let hash = stored.unwrap_or_else(|| dummy_hash());
-    let parsed = PasswordHash::new(hash)
-        .map_err(|e| ServerError::Internal(format!("stored password hash: {e}")))?;
-    let matches = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
-    Ok(matches && stored.is_some())
+    verify_with_memory(stored, password, &mut Vec::new())
+}
+
+/// [`verify_password`] with argon2's working memory (about 19 MiB) in `blocks`, kept by
+/// the caller from one check to the next: the allocator does not always give such blocks
+/// back, and a sign-in flood must not grow the server by 19 MiB per guess.
+fn verify_with_memory(
+    stored: Option<&str>,
+    password: &str,
+    blocks: &mut Vec<argon2::Block>,
+) -> Result<bool, ServerError> {
+    let bad =
+        |e: &dyn std::fmt::Display| ServerError::Internal(format!("stored password hash: {e}"));
+    let parsed = PasswordHash::new(stored.unwrap_or_else(|| dummy_hash())).map_err(|e| bad(&e))?;
+    let algorithm = argon2::Algorithm::try_from(parsed.algorithm).map_err(|e| bad(&e))?;
+    let version = match parsed.version {
+        Some(v) => argon2::Version::try_from(v).map_err(|e| bad(&e))?,
+        None => argon2::Version::default(),
+    };
+    let params = argon2::Params::try_from(&parsed).map_err(|e| bad(&e))?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(bad(&"no salt or no hash"));
+    };
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes).map_err(|e| bad(&e))?;
+    if blocks.len() != params.block_count() {
+        blocks.resize(params.block_count(), argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..])
+        .map_err(|e| bad(&e))?;
+    let computed = argon2::password_hash::Output::new(&out).map_err(|e| bad(&e))?;
+    // Output's equality is constant-time.
+    Ok(computed == expected && stored.is_some())
 }
 
 /// The user whose password this is, or [`ServerError::WrongPassword`] (for the command-line
@@ -288,7 +316,41 @@ pub fn user_for_token(conn: &Connection, token: &Token) -> Result<Option<User>, 
 #[derive(Debug)]
 pub struct LoginLimiter {
     tables: Mutex<Tables>,
-    checks: tokio::sync::Semaphore,
+    checks: std::sync::OnceLock<std::sync::mpsc::Sender<Check>>,
+}
+
+/// A password check for the checking threads, given the thread's argon2 memory.
+type Check = Box<dyn FnOnce(&mut Vec<argon2::Block>) + Send>;
+
+/// Starts the threads that check passwords and returns where to send them checks. Dedicated
+/// threads, not `spawn_blocking`: each check takes about 19 MiB, which the allocator keeps
+/// per thread, so a few threads bound the memory where a pool of hundreds would not. They
+/// end when the sender is dropped.
+fn checking_threads() -> std::sync::mpsc::Sender<Check> {
+    let (send, receive) = std::sync::mpsc::channel::<Check>();
+    let receive = std::sync::Arc::new(Mutex::new(receive));
+    for _ in 0..LoginLimiter::CHECKS_AT_ONCE {
+        let receive = std::sync::Arc::clone(&receive);
+        let spawned = std::thread::Builder::new()
+            .name("ferry-password-check".into())
+            .spawn(move || {
+                let mut blocks = Vec::new();
+                loop {
+                    let next = match receive.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(check) => check(&mut blocks),
+                        Err(_) => return,
+                    }
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "could not start a password-checking thread");
+        }
+    }
+    send
 }
 
 #[derive(Debug, Default)]
@@ -360,7 +422,7 @@ impl Default for LoginLimiter {
     fn default() -> Self {
         Self {
             tables: Mutex::default(),
-            checks: tokio::sync::Semaphore::new(Self::CHECKS_AT_ONCE),
+            checks: std::sync::OnceLock::new(),
         }
     }
 }
@@ -456,21 +518,23 @@ impl LoginLimiter {
         }
     }
 
-    /// Verifies `password` against `stored` ([`verify_password`]) on a blocking thread, at
-    /// most [`LoginLimiter::CHECKS_AT_ONCE`] at a time.
+    /// Verifies `password` against `stored` ([`verify_password`]) on one of
+    /// [`LoginLimiter::CHECKS_AT_ONCE`] threads of its own; checks beyond that wait in turn.
     pub async fn verify(
         &self,
         stored: Option<String>,
         password: String,
     ) -> Result<bool, ServerError> {
-        let _permit = self
-            .checks
-            .acquire()
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.checks
+            .get_or_init(checking_threads)
+            .send(Box::new(move |blocks: &mut Vec<argon2::Block>| {
+                let _ = done.send(verify_with_memory(stored.as_deref(), &password, blocks));
+            }))
+            .map_err(|_| ServerError::Internal("password checks stopped".into()))?;
+        result
             .await
-            .map_err(|_| ServerError::Internal("password checks closed".into()))?;
-        tokio::task::spawn_blocking(move || verify_password(stored.as_deref(), &password))
-            .await
-            .map_err(|e| ServerError::Internal(format!("password check failed: {e}")))?
+            .map_err(|_| ServerError::Internal("a password check failed".into()))?
     }
 
     /// How many entries the tables hold (for tests).
