@@ -127,21 +127,20 @@ impl OpenUpload {
                 .map_err(|e| ServerError::io("creating an upload's data file", e))
         })
         .await?;
-        let (storage, stored, config) = (
-            state.storage.clone(),
-            record.clone(),
-            std::sync::Arc::clone(&state.config),
-        );
-        state
+        let (stored, config) = (record.clone(), std::sync::Arc::clone(&state.config));
+        let inserted = state
             .db
             .call(move |conn| {
-                crate::limits::check_new_upload(conn, &config, stored.user_id, stored.length)
-                    .and_then(|()| stored.insert(conn))
-                    .inspect_err(|_| {
-                        let _ = fs::remove_file(storage.upload_path(&stored.id));
-                    })
+                crate::limits::check_new_upload(conn, &config, stored.user_id, stored.length)?;
+                stored.insert(conn)
             })
-            .await?;
+            .await;
+        if let Err(err) = inserted {
+            // Not under the writer: the data file goes after the refusal.
+            let (storage, id) = (state.storage.clone(), record.id.clone());
+            let _ = blocking(move || UploadRecord::remove_data(&storage, &id)).await;
+            return Err(err);
+        }
         tracing::debug!(upload = %record.id, path = %path.as_str(), size = meta.size, "GalileoSend upload created");
         Ok(Self {
             record,

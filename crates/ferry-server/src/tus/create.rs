@@ -62,10 +62,10 @@ pub(super) async fn create(
         .await?;
     let path = state.storage.upload_path(&record.id);
     if let Err(e) = std::fs::File::create(&path) {
-        let (storage, id) = (state.storage.clone(), record.id.clone());
+        let id = record.id.clone();
         let _ = state
             .db
-            .call(move |conn| UploadRecord::delete(conn, &storage, &id))
+            .call(move |conn| UploadRecord::delete_record(conn, &id))
             .await;
         return Err(ServerError::io(format!("creating upload {}", record.id), e).into());
     }

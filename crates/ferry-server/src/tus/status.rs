@@ -53,11 +53,15 @@ pub(super) async fn terminate(
     let _guard = state.locks.acquire(&id).await;
     load(&state, &id, auth.user.id).await?;
     state.hashes.forget(&id);
-    let storage = state.storage.clone();
+    let removed = id.clone();
     state
         .db
-        .call(move |conn| UploadRecord::delete(conn, &storage, &id))
+        .call(move |conn| UploadRecord::delete_record(conn, &removed))
         .await?;
+    let storage = state.storage.clone();
+    tokio::task::spawn_blocking(move || UploadRecord::remove_data(&storage, &id))
+        .await
+        .map_err(|e| crate::ServerError::Internal(format!("removing an upload failed: {e}")))??;
     Ok(answer(terminated_response()))
 }
 
