@@ -194,3 +194,27 @@ impl axum::response::IntoResponse for ServerError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_that_cannot_grow_is_a_full_disk() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let err = ServerError::from(full);
+        assert!(matches!(err, ServerError::DiskFull { .. }), "{err:?}");
+        assert_eq!(err.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(err.galileo_code(), ErrorCode::DiskFull);
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(ServerError::from(busy), ServerError::Db(_)));
+        let enospc = ServerError::io("writing", io::Error::from_raw_os_error(28));
+        assert_eq!(enospc.status(), StatusCode::INSUFFICIENT_STORAGE);
+    }
+}

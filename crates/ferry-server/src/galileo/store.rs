@@ -49,7 +49,9 @@ impl From<ServerError> for Refusal {
         if code == ErrorCode::Internal {
             tracing::error!(error = %err, "GalileoSend upload failed");
         } else {
-            tracing::info!(error = %err, "GalileoSend upload refused");
+            // The message may name the upload: only at debug.
+            tracing::info!(code = code.as_str(), "GalileoSend upload refused");
+            tracing::debug!(error = %err, "GalileoSend upload refused");
         }
         Self {
             code,
