@@ -53,7 +53,8 @@ pub(super) async fn patch(
     let session = state.sessions.register(&auth.token);
     let guard = state.locks.acquire(&id).await;
     let record = load(&state, &id, auth.user.id).await?;
-    let plan = info_of(&record).check_append(&append, &state.tus)?;
+    let mut plan = info_of(&record).check_append(&append, &state.tus)?;
+    cap_to_quota(&state, &record, &mut plan).await?;
     if record.completed_at.is_some() {
         // Finished and moved into place: only an empty PATCH at the end passes the checks
         // above, and there is nothing left to do for it.
@@ -93,6 +94,30 @@ pub(super) async fn patch(
     });
     task.await
         .map_err(|e| ServerError::Internal(format!("the upload task failed: {e}")))?
+}
+
+/// With a quota, a body of an upload whose length is still deferred may carry only what
+/// is left of it (the declared lengths of other uploads were checked when declared).
+pub(super) async fn cap_to_quota(
+    state: &AppState,
+    record: &UploadRecord,
+    plan: &mut AppendPlan,
+) -> Result<(), ServerError> {
+    if state.config.quota.is_none() || record.length.is_some() || plan.new_length.is_some() {
+        return Ok(());
+    }
+    let (config, user_id, id) = (Arc::clone(&state.config), record.user_id, record.id.clone());
+    let used = state
+        .db
+        .read(move |conn| limits::usage(conn, user_id, &id))
+        .await?;
+    let left = config
+        .quota
+        .unwrap_or(u64::MAX)
+        .saturating_sub(used)
+        .saturating_sub(record.received);
+    plan.max_bytes = Some(plan.max_bytes.map_or(left, |max| max.min(left)));
+    Ok(())
 }
 
 /// Whether the token of a running upload is still valid: revoked here (the session says so

@@ -16,7 +16,7 @@ use ferry_proto::tus::metadata::Metadata;
 use ferry_proto::tus::server::{Append, Rejection, parse_creation};
 use http::HeaderMap;
 
-use super::append::{Received, completed, receive, signed_out, still_signed_in};
+use super::append::{Received, cap_to_quota, completed, receive, signed_out, still_signed_in};
 use super::{Failure, answer, concat, expiry, info_of, location};
 use crate::AppState;
 use crate::auth::Authenticated;
@@ -86,7 +86,8 @@ pub(super) async fn create(
             checksum: creation.checksum.clone(),
             content_length: creation.body_len,
         };
-        let plan = info_of(&record).check_append(&append, &state.tus)?;
+        let mut plan = info_of(&record).check_append(&append, &state.tus)?;
+        cap_to_quota(&state, &record, &mut plan).await?;
         match receive(
             &state,
             &mut record,

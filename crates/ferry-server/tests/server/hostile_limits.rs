@@ -217,6 +217,19 @@ async fn the_quota_counts_finished_files_and_unfinished_uploads() {
         403,
         "5000 bytes do not fit a 1000-byte quota"
     );
+    // Nor can a deferred-length upload stream past the quota before it declares a length.
+    let stream_body = |len: usize| {
+        TestServer::http()
+            .patch(roomy.url(&location))
+            .header("tus-resumable", "1.0.0")
+            .header("upload-offset", "0")
+            .header("content-type", "application/offset+octet-stream")
+            .bearer_auth(&roomy.ann)
+            .body(vec![7u8; len])
+            .send()
+    };
+    assert_eq!(stream_body(1200).await.unwrap().status(), 413);
+    assert_eq!(stream_body(600).await.unwrap().status(), 204);
 }
 
 #[tokio::test]
