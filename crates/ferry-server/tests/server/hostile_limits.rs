@@ -276,3 +276,31 @@ async fn oversized_headers_metadata_and_json_bodies_are_refused() {
         .unwrap();
     assert_eq!(reply.status(), 400, "a 1 MiB sign-in body is refused");
 }
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_comes_is_cut_after_the_header_timeout() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem_dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        pem_dir.path().join("cert.pem"),
+        pem_dir.path().join("key.pem"),
+    );
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let server = TestServer::start_with(|c| {
+        c.tls = Some(ferry_server::TlsFiles { cert, key });
+        c.header_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut silent = send_raw(server.addr, b"").await;
+    assert!(
+        read_answer(&mut silent, WITHIN).await.is_some(),
+        "a connection that never starts its TLS handshake is closed"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed after {:?}, not after the 1 s header timeout",
+        started.elapsed()
+    );
+}
