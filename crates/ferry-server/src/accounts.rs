@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use ferry_proto::checksum::to_hex;
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -35,7 +35,7 @@ fn generate_token() -> Token {
 }
 
 /// What the database keeps of a token: its sha256, in hex.
-fn token_hash(token: &Token) -> String {
+pub(crate) fn token_hash(token: &Token) -> String {
     to_hex(&Sha256::digest(token.expose().as_bytes()))
 }
 
@@ -103,27 +103,107 @@ pub fn find_user(conn: &Connection, name: &str) -> Result<Option<User>, ServerEr
         .optional()?)
 }
 
-/// The user whose password this is, or [`ServerError::WrongPassword`].
-pub fn check_password(conn: &Connection, name: &str, password: &str) -> Result<User, ServerError> {
-    let row: Option<(i64, String)> = conn
+/// The longest user name a sign-in may send, in bytes; longer ones are refused (400) before
+/// anything is looked up or remembered. Generous: names that can exist are at most 64.
+pub const MAX_SIGN_IN_NAME_BYTES: usize = 256;
+/// The longest password a sign-in may send, in bytes.
+pub const MAX_PASSWORD_BYTES: usize = 4096;
+
+/// User `name` and their stored password hash, if the user exists. Read-only: run it on a
+/// reader ([`crate::db::Db::read`]) and verify the hash off the database.
+pub fn password_hash_of(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<(User, String)>, ServerError> {
+    Ok(conn
         .query_row(
             "SELECT id, password_hash FROM users WHERE name = ?1",
             [name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| {
+                Ok((
+                    User {
+                        id: r.get(0)?,
+                        name: name.to_owned(),
+                    },
+                    r.get(1)?,
+                ))
+            },
         )
-        .optional()?;
-    let Some((id, stored)) = row else {
-        return Err(ServerError::WrongPassword);
-    };
-    let parsed = PasswordHash::new(&stored)
-        .map_err(|e| ServerError::Internal(format!("stored password hash: {e}")))?;
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .map_err(|_| ServerError::WrongPassword)?;
-    Ok(User {
-        id,
-        name: name.to_owned(),
+        .optional()?)
+}
+
+/// A hash of no one's password, made with the same parameters as real ones: an unknown
+/// user's sign-in is verified against it, so it costs what a known user's costs and its
+/// timing does not tell whether the name exists.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        SaltString::encode_b64(&salt)
+            .ok()
+            .and_then(|salt| {
+                let mut secret = [0u8; 32];
+                rand::rng().fill_bytes(&mut secret);
+                Argon2::default()
+                    .hash_password(&secret, &salt)
+                    .ok()
+                    .map(|h| h.to_string())
+            })
+            .unwrap_or_default()
     })
+}
+
+/// Whether `password` matches `stored` (a PHC argon2 hash); with `None` (no such user) the
+/// same work is done against a dummy hash and the answer is false. Blocking and slow by
+/// design: run it on a blocking thread, never under the database lock.
+pub fn verify_password(stored: Option<&str>, password: &str) -> Result<bool, ServerError> {
+    verify_with_memory(stored, password, &mut Vec::new())
+}
+
+/// [`verify_password`] with argon2's working memory (about 19 MiB) in `blocks`, kept by
+/// the caller from one check to the next: the allocator does not always give such blocks
+/// back, and a sign-in flood must not grow the server by 19 MiB per guess.
+fn verify_with_memory(
+    stored: Option<&str>,
+    password: &str,
+    blocks: &mut Vec<argon2::Block>,
+) -> Result<bool, ServerError> {
+    let bad =
+        |e: &dyn std::fmt::Display| ServerError::Internal(format!("stored password hash: {e}"));
+    let parsed = PasswordHash::new(stored.unwrap_or_else(|| dummy_hash())).map_err(|e| bad(&e))?;
+    let algorithm = argon2::Algorithm::try_from(parsed.algorithm).map_err(|e| bad(&e))?;
+    let version = match parsed.version {
+        Some(v) => argon2::Version::try_from(v).map_err(|e| bad(&e))?,
+        None => argon2::Version::default(),
+    };
+    let params = argon2::Params::try_from(&parsed).map_err(|e| bad(&e))?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(bad(&"no salt or no hash"));
+    };
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes).map_err(|e| bad(&e))?;
+    if blocks.len() != params.block_count() {
+        blocks.resize(params.block_count(), argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..])
+        .map_err(|e| bad(&e))?;
+    let computed = argon2::password_hash::Output::new(&out).map_err(|e| bad(&e))?;
+    // Output's equality is constant-time.
+    Ok(computed == expected && stored.is_some())
+}
+
+/// The user whose password this is, or [`ServerError::WrongPassword`] (for the command-line
+/// tools and tests; the server reads the hash and verifies it apart, see `api::login`).
+pub fn check_password(conn: &Connection, name: &str, password: &str) -> Result<User, ServerError> {
+    let found = password_hash_of(conn, name)?;
+    let stored = found.as_ref().map(|(_, hash)| hash.as_str());
+    match (verify_password(stored, password)?, found) {
+        (true, Some((user, _))) => Ok(user),
+        _ => Err(ServerError::WrongPassword),
+    }
 }
 
 /// Issues a new token for `user`, naming the device it is for.
@@ -150,6 +230,63 @@ pub fn revoke_token(conn: &Connection, token: &Token) -> Result<bool, ServerErro
     Ok(changed > 0)
 }
 
+/// How many hex digits of a token's hash name it in `token list` and `token revoke --id`.
+pub const TOKEN_ID_LEN: usize = 16;
+
+/// What an operator may see of a token: never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The first [`TOKEN_ID_LEN`] hex digits of the token's sha256.
+    pub id: String,
+    /// The device it was issued for.
+    pub device: String,
+    /// When it was issued (unix seconds).
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// The tokens of `user`, oldest first.
+pub fn list_tokens(conn: &Connection, user: &User) -> Result<Vec<TokenInfo>, ServerError> {
+    let mut stmt = conn.prepare(
+        "SELECT substr(hash, 1, ?2), device, created_at, revoked_at FROM tokens
+         WHERE user_id = ?1 ORDER BY created_at, rowid",
+    )?;
+    let rows = stmt
+        .query_map(params![user.id, TOKEN_ID_LEN], |r| {
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                device: r.get(1)?,
+                created_at: r.get(2)?,
+                revoked_at: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Revokes the token named `id` (from [`list_tokens`]); false if none is valid by that id.
+pub fn revoke_token_id(conn: &Connection, id: &str) -> Result<bool, ServerError> {
+    if id.len() != TOKEN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ServerError::BadRequest(format!(
+            "a token id is {TOKEN_ID_LEN} hex digits, as `token list` shows"
+        )));
+    }
+    let changed = conn.execute(
+        "UPDATE tokens SET revoked_at = ?2 WHERE substr(hash, 1, ?3) = ?1 AND revoked_at IS NULL",
+        params![id.to_ascii_lowercase(), now_secs(), TOKEN_ID_LEN],
+    )?;
+    Ok(changed > 0)
+}
+
+/// Revokes every valid token of `user`; returns how many.
+pub fn revoke_all_tokens(conn: &Connection, user: &User) -> Result<usize, ServerError> {
+    Ok(conn.execute(
+        "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user.id, now_secs()],
+    )?)
+}
+
 /// The user a valid (known, unrevoked) token belongs to.
 pub fn user_for_token(conn: &Connection, token: &Token) -> Result<Option<User>, ServerError> {
     Ok(conn
@@ -167,60 +304,272 @@ pub fn user_for_token(conn: &Connection, token: &Token) -> Result<Option<User>, 
         .optional()?)
 }
 
-/// Limits failed sign-ins per user name and address: after [`LoginLimiter::MAX_FAILURES`]
-/// failures within [`LoginLimiter::WINDOW`], further attempts are refused until the
-/// oldest failure leaves the window.
-#[derive(Debug, Default)]
+/// The brake on password guessing, with bounded memory whatever is sent.
+///
+/// Per user name and address: at most [`LoginLimiter::MAX_FAILURES`] failed or running
+/// attempts within [`LoginLimiter::WINDOW`]; per address (any names):
+/// [`LoginLimiter::MAX_FAILURES_PER_ADDRESS`]. [`LoginLimiter::reserve`] checks and counts
+/// an attempt in one step, before its password is checked, so simultaneous guesses cannot
+/// all pass the check. The tables hold at most [`LoginLimiter::MAX_ENTRIES`] entries each:
+/// stale ones go first, then the least recently used. Password checks themselves run at
+/// most [`LoginLimiter::CHECKS_AT_ONCE`] at a time ([`LoginLimiter::verify`]).
+#[derive(Debug)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<(String, IpAddr), Vec<Instant>>>,
+    tables: Mutex<Tables>,
+    checks: std::sync::OnceLock<std::sync::mpsc::Sender<Check>>,
+}
+
+/// A password check for the checking threads, given the thread's argon2 memory.
+type Check = Box<dyn FnOnce(&mut Vec<argon2::Block>) + Send>;
+
+/// Starts the threads that check passwords and returns where to send them checks. Dedicated
+/// threads, not `spawn_blocking`: each check takes about 19 MiB, which the allocator keeps
+/// per thread, so a few threads bound the memory where a pool of hundreds would not. They
+/// end when the sender is dropped.
+fn checking_threads() -> std::sync::mpsc::Sender<Check> {
+    let (send, receive) = std::sync::mpsc::channel::<Check>();
+    let receive = std::sync::Arc::new(Mutex::new(receive));
+    for _ in 0..LoginLimiter::CHECKS_AT_ONCE {
+        let receive = std::sync::Arc::clone(&receive);
+        let spawned = std::thread::Builder::new()
+            .name("ferry-password-check".into())
+            .spawn(move || {
+                let mut blocks = Vec::new();
+                loop {
+                    let next = match receive.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(check) => check(&mut blocks),
+                        Err(_) => return,
+                    }
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "could not start a password-checking thread");
+        }
+    }
+    send
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    by_name: HashMap<(String, IpAddr), Attempts>,
+    by_addr: HashMap<IpAddr, Attempts>,
+}
+
+/// Recent failures and attempts still running, of one key.
+#[derive(Debug, Default)]
+struct Attempts {
+    failures: std::collections::VecDeque<Instant>,
+    running: usize,
+    last_used: Option<Instant>,
+}
+
+impl Attempts {
+    fn prune(&mut self, now: Instant) {
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= LoginLimiter::WINDOW)
+        {
+            self.failures.pop_front();
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.failures.len() + self.running
+    }
+
+    fn is_stale(&self) -> bool {
+        self.failures.is_empty() && self.running == 0
+    }
+
+    fn retry_after(&self, now: Instant) -> u64 {
+        let oldest = self.failures.front().copied().unwrap_or(now);
+        LoginLimiter::WINDOW
+            .saturating_sub(now.duration_since(oldest))
+            .as_secs()
+            .max(1)
+    }
+}
+
+/// Makes room for one more key in `map`: drops stale entries, then, if it is still full, the
+/// least recently used entry with no attempt running.
+fn make_room<K: Clone + Eq + std::hash::Hash>(map: &mut HashMap<K, Attempts>, now: Instant) {
+    if map.len() < LoginLimiter::MAX_ENTRIES {
+        return;
+    }
+    map.retain(|_, a| {
+        a.prune(now);
+        !a.is_stale()
+    });
+    if map.len() < LoginLimiter::MAX_ENTRIES {
+        return;
+    }
+    let oldest = map
+        .iter()
+        .filter(|(_, a)| a.running == 0)
+        .min_by_key(|(_, a)| a.last_used)
+        .map(|(k, _)| k.clone());
+    if let Some(key) = oldest {
+        map.remove(&key);
+    }
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        Self {
+            tables: Mutex::default(),
+            checks: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// One counted sign-in attempt; say how it went with [`Reservation::failed`] or
+/// [`Reservation::succeeded`]. Dropped without either (an internal error), it counts as
+/// nothing.
+#[derive(Debug)]
+pub struct Reservation<'a> {
+    limiter: &'a LoginLimiter,
+    key: Option<(String, IpAddr)>,
 }
 
 impl LoginLimiter {
-    /// Failures allowed within the window.
+    /// Failures (and running attempts) allowed per user name and address within the window.
     pub const MAX_FAILURES: usize = 5;
+    /// Failures (and running attempts) allowed per address, whatever the names.
+    pub const MAX_FAILURES_PER_ADDRESS: usize = 30;
     /// The window.
     pub const WINDOW: Duration = Duration::from_secs(60);
+    /// The most entries each table holds.
+    pub const MAX_ENTRIES: usize = 10_000;
+    /// Password checks (argon2, about 19 MiB and tens of milliseconds each) at once.
+    pub const CHECKS_AT_ONCE: usize = 2;
 
-    /// Refuses the attempt if this user and address failed too often lately.
-    pub fn check(&self, user: &str, addr: IpAddr) -> Result<(), ServerError> {
-        let now = Instant::now();
-        let mut failures = self
-            .failures
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables
             .lock()
-            .map_err(|_| ServerError::Internal("limiter lock".into()))?;
-        let Some(times) = failures.get_mut(&(user.to_owned(), addr)) else {
-            return Ok(());
-        };
-        times.retain(|t| now.duration_since(*t) < Self::WINDOW);
-        if times.len() < Self::MAX_FAILURES {
-            return Ok(());
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts an attempt of `user` from `addr`, or refuses it (429) if this name and address,
+    /// or this address, failed too often lately (attempts still running count as failures
+    /// until they say otherwise). `user` must be at most [`MAX_SIGN_IN_NAME_BYTES`] long.
+    pub fn reserve(&self, user: &str, addr: IpAddr) -> Result<Reservation<'_>, ServerError> {
+        let now = Instant::now();
+        let mut tables = self.tables();
+        let key = (user.to_owned(), addr);
+        let by_addr = tables.by_addr.get_mut(&addr).map(|a| {
+            a.prune(now);
+            (a.count(), a.retry_after(now))
+        });
+        if let Some((count, wait)) = by_addr
+            && count >= Self::MAX_FAILURES_PER_ADDRESS
+        {
+            return Err(ServerError::RateLimited { retry_after: wait });
         }
-        let wait = Self::WINDOW.saturating_sub(now.duration_since(times[0]));
-        Err(ServerError::RateLimited {
-            retry_after: wait.as_secs().max(1),
+        let by_name = tables.by_name.get_mut(&key).map(|a| {
+            a.prune(now);
+            (a.count(), a.retry_after(now))
+        });
+        if let Some((count, wait)) = by_name
+            && count >= Self::MAX_FAILURES
+        {
+            return Err(ServerError::RateLimited { retry_after: wait });
+        }
+        if by_name.is_none() {
+            make_room(&mut tables.by_name, now);
+        }
+        if by_addr.is_none() {
+            make_room(&mut tables.by_addr, now);
+        }
+        let tables = &mut *tables;
+        for attempts in [
+            tables.by_name.entry(key.clone()).or_default(),
+            tables.by_addr.entry(addr).or_default(),
+        ] {
+            attempts.running += 1;
+            attempts.last_used = Some(now);
+        }
+        Ok(Reservation {
+            limiter: self,
+            key: Some(key),
         })
     }
 
-    /// Records a failed attempt.
-    pub fn failed(&self, user: &str, addr: IpAddr) {
-        if let Ok(mut failures) = self.failures.lock() {
-            // Forget stale entries now and then so guessing many names cannot grow the map.
-            if failures.len() > 10_000 {
-                let now = Instant::now();
-                failures
-                    .retain(|_, times| times.iter().any(|t| now.duration_since(*t) < Self::WINDOW));
+    fn settle(&self, key: &(String, IpAddr), failed: bool) {
+        let now = Instant::now();
+        let mut tables = self.tables();
+        if let Some(a) = tables.by_name.get_mut(key) {
+            a.running = a.running.saturating_sub(1);
+            if failed {
+                a.failures.push_back(now);
+            } else {
+                a.failures.clear();
             }
-            failures
-                .entry((user.to_owned(), addr))
-                .or_default()
-                .push(Instant::now());
+        }
+        if let Some(a) = tables.by_addr.get_mut(&key.1) {
+            a.running = a.running.saturating_sub(1);
+            if failed {
+                a.failures.push_back(now);
+            }
         }
     }
 
-    /// Forgets the failures of a user and address after a successful sign-in.
-    pub fn succeeded(&self, user: &str, addr: IpAddr) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&(user.to_owned(), addr));
+    /// Verifies `password` against `stored` ([`verify_password`]) on one of
+    /// [`LoginLimiter::CHECKS_AT_ONCE`] threads of its own; checks beyond that wait in turn.
+    pub async fn verify(
+        &self,
+        stored: Option<String>,
+        password: String,
+    ) -> Result<bool, ServerError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.checks
+            .get_or_init(checking_threads)
+            .send(Box::new(move |blocks: &mut Vec<argon2::Block>| {
+                let _ = done.send(verify_with_memory(stored.as_deref(), &password, blocks));
+            }))
+            .map_err(|_| ServerError::Internal("password checks stopped".into()))?;
+        result
+            .await
+            .map_err(|_| ServerError::Internal("a password check failed".into()))?
+    }
+
+    /// How many entries the tables hold (for tests).
+    pub fn entries(&self) -> usize {
+        let tables = self.tables();
+        tables.by_name.len() + tables.by_addr.len()
+    }
+}
+
+impl Reservation<'_> {
+    /// The password was wrong: the attempt stays counted for the window.
+    pub fn failed(mut self) {
+        if let Some(key) = self.key.take() {
+            self.limiter.settle(&key, true);
+        }
+    }
+
+    /// The password was right: this name's failures from this address are forgotten.
+    pub fn succeeded(mut self) {
+        if let Some(key) = self.key.take() {
+            self.limiter.settle(&key, false);
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut tables = self.limiter.tables();
+            if let Some(a) = tables.by_name.get_mut(&key) {
+                a.running = a.running.saturating_sub(1);
+            }
+            if let Some(a) = tables.by_addr.get_mut(&key.1) {
+                a.running = a.running.saturating_sub(1);
+            }
         }
     }
 }
@@ -291,16 +640,54 @@ mod tests {
         let limiter = LoginLimiter::default();
         let addr: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..LoginLimiter::MAX_FAILURES {
-            limiter.check("ann", addr).unwrap();
-            limiter.failed("ann", addr);
+            limiter.reserve("ann", addr).unwrap().failed();
         }
         assert!(matches!(
-            limiter.check("ann", addr),
+            limiter.reserve("ann", addr),
             Err(ServerError::RateLimited { .. })
         ));
-        limiter.check("bob", addr).unwrap();
-        limiter.check("ann", "127.0.0.2".parse().unwrap()).unwrap();
+        limiter.reserve("bob", addr).unwrap().succeeded();
+        limiter
+            .reserve("ann", "127.0.0.2".parse().unwrap())
+            .unwrap()
+            .succeeded();
         tokio::time::advance(LoginLimiter::WINDOW).await;
-        limiter.check("ann", addr).unwrap();
+        limiter.reserve("ann", addr).unwrap().succeeded();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn running_attempts_count_before_their_outcome_is_known() {
+        let limiter = LoginLimiter::default();
+        let addr: IpAddr = "10.0.0.1".parse().unwrap();
+        let running: Vec<_> = (0..LoginLimiter::MAX_FAILURES)
+            .map(|_| limiter.reserve("ann", addr).unwrap())
+            .collect();
+        assert!(
+            matches!(
+                limiter.reserve("ann", addr),
+                Err(ServerError::RateLimited { .. })
+            ),
+            "simultaneous attempts cannot all pass the check"
+        );
+        drop(running);
+        limiter.reserve("ann", addr).unwrap().succeeded();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_tables_stay_bounded_whatever_names_come() {
+        let limiter = LoginLimiter::default();
+        for i in 0..(LoginLimiter::MAX_ENTRIES * 2) {
+            let addr = IpAddr::from(u32::try_from(i).unwrap().to_be_bytes());
+            if let Ok(r) = limiter.reserve(&format!("user{i}"), addr) {
+                r.failed();
+            }
+        }
+        assert!(limiter.entries() <= 2 * LoginLimiter::MAX_ENTRIES);
+    }
+
+    #[test]
+    fn unknown_users_are_verified_against_a_dummy_hash() {
+        assert!(!verify_password(None, "anything").unwrap());
+        assert!(dummy_hash().starts_with("$argon2"));
     }
 }

@@ -1,9 +1,9 @@
 //! The JSON API: `/healthz`, `/api/v1/info`, `/api/v1/login`, `/api/v1/logout`,
 //! `/api/v1/files` (`?prefix=` lists, `?path=` finds one file: how clients verify). Knows nothing of the upload protocols beyond what `info` announces.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ferry_proto::tus::Extension;
@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::accounts::{check_password, issue_token, revoke_token};
+use crate::accounts::{
+    MAX_PASSWORD_BYTES, MAX_SIGN_IN_NAME_BYTES, issue_token, password_hash_of, revoke_token,
+    validate_user_name,
+};
 use crate::auth::Authenticated;
+use crate::config::MAX_JSON_BYTES;
 use crate::error::ServerError;
 use crate::uploads::{FileEntry, find_file, list_files};
 
@@ -24,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/login", post(login))
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/files", get(files))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
 }
 
 async fn info(State(state): State<AppState>) -> Json<Value> {
@@ -60,49 +65,90 @@ struct Issued {
     token: String,
 }
 
+/// The address the sign-in limiter counts: the TCP peer, or with `--trust-proxy` the
+/// right-most `X-Forwarded-For` entry, the address the trusted proxy itself saw (entries
+/// left of it were written by the client and prove nothing). Without a parseable entry,
+/// the peer.
+pub fn client_addr(peer: SocketAddr, headers: &http::HeaderMap, trust_proxy: bool) -> IpAddr {
+    if !trust_proxy {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .unwrap_or_else(|| peer.ip())
+}
+
+/// `POST /api/v1/login`. Bounded whatever is sent: the body is at most `MAX_JSON_BYTES`,
+/// names longer than `MAX_SIGN_IN_NAME_BYTES` are refused (400) before anything is looked
+/// up or remembered, names no account can have fail at once without touching the limiter.
+/// The limiter counts the attempt before the password is checked; the hash is read on a
+/// reader and verified on a blocking thread (two at a time), never under the database
+/// lock, and unknown users cost the same work as known ones.
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: http::HeaderMap,
     body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Issued>, ServerError> {
     let Json(login) = body.map_err(|e| {
         ServerError::BadRequest(format!("expected {{username, password, device}}: {e}"))
     })?;
-    let addr = peer.ip();
-    state.limiter.check(&login.username, addr)?;
-    let name = login.username.clone();
-    let result = state
-        .db
-        .call(move |conn| {
-            let user = check_password(conn, &login.username, &login.password)?;
-            issue_token(conn, &user, &login.device)
-        })
-        .await;
-    match result {
-        Ok(token) => {
-            state.limiter.succeeded(&name, addr);
-            tracing::info!(user = %name, "signed in");
-            Ok(Json(Issued {
-                token: token.expose().to_owned(),
-            }))
-        }
-        Err(err @ ServerError::WrongPassword) => {
-            state.limiter.failed(&name, addr);
-            tracing::warn!(user = %name, %addr, "failed sign-in");
-            Err(err)
-        }
-        Err(err) => Err(err),
+    if login.username.len() > MAX_SIGN_IN_NAME_BYTES || login.password.len() > MAX_PASSWORD_BYTES {
+        return Err(ServerError::BadRequest(format!(
+            "user names are at most {MAX_SIGN_IN_NAME_BYTES} bytes and passwords at most \
+             {MAX_PASSWORD_BYTES}"
+        )));
     }
+    if validate_user_name(&login.username).is_err() {
+        // No account has such a name: nothing to guess, nothing to remember.
+        return Err(ServerError::WrongPassword);
+    }
+    let addr = client_addr(peer, &headers, state.config.trust_proxy);
+    let reservation = state.limiter.reserve(&login.username, addr)?;
+    let name = login.username.clone();
+    let found = state
+        .db
+        .read(move |conn| password_hash_of(conn, &name))
+        .await?;
+    let stored = found.as_ref().map(|(_, hash)| hash.clone());
+    let matches = state.limiter.verify(stored, login.password).await?;
+    let user = match found {
+        Some((user, _)) if matches => user,
+        _ => {
+            reservation.failed();
+            tracing::warn!(user = %login.username, %addr, "failed sign-in");
+            return Err(ServerError::WrongPassword);
+        }
+    };
+    let device = login.device;
+    let issued = user.clone();
+    let token = state
+        .db
+        .call(move |conn| issue_token(conn, &issued, &device))
+        .await?;
+    reservation.succeeded();
+    tracing::info!(user = %user.name, "signed in");
+    Ok(Json(Issued {
+        token: token.expose().to_owned(),
+    }))
 }
 
+/// `POST /api/v1/logout`: revokes the token of the request, and stops its running uploads.
 async fn logout(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Value>, ServerError> {
+    let token = auth.token.clone();
     state
         .db
-        .call(move |conn| revoke_token(conn, &auth.token))
+        .call(move |conn| revoke_token(conn, &token))
         .await?;
+    state.sessions.revoke(&auth.token);
     Ok(Json(json!({ "revoked": true })))
 }
 

@@ -53,7 +53,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let lookup = token.clone();
         let user = state
             .db
-            .call(move |conn| user_for_token(conn, &lookup))
+            .read(move |conn| user_for_token(conn, &lookup))
             .await?
             .ok_or(ServerError::Unauthorized)?;
         Ok(Self { user, token })

@@ -1,7 +1,14 @@
 //! The server's SQLite database (`DIR/server.db`, WAL): opening, migrations, and a way to run
 //! blocking queries from async handlers. Knows nothing of HTTP.
+//!
+//! One writer connection ([`Db::call`]) and a small pool of read-only connections
+//! ([`Db::read`]): in WAL mode readers see the last commit and never wait for the writer,
+//! so token lookups, HEAD and listings do not queue behind other users' commits. Whatever
+//! runs under [`Db::call`] holds the only writer: it must not hash passwords or touch
+//! files (do those before or after).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -51,10 +58,15 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     );",
 )];
 
+/// Read-only connections kept open beside the writer.
+const READERS: usize = 4;
+
 /// A shared handle on the database.
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Db {
@@ -73,9 +85,47 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                reader.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, ServerError>>()?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(readers),
+            next_reader: Arc::default(),
         })
+    }
+
+    /// Runs `f` with a read-only connection on a blocking thread: it sees the last commit
+    /// and does not wait for the writer. Writes fail there (`SQLITE_READONLY`).
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ServerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ServerError> + Send + 'static,
+    {
+        let (readers, next) = (Arc::clone(&self.readers), Arc::clone(&self.next_reader));
+        tokio::task::spawn_blocking(move || {
+            // Take a free reader if there is one; else wait for the next in turn.
+            let start = next.fetch_add(1, Ordering::Relaxed);
+            let free = (0..readers.len())
+                .find_map(|i| readers[(start + i) % readers.len()].try_lock().ok());
+            let guard = match free {
+                Some(guard) => guard,
+                None => readers[start % readers.len()]
+                    .lock()
+                    .map_err(|_| ServerError::Internal("database lock poisoned".into()))?,
+            };
+            f(&guard)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(format!("database task failed: {e}")))?
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -136,5 +186,56 @@ mod tests {
             .call_blocking(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn readers_see_commits_and_do_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("server.db")).unwrap();
+        db.call(|c| {
+            c.execute(
+                "INSERT INTO users (name, password_hash, created_at) VALUES ('a', 'x', 0)",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // Hold the writer inside an open write transaction on another thread.
+        let (held, release) = (
+            std::sync::Arc::new(std::sync::Barrier::new(2)),
+            std::sync::Arc::new(std::sync::Barrier::new(2)),
+        );
+        let writer = {
+            let (db, held, release) = (db.clone(), held.clone(), release.clone());
+            std::thread::spawn(move || {
+                db.call_blocking(|c| {
+                    let tx = c.transaction()?;
+                    tx.execute("UPDATE users SET name = 'b'", [])?;
+                    held.wait();
+                    release.wait();
+                    tx.commit()?;
+                    Ok(())
+                })
+                .unwrap();
+            })
+        };
+        held.wait();
+        let name: String = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            db.read(|c| Ok(c.query_row("SELECT name FROM users", [], |r| r.get(0))?)),
+        )
+        .await
+        .expect("a reader does not wait for the writer's transaction")
+        .unwrap();
+        assert_eq!(name, "a", "the reader sees the last commit");
+        assert!(
+            db.read(|c| Ok(c.execute("DELETE FROM users", [])?))
+                .await
+                .is_err(),
+            "readers cannot write"
+        );
+        release.wait();
+        writer.join().unwrap();
     }
 }

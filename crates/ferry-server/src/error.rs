@@ -79,13 +79,30 @@ pub enum ServerError {
     },
     /// A database failure.
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     /// A failed schema migration.
     #[error("database migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     /// A bug or a broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A limit of this server or of the user's account is reached (unfinished uploads,
+    /// quota); nothing was changed.
+    #[error("{0}")]
+    Limit(String),
+}
+
+impl From<rusqlite::Error> for ServerError {
+    /// A database that cannot grow because the disk is full is a full disk (507), not an
+    /// internal error: nothing committed is lost and the request can be tried again.
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Self::DiskFull {
+                context: "recording the upload in the database".into(),
+            },
+            _ => Self::Db(err),
+        }
+    }
 }
 
 impl ServerError {
@@ -110,6 +127,7 @@ impl ServerError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) | Self::BadPath { .. } => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Limit(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             // Not 409, which tus reserves for a wrong offset (clients resync and retry).
             Self::CannotStore(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,7 +148,7 @@ impl ServerError {
             Self::NotFound => ErrorCode::UnknownUpload,
             Self::BadRequest(_) | Self::Conflict(_) => ErrorCode::BadMessage,
             Self::BadPath { .. } | Self::CannotStore(_) => ErrorCode::BadPath,
-            Self::TooLarge { .. } => ErrorCode::TooLarge,
+            Self::TooLarge { .. } | Self::Limit(_) => ErrorCode::TooLarge,
             Self::HashMismatch { .. } => ErrorCode::HashMismatch,
             Self::DiskFull { .. } => ErrorCode::DiskFull,
             Self::Io { .. } | Self::Db(_) | Self::Migration(_) | Self::Internal(_) => {
@@ -181,5 +199,29 @@ impl axum::response::IntoResponse for ServerError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_that_cannot_grow_is_a_full_disk() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let err = ServerError::from(full);
+        assert!(matches!(err, ServerError::DiskFull { .. }), "{err:?}");
+        assert_eq!(err.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(err.galileo_code(), ErrorCode::DiskFull);
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(ServerError::from(busy), ServerError::Db(_)));
+        let enospc = ServerError::io("writing", io::Error::from_raw_os_error(28));
+        assert_eq!(enospc.status(), StatusCode::INSUFFICIENT_STORAGE);
     }
 }

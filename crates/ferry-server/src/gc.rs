@@ -27,7 +27,7 @@ pub async fn collect(state: &AppState) -> Result<usize, crate::ServerError> {
     for id in &expired {
         // Take the upload so no request is writing it while it goes.
         let _guard = state.locks.acquire(id).await;
-        let (storage, id2) = (state.storage.clone(), id.clone());
+        let id2 = id.clone();
         // Check again under the lock: a client may have resumed it (and moved its expiry
         // on) since the list was made.
         let gone = state
@@ -35,15 +35,19 @@ pub async fn collect(state: &AppState) -> Result<usize, crate::ServerError> {
             .call(move |conn| {
                 let still = UploadRecord::is_expired(conn, &id2, SystemTime::now())?;
                 if still {
-                    UploadRecord::delete(conn, &storage, &id2)?;
+                    UploadRecord::delete_record(conn, &id2)?;
                 }
                 Ok(still)
             })
             .await?;
         if gone {
+            let (storage, id2) = (state.storage.clone(), id.clone());
+            tokio::task::spawn_blocking(move || UploadRecord::remove_data(&storage, &id2))
+                .await
+                .map_err(|e| crate::ServerError::Internal(format!("removing an upload: {e}")))??;
             state.hashes.forget(id);
             removed += 1;
-            tracing::info!(upload = %id, "removed expired upload");
+            tracing::debug!(upload = %id, "removed expired upload");
         }
     }
     Ok(removed)

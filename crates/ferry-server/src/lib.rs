@@ -12,8 +12,11 @@
 //! - [`locks`]: one writer per upload; the newest request wins.
 //! - [`storage`]: the disk layout and the rules for remote paths.
 //! - [`accounts`], [`auth`]: users, passwords, tokens, and who is asking.
-//! - [`db`]: `DIR/server.db` and its migrations.
+//! - [`db`]: `DIR/server.db` and its migrations; one writer, a few readers.
 //! - [`gc`]: the background task that removes expired uploads.
+//! - [`sessions`]: running uploads by token, so that revoking a token stops them.
+//! - [`limits`]: per-user limits (unfinished uploads, quota).
+//! - `net`: accepting connections: the connection cap, header and handshake deadlines.
 //!
 //! It knows nothing of the Ferry client: any tus or GalileoSend client is a first-class peer.
 
@@ -25,13 +28,15 @@ pub mod db;
 pub mod error;
 pub mod galileo;
 pub mod gc;
+pub mod limits;
 pub mod locks;
+mod net;
+pub mod sessions;
 pub mod storage;
 pub mod tus;
 pub mod uploads;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -58,6 +63,8 @@ pub struct AppState {
     pub tus: Arc<ServerConfig>,
     /// Whole-file hashes of uploads while they stream.
     pub hashes: Arc<uploads::RunningHashes>,
+    /// Running uploads by token, for revocation.
+    pub sessions: Arc<sessions::Sessions>,
 }
 
 /// A server whose data directory is open and ready; [`App::serve`] runs it.
@@ -81,6 +88,7 @@ impl App {
                 limiter: Arc::default(),
                 tus: Arc::new(tus),
                 hashes: Arc::default(),
+                sessions: Arc::default(),
             },
         })
     }
@@ -102,61 +110,23 @@ impl App {
     }
 
     /// Serves on `listener` until `shutdown` completes, then finishes the requests in
-    /// flight. Expired uploads are removed in the background meanwhile.
+    /// flight (for a few seconds at most). Expired uploads are removed, and revoked tokens'
+    /// uploads stopped, in the background meanwhile.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let gc = tokio::spawn(gc::run(self.state.clone()));
-        let router = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let result = match self.state.config.tls.clone() {
-            None => axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(|e| ServerError::io("serving", e)),
-            Some(tls) => serve_tls(listener, router, &tls, shutdown).await,
-        };
+        let watch = tokio::spawn(sessions::watch(
+            Arc::clone(&self.state.sessions),
+            self.state.db.clone(),
+        ));
+        let result = net::serve(listener, self.router(), &self.state.config, shutdown).await;
         gc.abort();
+        watch.abort();
         result
     }
-}
-
-async fn serve_tls(
-    listener: TcpListener,
-    router: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr>,
-    tls: &TlsFiles,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-        .await
-        .map_err(|e| {
-            ServerError::io(
-                format!(
-                    "reading TLS files {} and {}",
-                    tls.cert.display(),
-                    tls.key.display()
-                ),
-                e,
-            )
-        })?;
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-    });
-    let std_listener = listener
-        .into_std()
-        .map_err(|e| ServerError::io("preparing the listener", e))?;
-    axum_server::from_tcp_rustls(std_listener, rustls)
-        .handle(handle)
-        .serve(router)
-        .await
-        .map_err(|e| ServerError::io("serving HTTPS", e))
 }
 
 /// Opens the data directory of `config` and serves on `listener` until `shutdown`.

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use ferry_server::accounts::{Token, add_user, find_user, issue_token, revoke_token};
+use ferry_server::accounts::{
+    Token, add_user, find_user, issue_token, list_tokens, revoke_all_tokens, revoke_token,
+    revoke_token_id,
+};
 use ferry_server::{App, Config, TlsFiles};
 
 /// The Ferry reference server for tus 1.0.0 and GalileoSend.
@@ -44,6 +47,29 @@ enum Command {
         /// TLS private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Trust the proxy in front: count failed sign-ins by the right-most
+        /// X-Forwarded-For address (the one that proxy saw) instead of the TCP peer. Only
+        /// with a proxy that appends to X-Forwarded-For, and no direct access.
+        #[arg(long)]
+        trust_proxy: bool,
+        /// Seconds a request's headers may take to arrive (also how long an idle
+        /// keep-alive connection stays open, and the TLS handshake limit).
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        header_timeout: u64,
+        /// Seconds a request body or a GalileoSend WebSocket may go without receiving a
+        /// byte before it is cut (what arrived is kept as for any broken connection).
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        idle_timeout: u64,
+        /// Connections served at once; more wait until one closes.
+        #[arg(long, default_value_t = 1024, value_name = "N")]
+        max_connections: usize,
+        /// Unfinished uploads one user may have at once.
+        #[arg(long, default_value_t = 1000, value_name = "N")]
+        max_unfinished: usize,
+        /// Bytes one user may store: finished files plus unfinished uploads (no quota
+        /// without it).
+        #[arg(long, value_name = "BYTES")]
+        quota: Option<u64>,
     },
     /// Manage accounts.
     User {
@@ -82,10 +108,34 @@ enum TokenCommand {
         #[arg(long)]
         data: PathBuf,
     },
-    /// Revoke a token.
+    /// List a user's tokens: id, device, when issued, whether revoked (never the token).
+    List {
+        /// The user name.
+        name: String,
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Revoke tokens: one given as TOKEN or on standard input, one by its id, or all of a
+    /// user's. Uploads running with them stop within a second.
+    #[command(group(
+        clap::ArgGroup::new("which").required(true).args(["token", "token_stdin", "id", "all"])
+    ))]
     Revoke {
-        /// The token.
-        token: String,
+        /// The token (it shows in the process list: prefer --token-stdin or --id).
+        token: Option<String>,
+        /// Read the token from standard input.
+        #[arg(long)]
+        token_stdin: bool,
+        /// The token's id, as `token list` shows it.
+        #[arg(long)]
+        id: Option<String>,
+        /// Revoke every token of --user.
+        #[arg(long, requires = "user")]
+        all: bool,
+        /// The user whose tokens --all revokes.
+        #[arg(long, requires = "all")]
+        user: Option<String>,
         /// The data directory.
         #[arg(long)]
         data: PathBuf,
@@ -123,10 +173,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             expire_after,
             tls_cert,
             tls_key,
+            trust_proxy,
+            header_timeout,
+            idle_timeout,
+            max_connections,
+            max_unfinished,
+            quota,
         } => {
             let mut config = Config::new(data);
             config.max_size = max_size;
             config.expire_after = Duration::from_secs(expire_after);
+            config.trust_proxy = trust_proxy;
+            config.header_timeout = Duration::from_secs(header_timeout.max(1));
+            config.idle_timeout = Duration::from_secs(idle_timeout.max(1));
+            config.max_connections = max_connections.max(1);
+            config.max_unfinished = max_unfinished;
+            config.quota = quota;
             config.tls = tls_cert
                 .zip(tls_key)
                 .map(|(cert, key)| TlsFiles { cert, key });
@@ -152,9 +214,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("ferry-server: user {name} added");
             Ok(())
         }
-        Command::Token {
-            command: TokenCommand::Issue { name, data },
-        } => {
+        Command::Token { command } => token(command),
+    }
+}
+
+fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Issue { name, data } => {
             let app = open(data)?;
             let token = app.state().db.call_blocking(|conn| {
                 let user = find_user(conn, &name)?.ok_or_else(|| {
@@ -165,18 +231,67 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", token.expose());
             Ok(())
         }
-        Command::Token {
-            command: TokenCommand::Revoke { token, data },
-        } => {
+        TokenCommand::List { name, data } => {
             let app = open(data)?;
-            if !app
-                .state()
-                .db
-                .call_blocking(|conn| revoke_token(conn, &Token::new(token)))?
-            {
+            let tokens = app.state().db.call_blocking(|conn| {
+                let user = find_user(conn, &name)?.ok_or_else(|| {
+                    ferry_server::ServerError::BadRequest(format!("no user named {name:?}"))
+                })?;
+                list_tokens(conn, &user)
+            })?;
+            println!("ID\tCREATED\tSTATE\tDEVICE");
+            for token in tokens {
+                let state = token
+                    .revoked_at
+                    .map_or_else(|| "valid".to_owned(), |at| format!("revoked@{at}"));
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    token.id,
+                    token.created_at,
+                    state,
+                    token.device.replace(['\t', '\n', '\r'], " ")
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke {
+            token,
+            token_stdin,
+            id,
+            all,
+            user,
+            data,
+        } => {
+            let token = if token_stdin {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the token from standard input")?;
+                Some(text.trim().to_owned())
+            } else {
+                token
+            };
+            let app = open(data)?;
+            let db = &app.state().db;
+            let revoked = match (token, id, user) {
+                (Some(token), _, _) => {
+                    usize::from(db.call_blocking(|conn| revoke_token(conn, &Token::new(token)))?)
+                }
+                (None, Some(id), _) => {
+                    usize::from(db.call_blocking(|conn| revoke_token_id(conn, &id))?)
+                }
+                (None, None, Some(name)) if all => db.call_blocking(|conn| {
+                    let user = find_user(conn, &name)?.ok_or_else(|| {
+                        ferry_server::ServerError::BadRequest(format!("no user named {name:?}"))
+                    })?;
+                    revoke_all_tokens(conn, &user)
+                })?,
+                _ => bail!("say which token: TOKEN, --token-stdin, --id ID or --user USER --all"),
+            };
+            if revoked == 0 && !all {
                 bail!("no such token, or it was revoked already");
             }
-            eprintln!("ferry-server: token revoked");
+            eprintln!("ferry-server: {revoked} token(s) revoked");
             Ok(())
         }
     }

@@ -226,6 +226,23 @@ impl UploadRecord {
         Ok(())
     }
 
+    /// Removes the record only; remove its data file with [`UploadRecord::remove_data`]
+    /// after the writer is released (never file I/O while it is held). In that order: a
+    /// record without its file could be resumed into a zero-filled one.
+    pub fn delete_record(conn: &Connection, id: &str) -> Result<(), ServerError> {
+        conn.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Removes the data file of an upload whose record is gone (blocking; small).
+    pub fn remove_data(storage: &Storage, id: &str) -> Result<(), ServerError> {
+        match fs::remove_file(storage.upload_path(id)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ServerError::io(format!("removing upload {id}"), e)),
+        }
+    }
+
     /// Removes the record and its data file.
     pub fn delete(conn: &Connection, storage: &Storage, id: &str) -> Result<(), ServerError> {
         conn.execute("DELETE FROM uploads WHERE id = ?1", [id])?;

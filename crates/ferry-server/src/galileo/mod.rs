@@ -26,8 +26,9 @@ use ferry_proto::galileo::{
 };
 
 use crate::AppState;
-use crate::accounts::User;
+use crate::accounts::{Token, User, user_for_token};
 use crate::auth::Authenticated;
+use crate::sessions::SessionGuard;
 use store::{OpenUpload, Refusal};
 
 /// Room for a text frame (metadata with a 4 KiB path, say) above the largest chunk; a frame
@@ -67,12 +68,15 @@ async fn upgrade(
 ) -> Response {
     let options = session_options(&state);
     let limit = usize::try_from(options.max_chunk + FRAME_SLACK).unwrap_or(usize::MAX);
+    let signed_in = state.sessions.register(&auth.token);
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
             Connection {
                 state,
                 user: auth.user,
+                token: auth.token,
+                signed_in,
                 session: ServerSession::new(options),
                 socket,
                 upload: None,
@@ -82,10 +86,29 @@ async fn upgrade(
         })
 }
 
+/// Whether a connection's token is still valid (it may have been revoked by another process
+/// a moment ago, before the session watcher noticed).
+async fn still_signed_in(state: &AppState, signed_in: &SessionGuard, token: &Token) -> bool {
+    if signed_in.is_revoked() {
+        return false;
+    }
+    let token = token.clone();
+    matches!(
+        state
+            .db
+            .read(move |conn| user_for_token(conn, &token))
+            .await,
+        Ok(Some(_))
+    )
+}
+
 /// One WebSocket, one session, at most one upload.
 struct Connection {
     state: AppState,
     user: User,
+    /// The token the connection signed in with, and its registration for revocation.
+    token: Token,
+    signed_in: SessionGuard,
     session: ServerSession,
     socket: WebSocket,
     upload: Option<OpenUpload>,
@@ -95,6 +118,18 @@ struct Connection {
 enum Wake {
     Frame(Option<Result<Message, axum::Error>>),
     Superseded,
+    /// The token was revoked (the device signed out).
+    Revoked,
+    /// Nothing arrived for the idle timeout.
+    Idle,
+}
+
+/// Completes when a newer connection wants `upload`; never without an upload.
+async fn superseded(upload: Option<&OpenUpload>) {
+    match upload {
+        Some(upload) => upload.cancelled().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Connection {
@@ -110,14 +145,35 @@ impl Connection {
                     .await;
                 return;
             }
-            let wake = match &self.upload {
-                Some(upload) => tokio::select! {
-                    frame = self.socket.recv() => Wake::Frame(frame),
-                    () = upload.cancelled() => Wake::Superseded,
-                },
-                None => Wake::Frame(self.socket.recv().await),
+            let idle = self.state.config.idle_timeout;
+            let wake = tokio::select! {
+                biased;
+                () = self.signed_in.revoked() => Wake::Revoked,
+                () = superseded(self.upload.as_ref()) => Wake::Superseded,
+                frame = tokio::time::timeout(idle, self.socket.recv()) => {
+                    frame.map_or(Wake::Idle, Wake::Frame)
+                }
             };
             match wake {
+                Wake::Revoked => {
+                    // Nothing more of a signed-out device is written or published.
+                    self.upload = None;
+                    self.session.fail(
+                        ErrorCode::Unauthorized,
+                        "this device was signed out (its token was revoked); sign in again",
+                    );
+                }
+                Wake::Idle => {
+                    self.upload = None;
+                    self.session.fail(
+                        ErrorCode::Protocol,
+                        format!(
+                            "nothing arrived for {} seconds; the connection is closed (committed \
+                             chunks stay, resume the upload)",
+                            idle.as_secs()
+                        ),
+                    );
+                }
                 Wake::Superseded => {
                     // A newer connection resumes this upload (or it expired and is being
                     // removed): let go of it at once, as the other side waits for the
@@ -232,6 +288,14 @@ impl Connection {
     }
 
     async fn on_finished(&mut self, hash: Option<Hash>) {
+        if !still_signed_in(&self.state, &self.signed_in, &self.token).await {
+            self.upload = None;
+            self.session.fail(
+                ErrorCode::Unauthorized,
+                "this device was signed out (its token was revoked); sign in again",
+            );
+            return;
+        }
         let Some(upload) = self.upload.take() else {
             self.session.fail(
                 ErrorCode::Internal,

@@ -49,7 +49,9 @@ impl From<ServerError> for Refusal {
         if code == ErrorCode::Internal {
             tracing::error!(error = %err, "GalileoSend upload failed");
         } else {
-            tracing::info!(error = %err, "GalileoSend upload refused");
+            // The message may name the upload: only at debug.
+            tracing::info!(code = code.as_str(), "GalileoSend upload refused");
+            tracing::debug!(error = %err, "GalileoSend upload refused");
         }
         Self {
             code,
@@ -128,16 +130,21 @@ impl OpenUpload {
                 .map_err(|e| ServerError::io("creating an upload's data file", e))
         })
         .await?;
-        let (storage, stored) = (state.storage.clone(), record.clone());
-        state
+        let (stored, config) = (record.clone(), std::sync::Arc::clone(&state.config));
+        let inserted = state
             .db
             .call(move |conn| {
-                stored.insert(conn).inspect_err(|_| {
-                    let _ = fs::remove_file(storage.upload_path(&stored.id));
-                })
+                crate::limits::check_new_upload(conn, &config, stored.user_id, stored.length)?;
+                stored.insert(conn)
             })
-            .await?;
-        tracing::info!(upload = %record.id, path = %path.as_str(), size = meta.size, "GalileoSend upload created");
+            .await;
+        if let Err(err) = inserted {
+            // Not under the writer: the data file goes after the refusal.
+            let (storage, id) = (state.storage.clone(), record.id.clone());
+            let _ = blocking(move || UploadRecord::remove_data(&storage, &id)).await;
+            return Err(err);
+        }
+        tracing::debug!(upload = %record.id, path = %path.as_str(), size = meta.size, "GalileoSend upload created");
         Ok(Self {
             record,
             file: Some(file),
@@ -159,7 +166,7 @@ impl OpenUpload {
             let (id, user_id) = (id.to_owned(), user.id);
             let db = state.db.clone();
             async move {
-                db.call(move |conn| UploadRecord::get(conn, &id, user_id))
+                db.read(move |conn| UploadRecord::get(conn, &id, user_id))
                     .await
             }
         };
@@ -212,7 +219,7 @@ impl OpenUpload {
             .db
             .call(move |conn| stored.save_progress(conn))
             .await?;
-        tracing::info!(upload = %id, offset = held, "GalileoSend upload resumed");
+        tracing::debug!(upload = %id, offset = held, "GalileoSend upload resumed");
         Ok(Self {
             record,
             file,

@@ -7,6 +7,7 @@
 //! flushed, nor kept when their checksum could not be checked. Knows nothing of routes.
 
 use std::io::SeekFrom;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -20,13 +21,16 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::{Failure, answer, checked_id, concat, expiry, info_of, load};
 use crate::AppState;
-use crate::accounts::User;
+use crate::accounts::{Token, User, user_for_token};
 use crate::auth::Authenticated;
 use crate::error::ServerError;
+use crate::limits;
 use crate::locks::UploadGuard;
+use crate::sessions::SessionGuard;
 use crate::uploads::{ConcatRole, UploadRecord};
 
-/// PATCH on an upload.
+/// PATCH on an upload. Ownership is checked before the upload's lock is taken (taking it
+/// stops the request holding it), so another user's PATCH cannot cut a running one.
 pub(super) async fn patch(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -36,9 +40,21 @@ pub(super) async fn patch(
 ) -> Result<Response, Failure> {
     let append = parse_append(&headers, &state.tus)?;
     let id = checked_id(&id)?.to_owned();
+    let owned = load(&state, &id, auth.user.id).await?;
+    if let Some(length) = append.length {
+        let (config, user_id, id) = (Arc::clone(&state.config), auth.user.id, id.clone());
+        if owned.length.is_none() {
+            state
+                .db
+                .read(move |conn| limits::check_quota(conn, &config, user_id, &id, length))
+                .await?;
+        }
+    }
+    let session = state.sessions.register(&auth.token);
     let guard = state.locks.acquire(&id).await;
     let record = load(&state, &id, auth.user.id).await?;
-    let plan = info_of(&record).check_append(&append, &state.tus)?;
+    let mut plan = info_of(&record).check_append(&append, &state.tus)?;
+    cap_to_quota(&state, &record, &mut plan).await?;
     if record.completed_at.is_some() {
         // Finished and moved into place: only an empty PATCH at the end passes the checks
         // above, and there is nothing left to do for it.
@@ -55,9 +71,22 @@ pub(super) async fn patch(
     // The body is read by a task of its own: when the client's connection drops, the
     // server may drop this handler, but the bytes received must still be committed.
     let user = auth.user;
+    let token = auth.token;
     let task = tokio::spawn(async move {
         let mut record = record;
-        let received = receive(&state, &mut record, plan, append.checksum, body, &guard).await?;
+        let received = receive(
+            &state,
+            &mut record,
+            plan,
+            append.checksum,
+            body,
+            &guard,
+            &session,
+        )
+        .await?;
+        if !still_signed_in(&state, &session, &token).await? {
+            return Err(signed_out());
+        }
         if received == Received::Interrupted {
             return Err(Failure::Rejected(Rejection::new(
                 StatusCode::CONFLICT,
@@ -73,6 +102,53 @@ pub(super) async fn patch(
     });
     task.await
         .map_err(|e| ServerError::Internal(format!("the upload task failed: {e}")))?
+}
+
+/// With a quota, a body of an upload whose length is still deferred may carry only what
+/// is left of it (the declared lengths of other uploads were checked when declared).
+pub(super) async fn cap_to_quota(
+    state: &AppState,
+    record: &UploadRecord,
+    plan: &mut AppendPlan,
+) -> Result<(), ServerError> {
+    if state.config.quota.is_none() || record.length.is_some() || plan.new_length.is_some() {
+        return Ok(());
+    }
+    let (config, user_id, id) = (Arc::clone(&state.config), record.user_id, record.id.clone());
+    let used = state
+        .db
+        .read(move |conn| limits::usage(conn, user_id, &id))
+        .await?;
+    let left = config
+        .quota
+        .unwrap_or(u64::MAX)
+        .saturating_sub(used)
+        .saturating_sub(record.received);
+    plan.max_bytes = Some(plan.max_bytes.map_or(left, |max| max.min(left)));
+    Ok(())
+}
+
+/// Whether the token of a running upload is still valid: revoked here (the session says so
+/// at once) or by another process (the database says so before the session watcher does).
+pub(super) async fn still_signed_in(
+    state: &AppState,
+    session: &SessionGuard,
+    token: &Token,
+) -> Result<bool, ServerError> {
+    if session.is_revoked() {
+        return Ok(false);
+    }
+    let token = token.clone();
+    let user = state
+        .db
+        .read(move |conn| user_for_token(conn, &token))
+        .await?;
+    Ok(user.is_some())
+}
+
+/// The answer to a request whose token was revoked while it ran.
+pub(super) fn signed_out() -> Failure {
+    ServerError::Unauthorized.into()
 }
 
 /// How a body ended.
@@ -101,6 +177,7 @@ pub(super) async fn receive(
     checksum: Option<Checksum>,
     body: Body,
     guard: &UploadGuard,
+    session: &SessionGuard,
 ) -> Result<Received, Failure> {
     let start = record.received;
     let path = state.storage.upload_path(&record.id);
@@ -137,11 +214,11 @@ pub(super) async fn receive(
     let mut written = 0u64;
     let mut flusher = Flusher::new(&file).await;
     let mut stream = body.into_data_stream();
+    let idle = state.config.idle_timeout;
     let end = loop {
-        let next = tokio::select! {
-            biased;
-            () = guard.cancelled() => break End::Interrupted,
-            next = stream.next() => next,
+        let Some(next) = next_piece(&mut stream, guard, session, idle).await else {
+            tracing::debug!(upload = %record.id, "request body stopped or idle too long; cut");
+            break End::Interrupted;
         };
         let bytes = match next {
             None => break End::Whole,
@@ -211,6 +288,22 @@ pub(super) async fn receive(
         End::Whole => Received::Whole,
         _ => Received::Interrupted,
     })
+}
+
+/// The next piece of a body; `None` when the request must stop here: a newer request took
+/// the upload over, its token was revoked, or nothing arrived for `idle`.
+async fn next_piece(
+    stream: &mut axum::body::BodyDataStream,
+    guard: &UploadGuard,
+    session: &SessionGuard,
+    idle: std::time::Duration,
+) -> Option<Option<Result<bytes::Bytes, axum::Error>>> {
+    tokio::select! {
+        biased;
+        () = guard.cancelled() => None,
+        () = session.revoked() => None,
+        next = tokio::time::timeout(idle, stream.next()) => next.ok(),
+    }
 }
 
 /// Flushes written data to disk in the background while a body streams, so that the flush

@@ -5,6 +5,8 @@
 //! and is validated here, before a single byte is accepted. Knows nothing of how bytes are
 //! written (see `append`) or how a final upload is assembled (see `concat`).
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
@@ -14,11 +16,12 @@ use ferry_proto::tus::metadata::Metadata;
 use ferry_proto::tus::server::{Append, Rejection, parse_creation};
 use http::HeaderMap;
 
-use super::append::{Received, completed, receive};
+use super::append::{Received, cap_to_quota, completed, receive, signed_out, still_signed_in};
 use super::{Failure, answer, concat, expiry, info_of, location};
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ServerError;
+use crate::limits;
 use crate::storage::RemotePath;
 use crate::uploads::{ConcatRole, Protocol, UploadRecord};
 
@@ -62,12 +65,27 @@ pub(super) async fn create(
         )),
     };
 
+    // The limits are checked by the writer in the same call that inserts, so simultaneous
+    // creations cannot all pass them.
+    let (stored, config) = (record.clone(), Arc::clone(&state.config));
+    state
+        .db
+        .call(move |conn| {
+            limits::check_new_upload(conn, &config, stored.user_id, stored.length)?;
+            stored.insert(conn)
+        })
+        .await?;
     let path = state.storage.upload_path(&record.id);
-    std::fs::File::create(&path)
-        .map_err(|e| ServerError::io(format!("creating upload {}", record.id), e))?;
-    let stored = record.clone();
-    state.db.call(move |conn| stored.insert(conn)).await?;
-    tracing::info!(upload = %record.id, user = %auth.user.name, path = ?record.path, length = ?record.length, "upload created");
+    if let Err(e) = std::fs::File::create(&path) {
+        let id = record.id.clone();
+        let _ = state
+            .db
+            .call(move |conn| UploadRecord::delete_record(conn, &id))
+            .await;
+        return Err(ServerError::io(format!("creating upload {}", record.id), e).into());
+    }
+    tracing::info!(user = %auth.user.name, length = ?record.length, "upload created");
+    tracing::debug!(upload = %record.id, path = ?record.path, "upload created");
     let here = location(&record.id);
 
     if let Some(ConcatRole::Final(_)) = &record.concat {
@@ -75,6 +93,7 @@ pub(super) async fn create(
         return Ok(answer(info_of(&record).created_response(&here, false)));
     }
     let guard = state.locks.acquire(&record.id).await;
+    let session = state.sessions.register(&auth.token);
     if creation.body_len.is_some() {
         let append = Append {
             offset: 0,
@@ -82,8 +101,19 @@ pub(super) async fn create(
             checksum: creation.checksum.clone(),
             content_length: creation.body_len,
         };
-        let plan = info_of(&record).check_append(&append, &state.tus)?;
-        match receive(&state, &mut record, plan, creation.checksum, body, &guard).await {
+        let mut plan = info_of(&record).check_append(&append, &state.tus)?;
+        cap_to_quota(&state, &record, &mut plan).await?;
+        match receive(
+            &state,
+            &mut record,
+            plan,
+            creation.checksum,
+            body,
+            &guard,
+            &session,
+        )
+        .await
+        {
             // The upload exists whatever happened to its first bytes: the client learns
             // where it is and how much arrived, and sends the rest with PATCH.
             Ok(Received::Whole | Received::Interrupted) => {}
@@ -95,6 +125,9 @@ pub(super) async fn create(
             }
             Err(other) => return Err(other),
         }
+    }
+    if !still_signed_in(&state, &session, &auth.token).await? {
+        return Err(signed_out());
     }
     if record.is_complete() {
         record = completed(&state, &auth.user, record).await?;

@@ -143,7 +143,7 @@ pub(crate) async fn load(
     let id = id.to_owned();
     state
         .db
-        .call(move |conn| UploadRecord::get(conn, &id, user_id))
+        .read(move |conn| UploadRecord::get(conn, &id, user_id))
         .await?
         .ok_or_else(not_found)
 }

@@ -26,6 +26,9 @@ pub(super) async fn head(
 ) -> Result<Response, Failure> {
     check_version(&headers)?;
     let id = checked_id(&id)?;
+    // Another user's upload is not found, before its lock is touched: taking the lock stops
+    // the request holding it.
+    load(&state, id, auth.user.id).await?;
     // Newest wins: a stale PATCH still streaming stops and commits first, so the offset
     // reported here is the one a resume must start from.
     let _guard = state.locks.acquire(id).await;
@@ -51,14 +54,20 @@ pub(super) async fn terminate(
 ) -> Result<Response, Failure> {
     check_version(&headers)?;
     let id = checked_id(&id)?.to_owned();
+    // Ownership first, as for HEAD: nobody stops another user's upload.
+    load(&state, &id, auth.user.id).await?;
     let _guard = state.locks.acquire(&id).await;
     load(&state, &id, auth.user.id).await?;
     state.hashes.forget(&id);
-    let storage = state.storage.clone();
+    let removed = id.clone();
     state
         .db
-        .call(move |conn| UploadRecord::delete(conn, &storage, &id))
+        .call(move |conn| UploadRecord::delete_record(conn, &removed))
         .await?;
+    let storage = state.storage.clone();
+    tokio::task::spawn_blocking(move || UploadRecord::remove_data(&storage, &id))
+        .await
+        .map_err(|e| crate::ServerError::Internal(format!("removing an upload failed: {e}")))??;
     Ok(answer(terminated_response()))
 }
 
