@@ -169,7 +169,7 @@ async fn files(
     Ok(Json(
         state
             .db
-            .call(move |conn| match &query.path {
+            .read(move |conn| match &query.path {
                 Some(path) => Ok(find_file(conn, user_id, path)?.into_iter().collect()),
                 None => list_files(conn, user_id, &query.prefix),
             })

@@ -243,16 +243,6 @@ impl UploadRecord {
         }
     }
 
-    /// Removes the record and its data file.
-    pub fn delete(conn: &Connection, storage: &Storage, id: &str) -> Result<(), ServerError> {
-        conn.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
-        match fs::remove_file(storage.upload_path(id)) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ServerError::io(format!("removing upload {id}"), e)),
-        }
-    }
-
     /// The final upload of `user_id` joining exactly partial uploads `parts` (ids separated
     /// by single spaces, in order), if there is one.
     pub fn final_joining(

@@ -432,6 +432,7 @@ pub(super) async fn finish(
     let known = state.hashes.finished(&record.id, record.received);
     let (record, entry) =
         crate::uploads::finish(&state.db, &state.storage, user, record, known, None).await?;
-    tracing::info!(upload = %record.id, path = %entry.path, size = entry.size, "upload finished");
+    tracing::info!(path = %entry.path, size = entry.size, "upload finished");
+    tracing::debug!(upload = %record.id, "upload finished");
     Ok(record)
 }

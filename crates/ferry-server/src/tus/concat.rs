@@ -173,11 +173,7 @@ async fn finish_joined(
         Err(err) => {
             // A final upload cannot be sent again byte by byte: drop it, keep the parts,
             // so the client can try another final upload (or start over).
-            let (storage, id) = (state.storage.clone(), final_id.to_owned());
-            state
-                .db
-                .call(move |conn| UploadRecord::delete(conn, &storage, &id))
-                .await?;
+            remove_upload(state, &final_id).await?;
             Err(err)
         }
     }
@@ -200,15 +196,23 @@ fn join_files(storage: &Storage, target: &str, sources: &[String]) -> io::Result
 async fn remove_parts(state: &AppState, ids: &[String]) {
     for id in ids {
         state.hashes.forget(id);
-        let (storage, id2) = (state.storage.clone(), id.clone());
-        if let Err(err) = state
-            .db
-            .call(move |conn| UploadRecord::delete(conn, &storage, &id2))
-            .await
-        {
+        if let Err(err) = remove_upload(state, id).await {
             tracing::warn!(upload = %id, error = %err, "could not remove a joined partial upload");
         }
     }
+}
+
+/// Removes an upload: its record under the database writer, then its data file without it.
+async fn remove_upload(state: &AppState, id: &str) -> Result<(), ServerError> {
+    let id2 = id.to_owned();
+    state
+        .db
+        .call(move |conn| UploadRecord::delete_record(conn, &id2))
+        .await?;
+    let (storage, id) = (state.storage.clone(), id.to_owned());
+    tokio::task::spawn_blocking(move || UploadRecord::remove_data(&storage, &id))
+        .await
+        .map_err(|e| ServerError::Internal(format!("removing an upload's data failed: {e}")))?
 }
 
 /// A partial upload of `user` just completed: assembles the final uploads that were

@@ -459,3 +459,59 @@ fn dump_uploads(data_dir: &Path) -> String {
     .collect::<Vec<_>>()
     .join("\n")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_uploads_finishing_to_one_path_at_once_leave_disk_and_listing_agreeing() {
+    let server = crate::support::TestServer::start().await;
+    let ctx = Ctx {
+        base: server.base.clone(),
+        token: server.ann.clone(),
+        http: reqwest::Client::new(),
+        learned: Arc::default(),
+    };
+    for round in 0..20u64 {
+        let path = "same/place.bin";
+        let contents = [data(300_000, round * 2), data(300_000, round * 2 + 1)];
+        // Both uploads hold every byte but the last; then both last bytes go at once.
+        let mut urls = Vec::new();
+        for bytes in &contents {
+            let url = ctx
+                .create(bytes.len(), Some((path, bytes)), false)
+                .await
+                .unwrap();
+            ctx.patch_rest(&url, &bytes[..bytes.len() - 1]).await;
+            urls.push(url);
+        }
+        let last = |i: usize| {
+            let (ctx, url, bytes) = (ctx.clone(), urls[i].clone(), contents[i].clone());
+            async move {
+                ctx.tus(reqwest::Method::PATCH, &url)
+                    .header("Upload-Offset", (bytes.len() - 1).to_string())
+                    .header("Content-Type", "application/offset+octet-stream")
+                    .body(bytes[bytes.len() - 1..].to_vec())
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        let (a, b) = tokio::join!(last(0), last(1));
+        assert!(a.is_success() && b.is_success(), "both finish: {a}, {b}");
+        let on_disk = std::fs::read(server.file("ann", path)).unwrap();
+        let entry = ctx
+            .listed()
+            .await
+            .into_iter()
+            .find(|e| e["path"] == path)
+            .expect("listed");
+        assert_eq!(
+            entry["sha1"],
+            sha1_hex(&on_disk),
+            "round {round}: the listing names the bytes on disk"
+        );
+        assert!(
+            contents.iter().any(|c| *c == on_disk),
+            "round {round}: one of the two, never a mix"
+        );
+    }
+}

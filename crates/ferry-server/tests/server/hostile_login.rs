@@ -79,14 +79,21 @@ async fn login_floods_of_huge_and_many_names_keep_the_server_memory_bounded() {
             .await;
         statuses.extend(got);
     }
-    for status in &statuses {
+    // A body of a MiB is refused before it is read: the server may answer and close while
+    // the client is still writing, which the client sees as a reset (0) instead of 413.
+    for (i, status) in statuses.iter().enumerate() {
+        let allowed: &[u16] = if i < 64 {
+            &[0, 400, 413]
+        } else {
+            &[400, 401, 413, 429]
+        };
         assert!(
-            [400, 401, 413, 429].contains(status),
-            "every hostile sign-in is refused cleanly, not {status}"
+            allowed.contains(status),
+            "every hostile sign-in is refused cleanly, not {status} (request {i})"
         );
     }
     assert!(
-        statuses[..2_064].iter().all(|s| [400, 413].contains(s)),
+        statuses[..2_064].iter().all(|s| [0, 400, 413].contains(s)),
         "names longer than 256 bytes are refused as bad requests"
     );
     let grown_mib = server.rss_kib().saturating_sub(baseline) / 1024;
