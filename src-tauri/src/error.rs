@@ -75,6 +75,8 @@ fn code_of(err: &EngineError) -> ErrorCode {
         EngineError::Tus { .. }
         | EngineError::Galileo { .. }
         | EngineError::FileChanged { .. }
+        // The server's own words say what it showed instead.
+        | EngineError::NotStored { .. }
         // Another Ferry syncs this home: its message says which and what to do.
         | EngineError::Busy { .. }
         // Its message says when to try again: the window shows it as it is.
@@ -99,6 +101,13 @@ fn message_of(err: &EngineError) -> String {
         }
         EngineError::NotFerryServer { server, .. } => format!(
             "{server} is not a ferry-server, so it cannot check a user name and password; paste a token instead, or leave both empty if it needs none."
+        ),
+        EngineError::NotStored {
+            remote,
+            server,
+            reason,
+        } => format!(
+            "{server} accepted every byte of {remote} but {reason}. It is not counted as uploaded; Retry sends it again."
         ),
         EngineError::GaveUp { last, .. } => message_of(last),
         other => other.to_string(),

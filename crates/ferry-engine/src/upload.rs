@@ -216,24 +216,7 @@ pub(crate) async fn send_file(
             Some(sha1) => sha1,
             None => file.sha1().await?,
         };
-        let hex = sha1.to_hex();
-        // Planned by folder sync with these very facts: the upload's start records the sha1
-        // (one write less per file).
-        let planned = known.filter(|r| {
-            r.facts == file.facts
-                && r.state == FileState::Pending
-                && r.sha1.as_deref().is_none_or(|s| s == hex)
-        });
-        let record = match planned {
-            Some(record) => record,
-            None => lock(journal).upsert_file(
-                job.folder,
-                &job.key,
-                file.facts,
-                Some(&hex),
-                FileState::Pending,
-            )?,
-        };
+        let record = file_record(journal, job, &file, known, &sha1.to_hex())?;
         let (endpoint, chunk_size) = endpoint_and_chunk(target, protocol, options.chunk_size);
         let wanted = NewUpload {
             file: record.id,
@@ -293,7 +276,7 @@ pub(crate) async fn send_file(
             timeout: options.timeout,
             events: options.events.clone(),
         };
-        let sent = match send(
+        let sent = send_and_verify(
             http,
             target,
             protocol,
@@ -302,20 +285,7 @@ pub(crate) async fn send_file(
             journal,
             &row,
         )
-        .await
-        {
-            Ok(done) => {
-                let sent = Sent {
-                    remote: &job.remote,
-                    size: transfer.file.facts.size,
-                    sha1: &transfer.sha1,
-                };
-                verify::verify(http, target, protocol, options.token.as_ref(), sent, &done)
-                    .await
-                    .map(|level| (done, level))
-            }
-            Err(err) => Err(err),
-        };
+        .await;
         if let Some(entry) = settle(
             journal,
             &row,
@@ -328,6 +298,55 @@ pub(crate) async fn send_file(
         }
     }
     Err(EngineError::FileChanged { path: path.clone() })
+}
+
+/// The journal's record of the file with these facts and sha1 (`hex`): the one folder sync
+/// planned with these very facts (the upload's start records the sha1: one write less per
+/// file), else a new or updated one.
+fn file_record(
+    journal: &Mutex<Journal>,
+    job: &FileJob,
+    file: &LocalFile,
+    known: Option<FileRecord>,
+    hex: &str,
+) -> Result<FileRecord, EngineError> {
+    let planned = known.filter(|r| {
+        r.facts == file.facts
+            && r.state == FileState::Pending
+            && r.sha1.as_deref().is_none_or(|s| s == hex)
+    });
+    match planned {
+        Some(record) => Ok(record),
+        None => Ok(lock(journal).upsert_file(
+            job.folder,
+            &job.key,
+            file.facts,
+            Some(hex),
+            FileState::Pending,
+        )?),
+    }
+}
+
+/// Sends the file, then checks that the server holds it: the upload and how it was
+/// verified, or why it is not uploaded.
+async fn send_and_verify(
+    http: &reqwest::Client,
+    target: &Target,
+    protocol: Protocol,
+    transfer: &Transfer,
+    resume: Option<&transport::ResumeState>,
+    journal: &Mutex<Journal>,
+    row: &UploadRecord,
+) -> Result<(transport::Transferred, Verification), EngineError> {
+    let done = send(http, target, protocol, transfer, resume, journal, row).await?;
+    let sent = Sent {
+        remote: &transfer.remote_path,
+        size: transfer.file.facts.size,
+        sha1: &transfer.sha1,
+    };
+    let level =
+        verify::verify(http, target, protocol, transfer.token.as_ref(), sent, &done).await?;
+    Ok((done, level))
 }
 
 /// The whole-file sha1 the journal recorded for this file with exactly these facts (size,

@@ -179,34 +179,9 @@ pub(super) async fn receive(
     guard: &UploadGuard,
     session: &SessionGuard,
 ) -> Result<Received, Failure> {
+    let mut file = open_at_committed(state, record).await?;
     let start = record.received;
-    let path = state.storage.upload_path(&record.id);
     let io = |what: &str, e| ServerError::io(format!("{what} upload {}", record.id), e);
-    // Only an upload with no byte yet may have its data file created; a missing file past
-    // byte 0 would come back as zeros.
-    let opened = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create(start == 0)
-        .truncate(false)
-        .open(&path)
-        .await;
-    let mut file = match opened {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            lost_bytes(state, record).await?;
-            return Err(Rejection::new(
-                StatusCode::CONFLICT,
-                "the server no longer has this upload's bytes; it starts again at offset 0 (ask HEAD)",
-            )
-            .into());
-        }
-        Err(e) => return Err(io("opening", e).into()),
-    };
-    // Bytes past `received` were never committed (a crash between write and commit).
-    file.set_len(start).await.map_err(|e| io("preparing", e))?;
-    file.seek(SeekFrom::Start(start))
-        .await
-        .map_err(|e| io("preparing", e))?;
 
     let mut hasher = checksum.as_ref().map(|c| c.algorithm.hasher());
     // The whole-file sha1, kept up while the bytes stream when it covers all before them.
@@ -380,6 +355,38 @@ async fn commit(
     state.db.call(move |conn| saved.save_progress(conn)).await?;
     *record = updated;
     Ok(())
+}
+
+/// The upload's data file, cut back to and positioned at the committed offset (bytes past
+/// it were never committed: a crash between write and commit). Only an upload with no byte
+/// yet may have its data file created: a missing file past byte 0 would come back as zeros.
+async fn open_at_committed(state: &AppState, record: &mut UploadRecord) -> Result<File, Failure> {
+    let start = record.received;
+    let id = record.id.clone();
+    let io = |what: &str, e| ServerError::io(format!("{what} upload {id}"), e);
+    let opened = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(start == 0)
+        .truncate(false)
+        .open(state.storage.upload_path(&record.id))
+        .await;
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            lost_bytes(state, record).await?;
+            return Err(Rejection::new(
+                StatusCode::CONFLICT,
+                "the server no longer has this upload's bytes; it starts again at offset 0 (ask HEAD)",
+            )
+            .into());
+        }
+        Err(e) => return Err(io("opening", e).into()),
+    };
+    file.set_len(start).await.map_err(|e| io("preparing", e))?;
+    file.seek(SeekFrom::Start(start))
+        .await
+        .map_err(|e| io("preparing", e))?;
+    Ok(file)
 }
 
 /// The data file of an upload that had bytes is gone (removed by hand, or a disk that lost

@@ -379,61 +379,73 @@ async fn a_server_killed_at_any_moment_while_uploads_finish_keeps_disk_and_listi
         )
         .await;
         // Every upload the client learned of goes on to completion.
-        let learned = ctx.learned.lock().unwrap().clone();
-        let listed_now = ctx.listed().await;
-        for (path, what) in learned
-            .iter()
-            .filter(|(p, _)| p.starts_with(&format!("r{round}/")))
-        {
-            let bytes = &contents[path];
-            if listed_now.iter().any(|e| e["path"] == path.as_str()) {
-                // Finished before the crash (and checked above).
-                continue;
-            }
-            let done = match what {
-                Learned::Tus(url) => ctx.patch_rest(url, bytes).await,
-                Learned::Concat(parts) if parts.len() == 2 => {
-                    // A final asked for before the crash is joined once its parts are all
-                    // complete: a HEAD on the last one may finish it (and remove the parts).
-                    let mut ok = Some(());
-                    for (range, url) in parts {
-                        ok = ok.and(ctx.patch_rest(url, &bytes[range.clone()]).await);
-                        if ok.is_none() && ctx.is_listed(path).await {
-                            break;
-                        }
-                    }
-                    match ok {
-                        Some(()) => ctx.final_post(path, bytes, parts).await.map(|_| ()),
-                        None if ctx.is_listed(path).await => Some(()),
-                        None => None,
-                    }
-                }
-                Learned::Concat(_) => continue,
-                Learned::Galileo(id) => ctx.galileo(path, bytes, Some(id.clone())).await,
-            };
-            if done.is_none() {
-                eprintln!("uploads:\n{}", dump_uploads(&data_dir));
-            }
-            assert!(
-                done.is_some(),
-                "{when}: {path} ({what:?}) resumes to completion"
-            );
-        }
-        let listed = ctx.listed().await;
-        for path in learned
-            .keys()
-            .filter(|p| p.starts_with(&format!("r{round}/")))
-        {
-            if matches!(learned[path], Learned::Concat(ref parts) if parts.len() < 2) {
-                continue;
-            }
-            assert!(
-                listed.iter().any(|e| e["path"] == path.as_str()),
-                "{when}: {path} is listed once resumed"
-            );
-        }
+        resume_round(&ctx, &data_dir, round, &contents, &when).await;
         check_listing(&ctx, &root, &contents, &format!("{when}, after resuming")).await;
         drop(server);
+    }
+}
+
+/// Resumes every upload of round `round` that the client had learned of and that is not
+/// listed yet, to completion; then each is listed.
+async fn resume_round(
+    ctx: &Ctx,
+    data_dir: &Path,
+    round: u64,
+    contents: &BTreeMap<String, Vec<u8>>,
+    when: &str,
+) {
+    let learned = ctx.learned.lock().unwrap().clone();
+    let listed_now = ctx.listed().await;
+    for (path, what) in learned
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("r{round}/")))
+    {
+        let bytes = &contents[path];
+        if listed_now.iter().any(|e| e["path"] == path.as_str()) {
+            // Finished before the crash (and checked above).
+            continue;
+        }
+        let done = match what {
+            Learned::Tus(url) => ctx.patch_rest(url, bytes).await,
+            Learned::Concat(parts) if parts.len() == 2 => {
+                // A final asked for before the crash is joined once its parts are all
+                // complete: a HEAD on the last one may finish it (and remove the parts).
+                let mut ok = Some(());
+                for (range, url) in parts {
+                    ok = ok.and(ctx.patch_rest(url, &bytes[range.clone()]).await);
+                    if ok.is_none() && ctx.is_listed(path).await {
+                        break;
+                    }
+                }
+                match ok {
+                    Some(()) => ctx.final_post(path, bytes, parts).await.map(|_| ()),
+                    None if ctx.is_listed(path).await => Some(()),
+                    None => None,
+                }
+            }
+            Learned::Concat(_) => continue,
+            Learned::Galileo(id) => ctx.galileo(path, bytes, Some(id.clone())).await,
+        };
+        if done.is_none() {
+            eprintln!("uploads:\n{}", dump_uploads(data_dir));
+        }
+        assert!(
+            done.is_some(),
+            "{when}: {path} ({what:?}) resumes to completion"
+        );
+    }
+    let listed = ctx.listed().await;
+    for path in learned
+        .keys()
+        .filter(|p| p.starts_with(&format!("r{round}/")))
+    {
+        if matches!(learned[path], Learned::Concat(ref parts) if parts.len() < 2) {
+            continue;
+        }
+        assert!(
+            listed.iter().any(|e| e["path"] == path.as_str()),
+            "{when}: {path} is listed once resumed"
+        );
     }
 }
 
@@ -510,7 +522,7 @@ async fn two_uploads_finishing_to_one_path_at_once_leave_disk_and_listing_agreei
             "round {round}: the listing names the bytes on disk"
         );
         assert!(
-            contents.iter().any(|c| *c == on_disk),
+            contents.contains(&on_disk),
             "round {round}: one of the two, never a mix"
         );
     }
