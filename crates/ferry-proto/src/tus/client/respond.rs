@@ -129,16 +129,7 @@ impl Upload {
         if !response.status.is_success() {
             return Err(unexpected(kind, response));
         }
-        let reported = offset_header(kind, response)?.ok_or(TusError::MissingHeader {
-            request: kind,
-            header: "Upload-Offset",
-        })?;
-        let server_len = header_u64(&response.headers, &UPLOAD_LENGTH).map_err(|source| {
-            TusError::BadHeader {
-                request: kind,
-                source,
-            }
-        })?;
+        let (reported, server_len) = head_offsets(kind, response)?;
         let deferred = header_str(&response.headers, &UPLOAD_DEFER_LENGTH)
             .ok()
             .flatten()
@@ -256,16 +247,7 @@ impl Upload {
         if !response.status.is_success() {
             return Err(unexpected(kind, response));
         }
-        let reported = offset_header(kind, response)?.ok_or(TusError::MissingHeader {
-            request: kind,
-            header: "Upload-Offset",
-        })?;
-        let server_len = header_u64(&response.headers, &UPLOAD_LENGTH).map_err(|source| {
-            TusError::BadHeader {
-                request: kind,
-                source,
-            }
-        })?;
+        let (reported, server_len) = head_offsets(kind, response)?;
         let length = self.opts.length.unwrap_or(0);
         match server_len {
             Some(server) if server != length => {
@@ -409,6 +391,17 @@ fn location_header(request: RequestKind, response: &Response) -> Result<String, 
             request,
             header: "Location",
         })
+}
+
+/// A HEAD answer's `Upload-Offset` (required) and `Upload-Length` (if the server knows it).
+fn head_offsets(request: RequestKind, response: &Response) -> Result<(u64, Option<u64>), TusError> {
+    let offset = offset_header(request, response)?.ok_or(TusError::MissingHeader {
+        request,
+        header: "Upload-Offset",
+    })?;
+    let length = header_u64(&response.headers, &UPLOAD_LENGTH)
+        .map_err(|source| TusError::BadHeader { request, source })?;
+    Ok((offset, length))
 }
 
 /// `Upload-Offset` of an answer, if present and well-formed.
