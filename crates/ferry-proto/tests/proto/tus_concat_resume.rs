@@ -195,3 +195,51 @@ fn a_final_state_round_trips_through_serde_and_older_states_read_without_it() {
     let read: ResumeState = serde_json::from_str(older).unwrap();
     assert!(!read.final_requested && read.final_location.is_none());
 }
+
+#[test]
+fn a_final_answered_before_it_is_joined_is_checked_until_complete_not_taken_as_finished() {
+    use ferry_proto::tus::Response;
+    use http::StatusCode;
+    use http::header::{HeaderName, LOCATION};
+    let offset = HeaderName::from_static("upload-offset");
+    let mut sim = Sim::new(ServerConfig::complete(None), file_of(SIZE, 25));
+    let mut upload = Upload::new(concatenating(&sim), None, None).unwrap();
+    // Every part goes up; the final's POST is held back to be answered by hand.
+    let mut held = None;
+    sim.run(&mut upload, |request| {
+        if request.kind == RequestKind::Concatenate && held.is_none() {
+            held = Some(request.id);
+            Fault::Crash
+        } else {
+            Fault::None
+        }
+    })
+    .unwrap();
+    let id = held.expect("the final was asked for");
+    // A server still joining the parts answers at once: created, nothing of it yet.
+    let joining = Response::new(StatusCode::CREATED)
+        .with_header(LOCATION, "/files/final")
+        .with_header(offset.clone(), "0");
+    upload.handle_response(id, &joining).unwrap();
+    assert!(
+        !upload.is_finished(),
+        "an unjoined final is not a finished upload"
+    );
+    let final_head = upload.poll_request(sim.now).expect("a HEAD on the final");
+    assert_eq!(final_head.kind, RequestKind::FinalStatus);
+    // Still joining: no offset yet (as tus has it for an unfinished final).
+    let err = upload
+        .handle_response(final_head.id, &Response::new(StatusCode::OK))
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let again = upload
+        .poll_request(sim.now)
+        .expect("the final asked for again");
+    assert_eq!(again.kind, RequestKind::Concatenate);
+    let done = Response::new(StatusCode::CREATED)
+        .with_header(LOCATION, "/files/final")
+        .with_header(offset, SIZE.to_string());
+    upload.handle_response(again.id, &done).unwrap();
+    assert!(upload.is_finished());
+    assert_eq!(upload.location(), Some("/files/final"));
+}

@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::io;
+use std::time::Duration;
 
 use ferry_proto::tus::server::{Rejection, upload_id_from_url};
 use http::StatusCode;
@@ -88,18 +89,27 @@ pub(super) async fn existing_final(
         .await?)
 }
 
+/// How long a final's POST waits for the joining before it answers that the final is not
+/// complete yet (`Upload-Offset: 0`; the client asks HEAD until it is).
+const JOIN_WAIT: Duration = Duration::from_secs(2);
+
 /// [`assemble_if_ready`] in a task of its own: a client that hangs up (or times out and
-/// asks again) never leaves a final half assembled; its next request finds it finished or
-/// waits for it.
+/// asks again) never leaves a final half assembled. Waits for it at most [`JOIN_WAIT`], so
+/// the POST of a final of any size answers within seconds: with the final as it is then
+/// (joined and published, or still being joined).
 pub(super) async fn assemble_in_background(
     state: &AppState,
     user: &User,
     final_id: &str,
 ) -> Result<UploadRecord, Failure> {
-    let (state, user, id) = (state.clone(), user.clone(), final_id.to_owned());
-    tokio::spawn(async move { assemble_if_ready(&state, &user, &id).await })
-        .await
-        .map_err(|e| ServerError::Internal(format!("assembling a final upload failed: {e}")))?
+    let (state2, user2, id) = (state.clone(), user.clone(), final_id.to_owned());
+    let task = tokio::spawn(async move { assemble_if_ready(&state2, &user2, &id).await });
+    match tokio::time::timeout(JOIN_WAIT, task).await {
+        Ok(joined) => joined
+            .map_err(|e| ServerError::Internal(format!("assembling a final upload failed: {e}")))?,
+        // Still joining: it goes on in its task.
+        Err(_) => load(state, final_id, user.id).await,
+    }
 }
 
 /// Assembles and finishes final upload `final_id` if all its partial uploads are

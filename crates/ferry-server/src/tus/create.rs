@@ -55,7 +55,7 @@ pub(super) async fn create(
         // it recorded it): the same final, never a second one.
         let here = location(&existing);
         let record = concat::assemble_in_background(&state, &auth.user, &existing).await?;
-        return Ok(answer(info_of(&record).created_response(&here, false)));
+        return Ok(answer(info_of(&record).created_response(&here, true)));
     }
     record.concat = match &creation.concat {
         None => None,
@@ -89,8 +89,10 @@ pub(super) async fn create(
     let here = location(&record.id);
 
     if let Some(ConcatRole::Final(_)) = &record.concat {
+        // The answer says how far the final got (`Upload-Offset`): complete, or still being
+        // joined after a few seconds (a client asks HEAD until it is complete).
         let record = concat::assemble_in_background(&state, &auth.user, &record.id).await?;
-        return Ok(answer(info_of(&record).created_response(&here, false)));
+        return Ok(answer(info_of(&record).created_response(&here, true)));
     }
     let guard = state.locks.acquire(&record.id).await;
     let session = state.sessions.register(&auth.token);

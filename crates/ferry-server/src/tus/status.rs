@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, StatusCode};
 use super::{Failure, answer, checked_id, info_of, load, with_raw_metadata};
 use crate::AppState;
 use crate::auth::Authenticated;
-use crate::uploads::UploadRecord;
+use crate::uploads::{ConcatRole, UploadRecord};
 
 /// OPTIONS: what the server offers. Answered to anyone, as discovery and CORS need.
 pub(super) async fn discover(State(state): State<AppState>) -> Response {
@@ -28,7 +28,15 @@ pub(super) async fn head(
     let id = checked_id(&id)?;
     // Another user's upload is not found, before its lock is touched: taking the lock stops
     // the request holding it.
-    load(&state, id, auth.user.id).await?;
+    let owned = load(&state, id, auth.user.id).await?;
+    if matches!(owned.concat, Some(ConcatRole::Final(_))) && owned.length.is_none() {
+        // A final not joined yet (its parts are not all complete, or it is being joined
+        // right now, holding its lock): how far it got, without waiting for the joining.
+        return Ok(with_raw_metadata(
+            answer(info_of(&owned).head_response()),
+            &owned,
+        ));
+    }
     // Newest wins: a stale PATCH still streaming stops and commits first, so the offset
     // reported here is the one a resume must start from.
     let _guard = state.locks.acquire(id).await;

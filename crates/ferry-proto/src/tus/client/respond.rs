@@ -226,7 +226,9 @@ impl Upload {
         match (offset, server_len) {
             // The server said how far the final got: trust a complete one at once, check an
             // unfinished one with HEAD.
-            (Some(offset), Some(len)) if offset == length && len == length => self.finish(),
+            (Some(offset), len) if offset == length && len.is_none_or(|l| l == length) => {
+                self.finish();
+            }
             (Some(_), _) => self.phase = Phase::FinalStatus,
             // A server that says nothing creates the final complete (tus: the final upload
             // is complete once all its partial uploads are).
@@ -247,7 +249,14 @@ impl Upload {
         if !response.status.is_success() {
             return Err(unexpected(kind, response));
         }
-        let (reported, server_len) = head_offsets(kind, response)?;
+        // An unfinished final has no `Upload-Offset` (tus concatenation): not complete yet.
+        let reported = offset_header(kind, response)?.unwrap_or(0);
+        let server_len = header_u64(&response.headers, &UPLOAD_LENGTH).map_err(|source| {
+            TusError::BadHeader {
+                request: kind,
+                source,
+            }
+        })?;
         let length = self.opts.length.unwrap_or(0);
         match server_len {
             Some(server) if server != length => {
