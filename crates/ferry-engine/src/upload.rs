@@ -441,7 +441,7 @@ fn endpoint_and_chunk(
     }
 }
 
-/// What a replaced upload left on the server: the tus uploads to delete.
+/// What a replaced upload left on the server: the partial tus uploads to delete.
 #[derive(Debug)]
 struct Stale {
     endpoint: String,
@@ -490,8 +490,13 @@ fn open_or_start(
             })
         }
         old => {
+            // Only the partial uploads of a concatenation: never published on their own,
+            // deleting them loses nothing. A plain upload or a final may be a stored file on
+            // some servers (tusd serves its uploads as the files), so they stay.
             let stale = old
-                .filter(|row| row.upload.protocol == ferry_store::Protocol::Tus)
+                .filter(|row| {
+                    row.upload.protocol == ferry_store::Protocol::Tus && row.upload.concatenated
+                })
                 .map(|row| Stale {
                     endpoint: row.upload.endpoint.clone(),
                     locations: row
@@ -499,7 +504,6 @@ fn open_or_start(
                         .parts
                         .iter()
                         .filter_map(|p| p.location.clone())
-                        .chain(row.upload.final_upload.location.clone())
                         .collect(),
                 })
                 .filter(|stale| !stale.locations.is_empty());
@@ -513,8 +517,8 @@ fn open_or_start(
     }
 }
 
-/// Deletes (best effort, when the server offers termination) the tus uploads of an upload
-/// that will not be continued, so partial uploads do not linger on the server.
+/// Deletes (best effort, when the server offers termination) the partial uploads of an
+/// upload that will not be continued, so they do not linger on the server.
 async fn terminate_stale(
     http: &reqwest::Client,
     target: &Target,

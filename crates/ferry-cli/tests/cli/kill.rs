@@ -363,3 +363,59 @@ fn ferry_upload_parallel_killed_at_every_step_of_the_plan_records_only_what_the_
 fn ferry_sync_once_killed_at_every_step_of_a_large_file_records_only_what_the_server_holds() {
     run_matrix(Mode::SyncOnce);
 }
+
+impl Rig {
+    /// Partial uploads the server holds (of any file).
+    fn partials(&self) -> i64 {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data.join("server.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        db.query_row(
+            "SELECT COUNT(*) FROM uploads WHERE concat = 'partial'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn partial_uploads_of_a_plan_that_will_not_be_continued_are_terminated() {
+    let rig = Rig::start();
+    let cell = Cell::new(&rig, Mode::Upload, 0);
+    rig.arm(Step::Streaming(40));
+    let mut first = Running::spawn("the run that is killed", cell.command(&rig, Mode::Upload));
+    let reached = wait_until(Duration::from_secs(60), || {
+        rig.proxy.frozen() || !first.running()
+    });
+    assert!(reached && rig.proxy.frozen(), "{}", first.dump());
+    first.dump();
+    rig.proxy.thaw();
+    assert!(rig.partials() > 0, "the killed run left partial uploads");
+
+    // The file changes before the next run: the plan for the old content is given up.
+    let (_, bytes) = random_file(
+        cell.file.parent().unwrap(),
+        cell.file.file_name().unwrap().to_str().unwrap(),
+        SIZE,
+        4242,
+    );
+    let again = run_bounded(
+        "the run after the change",
+        cell.command(&rig, Mode::Upload),
+        Duration::from_secs(120),
+    );
+    assert_success("ferry upload of the changed file", &again);
+    assert_eq!(
+        std::fs::read(rig.data.join("files/ann").join(&cell.remote)).unwrap(),
+        bytes,
+        "the new content is stored"
+    );
+    assert_eq!(
+        rig.partials(),
+        0,
+        "the old content's partial uploads were terminated, the new ones joined"
+    );
+}
