@@ -150,7 +150,9 @@ pub(super) async fn assemble_if_ready(
     if let Some(max) = state.tus.max_size
         && total > max
     {
-        // Partial uploads of deferred length are only now known to be too large together.
+        // Partial uploads of deferred length are only now known to be too large together:
+        // the final is dropped (its HEAD answers 404), the parts stay.
+        remove_upload(state, final_id).await?;
         return Err(ServerError::TooLarge { size: total, max }.into());
     }
     let storage = state.storage.clone();

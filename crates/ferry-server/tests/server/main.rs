@@ -11,6 +11,7 @@ mod hostile_disk;
 mod hostile_limits;
 mod hostile_login;
 mod hostile_ownership;
+mod hostile_publish;
 mod hostile_revocation;
 mod hostile_support;
 mod interop;
