@@ -269,7 +269,8 @@ impl Upload {
                     server,
                 })
             }
-            Some(_) if reported == length => {
+            // Complete (a server that leaves out a known length is taken at its offset).
+            _ if reported == length && length > 0 => {
                 self.finish();
                 Ok(())
             }
