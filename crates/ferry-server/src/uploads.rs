@@ -244,17 +244,18 @@ impl UploadRecord {
     }
 
     /// The final upload of `user_id` joining exactly partial uploads `parts` (ids separated
-    /// by single spaces, in order), if there is one.
+    /// by single spaces, in order) to `path`, if there is one.
     pub fn final_joining(
         conn: &Connection,
         user_id: i64,
         parts: &str,
+        path: Option<&str>,
     ) -> Result<Option<String>, ServerError> {
         Ok(conn
             .query_row(
                 "SELECT id FROM uploads WHERE user_id = ?1 AND concat = 'final' AND parts = ?2
-                 ORDER BY created_at DESC LIMIT 1",
-                params![user_id, parts],
+                 AND path IS ?3 ORDER BY created_at DESC LIMIT 1",
+                params![user_id, parts, path],
                 |r| r.get(0),
             )
             .optional()?)

@@ -67,13 +67,14 @@ pub(super) async fn resolve_parts(
     Ok(ids)
 }
 
-/// The final upload of `user` that joins exactly the partial uploads `urls` name, if one
-/// was made already (whether or not it is assembled, and even after its partial uploads
-/// were removed): a final asked for again is that one.
+/// The final upload of `user` that joins exactly the partial uploads `urls` name to `path`,
+/// if one was made already (whether or not it is assembled, and even after its partial
+/// uploads were removed): a final asked for again is that one.
 pub(super) async fn existing_final(
     state: &AppState,
     user: &User,
     urls: &[String],
+    path: Option<&str>,
 ) -> Result<Option<String>, Failure> {
     let mut ids = Vec::with_capacity(urls.len());
     for url in urls {
@@ -82,10 +83,10 @@ pub(super) async fn existing_final(
             _ => return Ok(None),
         }
     }
-    let (user_id, parts) = (user.id, ids.join(" "));
+    let (user_id, parts, path) = (user.id, ids.join(" "), path.map(str::to_owned));
     Ok(state
         .db
-        .call(move |conn| UploadRecord::final_joining(conn, user_id, &parts))
+        .read(move |conn| UploadRecord::final_joining(conn, user_id, &parts, path.as_deref()))
         .await?)
 }
 

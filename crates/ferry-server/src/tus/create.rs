@@ -49,7 +49,8 @@ pub(super) async fn create(
             .check_storable(&auth.user.name, &RemotePath::parse(path)?)?;
     }
     if let Some(Concat::Final(urls)) = &creation.concat
-        && let Some(existing) = concat::existing_final(&state, &auth.user, urls).await?
+        && let Some(existing) =
+            concat::existing_final(&state, &auth.user, urls, record.path.as_deref()).await?
     {
         // The same final asked for again (the client lost the answer, or crashed before
         // it recorded it): the same final, never a second one.
