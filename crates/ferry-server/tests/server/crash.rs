@@ -18,8 +18,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::galileo_client::{data, sha1_hex};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ferry-server");
+use crate::hostile_support::{BIN, cli};
 const CHUNK: usize = 256 * 1024;
 const ROUNDS: u64 = 8;
 
@@ -54,24 +53,11 @@ fn serve(data_dir: &Path, port: u16) -> Process {
     Process(child)
 }
 
+/// `ferry-server ARGS --data DIR` (an account command) with `stdin`; its standard output.
 fn command(args: &[&str], data_dir: &Path, stdin: &str) -> String {
-    use std::io::Write as _;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .arg("--data")
-        .arg(data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let data = data_dir.to_str().expect("a UTF-8 path");
+    let args: Vec<&str> = args.iter().copied().chain(["--data", data]).collect();
+    let out = cli(&args, stdin);
     assert!(
         out.status.success(),
         "{}",

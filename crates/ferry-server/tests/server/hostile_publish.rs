@@ -252,3 +252,20 @@ async fn parts_of_deferred_length_cannot_join_past_the_size_limit() {
     );
     assert!(!server.file("ann", "big.bin").exists());
 }
+
+#[tokio::test]
+async fn a_galileo_upload_to_a_path_with_something_in_the_way_is_refused_at_its_first_message() {
+    use crate::galileo_client::{connect, expect_fatal, send_text};
+    let server = TestServer::start().await;
+    std::fs::create_dir_all(server.file("ann", "clip.mp4")).unwrap();
+    let mut ws = connect(&server, &server.ann).await;
+    send_text(&mut ws, r#"{"name":"clip.mp4","size":10}"#).await;
+    let signal = expect_fatal(&mut ws, "bad_path").await;
+    assert!(
+        signal["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("folder of that name")),
+        "the reason is said: {signal}"
+    );
+    assert!(server.file("ann", "clip.mp4").is_dir());
+}
