@@ -199,7 +199,11 @@ async fn final_head(
     let mut request = http
         .head(location)
         .header("Tus-Resumable", ferry_proto::tus::headers::TUS_VERSION);
-    if let Some(token) = token {
+    // The token goes only to the origin it belongs to, whatever a `Location` names.
+    let same_origin = target.tus.as_ref().is_some_and(|tus| {
+        Url::parse(location).is_ok_and(|url| url.origin() == tus.endpoint.origin())
+    });
+    if let Some(token) = token.filter(|_| same_origin) {
         request = request.bearer_auth(token.expose());
     }
     let reply = request.send().await.map_err(|e| EngineError::Network {
