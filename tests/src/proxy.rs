@@ -57,6 +57,8 @@ struct Plan {
     freeze_patterns: Vec<(Vec<u8>, Freeze)>,
     /// Nothing moves while set.
     frozen: bool,
+    /// Woken when the proxy thaws.
+    thawed: Arc<tokio::sync::Notify>,
 }
 
 /// When a pattern freezes the proxy.
@@ -173,6 +175,7 @@ impl FaultProxy {
         plan.frozen = false;
         plan.freeze_offsets.clear();
         plan.freeze_patterns.clear();
+        plan.thawed.notify_waiters();
     }
 
     /// Upstream bytes forwarded so far.
@@ -200,16 +203,22 @@ impl Drop for FaultProxy {
 /// Waits while traffic is stalled or frozen.
 async fn wait_out_stall(plan: &Mutex<Plan>) {
     loop {
-        let (until, frozen) = {
+        let (until, thawed) = {
             let plan = lock(plan);
-            (plan.stalled_until, plan.frozen)
+            (plan.stalled_until, Arc::clone(&plan.thawed))
         };
-        match until {
-            Some(until) if Instant::now() < until => tokio::time::sleep_until(until).await,
-            // Frozen: looked at again every few milliseconds until thawed.
-            _ if frozen => tokio::time::sleep(Duration::from_millis(5)).await,
-            _ => return,
+        if let Some(until) = until.filter(|u| Instant::now() < *u) {
+            tokio::time::sleep_until(until).await;
+            continue;
         }
+        // Frozen: wait for the thaw (registered before looking, so it cannot be missed).
+        let notified = thawed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if !lock(plan).frozen {
+            return;
+        }
+        notified.await;
     }
 }
 

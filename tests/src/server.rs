@@ -190,3 +190,12 @@ pub fn files_containing(root: &std::path::Path, needle: &str) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// A port on 127.0.0.1 that was free a moment ago, for a server process that must come back
+/// on the same port after a restart (a server of this process takes port 0 instead).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port on 127.0.0.1")
+        .port()
+}

@@ -74,11 +74,7 @@ impl Rig {
         let token = ferry_server(&["token", "issue", "ann"], &data, "")
             .trim()
             .to_owned();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = ferry_tests::server::free_port();
         let server = serve(&data, port);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

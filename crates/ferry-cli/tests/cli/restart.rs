@@ -77,11 +77,7 @@ fn a_server_killed_and_restarted_mid_upload_on_the_same_port_and_data_lets_it_fi
         .trim()
         .to_owned();
     // A free port, released for the server to take (and to take again after the restart).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ferry_tests::server::free_port();
     let server = serve(&data, port);
 
     let size = 2 << 20;

@@ -280,6 +280,21 @@ fn metadata_of(path: &str, bytes: &[u8]) -> String {
     metadata.encode()
 }
 
+/// Bytes the server holds of round `round`: unfinished uploads and the round's stored files.
+fn held_bytes(data_dir: &Path, round: u64) -> u64 {
+    let size_of = |dir: PathBuf| -> u64 {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len())
+                .sum()
+        })
+    };
+    size_of(data_dir.join("uploads")) + size_of(data_dir.join(format!("files/ann/r{round}")))
+}
+
 /// Every listed file matches its bytes on disk and the content sent to its path.
 async fn check_listing(ctx: &Ctx, root: &Path, contents: &BTreeMap<String, Vec<u8>>, when: &str) {
     for entry in ctx.listed().await {
@@ -314,11 +329,7 @@ async fn a_server_killed_at_any_moment_while_uploads_finish_keeps_disk_and_listi
     let token = command(&["token", "issue", "ann"], &data_dir, "")
         .trim()
         .to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ferry_tests::server::free_port();
     let ctx = Ctx {
         base: format!("http://127.0.0.1:{port}"),
         token,
@@ -347,16 +358,29 @@ async fn a_server_killed_at_any_moment_while_uploads_finish_keeps_disk_and_listi
                 }
             }));
         }
-        // Moments spread from early in the bodies to around the finishing of most uploads.
-        let at = Duration::from_millis(40 + (round * 977) % 900);
-        tokio::time::sleep(at).await;
+        // Moments spread from early in the bodies to the finishing of the uploads: the kill
+        // comes once the server holds this share of the round's bytes (or all is done).
+        let total: u64 = sizes.iter().map(|&n| n as u64).sum();
+        let share = (2 * round + 1) * 100 / (2 * ROUNDS);
+        let at = total * share / 100;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while held_bytes(&data_dir, round) < at
+            && !jobs.iter().all(tokio::task::JoinHandle::is_finished)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: the uploads never got to {at} bytes"
+            );
+            // A poll of the data directory, paced so the server keeps the cores.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         drop(server); // SIGKILL
         for job in jobs {
             let _ = job.await;
         }
 
         let server = serve(&data_dir, port);
-        let when = format!("round {round}, killed after {at:?}");
+        let when = format!("round {round}, killed at {share}% of its bytes");
         check_listing(
             &ctx,
             &root,
