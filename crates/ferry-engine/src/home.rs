@@ -43,7 +43,13 @@ impl Home {
         self.dir.join(JOURNAL_FILE)
     }
 
-    /// Opens the journal.
+    /// Opens the journal behind its door (its own thread): what async code uses.
+    pub async fn open_journal(&self) -> Result<crate::journal::JournalDoor, EngineError> {
+        crate::journal::JournalDoor::open(self.journal_path()).await
+    }
+
+    /// Opens the journal on this thread (for blocking code and tests only; async code goes
+    /// through [`Home::open_journal`]).
     pub fn journal(&self) -> Result<ferry_store::Journal, EngineError> {
         Ok(ferry_store::Journal::open(&self.journal_path())?)
     }

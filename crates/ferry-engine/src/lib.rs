@@ -9,7 +9,8 @@
 //! - [`file`]: a local file's facts, sha1 and ranges; noticing that it changed.
 //! - [`retry`], [`rate`]: backoff with jitter, and the rate limit shared by all uploads.
 //! - [`secret`]: the bearer token type that never shows itself.
-//! - [`home`]: the home directory and its journal; [`resume`]: saved machine state as
+//! - [`home`]: the home directory and its journal; [`journal`]: the one door async code
+//!   goes through to the journal (a thread of its own, group commit); [`resume`]: saved machine state as
 //!   journal rows and back.
 //! - [`service`]: the plain functions behind the desktop app's commands (and the CLI's):
 //!   probing a server, accounts, folders, ignore rules, history pages.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod events;
 pub mod file;
 pub mod home;
+pub mod journal;
 pub mod rate;
 pub mod resume;
 pub mod retry;

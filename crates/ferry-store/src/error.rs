@@ -32,6 +32,12 @@ pub enum StoreError {
         /// The value.
         value: String,
     },
+    /// The journal's thread is gone (Ferry is stopping, or a bug ended it).
+    #[error("the journal is closed; Ferry is stopping")]
+    Closed,
+    /// The transaction a write was part of could not be committed: the write was not kept.
+    #[error("the journal could not save a write: {0}")]
+    NotCommitted(String),
     /// Any other SQLite failure.
     #[error("journal query failed: {0}")]
     Sql(#[from] rusqlite::Error),
