@@ -44,7 +44,7 @@ pub fn start(app: &AppHandle, events: EventSink) {
         state.credentials.clone(),
     );
     let started = tauri::async_runtime::block_on(async move {
-        Engine::start(&home, options, credentials, events)
+        Engine::start(&home, options, credentials, events).await
     });
     let sync = app.state::<SyncState>();
     match started {

@@ -97,7 +97,7 @@ pub(crate) async fn run(
         }
         return Ok(());
     }
-    let engine = Engine::start(home, options(args), credentials, events)?;
+    let engine = Engine::start(home, options(args), credentials, events).await?;
     if !quiet && !json {
         eprintln!(
             "ferry: syncing {folders} folder{}; stop with Ctrl-C",

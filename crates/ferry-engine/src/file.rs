@@ -68,6 +68,18 @@ impl LocalFile {
         Ok(Self { path, facts })
     }
 
+    /// Looks at the file at `path` on the blocking pool (what async code uses).
+    pub async fn open_async(path: impl Into<PathBuf>) -> Result<Self, EngineError> {
+        let path = path.into();
+        let at = path.clone();
+        tokio::task::spawn_blocking(move || Self::open(at))
+            .await
+            .map_err(|e| EngineError::File {
+                path,
+                source: std::io::Error::other(e),
+            })?
+    }
+
     /// Fails with [`EngineError::FileChanged`] if the file is not as it was when looked at.
     pub fn check_unchanged(&self) -> Result<(), EngineError> {
         match facts_of(&self.path) {

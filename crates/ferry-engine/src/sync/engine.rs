@@ -1,6 +1,6 @@
 //! The handle of a running folder sync ([`Engine`]) and the one-shot run of `ferry sync
-//! --once` ([`sync_once`]). The work happens in the coordinator task; the handle sends it
-//! commands and reads the shared views. Knows nothing of terminals or windows: callers give
+//! --once` ([`sync_once`]). The work happens in the driver's task; the handle leaves it
+//! requests in a mailbox and reads the shared views. Knows nothing of terminals or windows: callers give
 //! it an event sink.
 
 use std::path::PathBuf;
@@ -8,15 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
-
 use crate::auth::Credentials;
 use crate::error::EngineError;
 use crate::events::EventSink;
 use crate::home::Home;
 use crate::retry::RetryPolicy;
 
-use super::coordinator::{self, Command, Mode};
+use super::core::Mode;
+use super::driver::Driver;
 use super::status::{Activity, Failure, Overview, Tracker, WatcherState};
 
 /// How folder sync behaves.
@@ -94,44 +93,87 @@ pub(crate) fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What the handle asked and the driver has not taken yet. Each kind of request coalesces
+/// (the last pause wins, retries merge), so the mailbox stays small however fast a person
+/// clicks, and nothing asked is lost.
+#[derive(Default)]
+pub(crate) struct Asked {
+    pub(crate) options: Option<Box<SyncOptions>>,
+    pub(crate) reload: bool,
+    pub(crate) pause_all: Option<bool>,
+    pub(crate) pause_folders: Vec<(PathBuf, bool)>,
+    pub(crate) retry: Option<Retry>,
+    pub(crate) stop: bool,
+}
+
+/// Which failed files to try again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Every one.
+    All,
+    /// These (absolute paths).
+    Paths(Vec<PathBuf>),
+}
+
+/// The handle's requests to the driver, and the wake-up that goes with them.
+#[derive(Default)]
+pub(crate) struct Mailbox {
+    asked: Mutex<Asked>,
+    wake: tokio::sync::Notify,
+}
+
+impl Mailbox {
+    fn ask(&self, f: impl FnOnce(&mut Asked)) {
+        f(&mut guard(&self.asked));
+        // A permit is kept when the driver is busy: the wake-up is never lost.
+        self.wake.notify_one();
+    }
+
+    /// Waits until something was asked.
+    pub(crate) async fn wait(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Takes what was asked.
+    pub(crate) fn take(&self) -> Asked {
+        std::mem::take(&mut guard(&self.asked))
+    }
+}
+
 /// A running folder sync: watches every synced folder of a home and keeps it uploaded.
 pub struct Engine {
-    commands: mpsc::UnboundedSender<Command>,
+    mailbox: Arc<Mailbox>,
     views: Arc<Views>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Engine {
     /// Starts syncing every folder of `home` (on the current tokio runtime). Fails if
     /// another engine runs on the same home ([`EngineError::Busy`]), the journal cannot be
     /// opened or the watcher cannot start.
-    pub fn start(
+    pub async fn start(
         home: &Home,
         options: SyncOptions,
         credentials: Credentials,
         events: EventSink,
     ) -> Result<Self, EngineError> {
         let views = Arc::new(Views::default());
-        let (commands, receiver) = mpsc::unbounded_channel();
-        let coordinator = coordinator::Coordinator::new(
+        let mailbox = Arc::new(Mailbox::default());
+        let driver = Driver::new(
             home,
             options,
             credentials,
             events,
             Arc::clone(&views),
             Mode::Watch,
-        )?;
-        let task = tokio::spawn(coordinator.run(receiver));
+        )
+        .await?;
+        let task = tokio::spawn(driver.run(Arc::clone(&mailbox)));
         Ok(Self {
-            commands,
+            mailbox,
             views,
-            task,
+            task: Some(task),
         })
-    }
-
-    fn send(&self, command: Command) {
-        // The coordinator only stops after `shutdown`, which takes the handle.
-        let _ = self.commands.send(command);
     }
 
     /// The queue and the failed files.
@@ -159,41 +201,62 @@ impl Engine {
     /// Pauses every upload (those under way stop; they continue from the server's offset
     /// on resume).
     pub fn pause_all(&self) {
-        self.send(Command::Pause(None, true));
+        self.mailbox.ask(|a| a.pause_all = Some(true));
     }
 
     /// Resumes after [`Engine::pause_all`].
     pub fn resume_all(&self) {
-        self.send(Command::Pause(None, false));
+        self.mailbox.ask(|a| a.pause_all = Some(false));
     }
 
     /// Pauses or resumes one folder (remembered in the journal).
     pub fn pause_folder(&self, path: PathBuf, paused: bool) {
-        self.send(Command::Pause(Some(path), paused));
+        self.mailbox.ask(|a| {
+            a.pause_folders.retain(|(p, _)| *p != path);
+            a.pause_folders.push((path, paused));
+        });
     }
 
     /// Tries failed files again now: the one at `path` (absolute), or every one.
     pub fn retry(&self, path: Option<PathBuf>) {
-        self.send(Command::Retry(path));
+        self.mailbox.ask(|a| {
+            a.retry = match (a.retry.take(), path) {
+                (Some(Retry::All), _) | (_, None) => Some(Retry::All),
+                (Some(Retry::Paths(mut paths)), Some(path)) => {
+                    if !paths.contains(&path) {
+                        paths.push(path);
+                    }
+                    Some(Retry::Paths(paths))
+                }
+                (None, Some(path)) => Some(Retry::Paths(vec![path])),
+            };
+        });
     }
 
     /// Reads the folders again (after one was added, removed or changed).
     pub fn reload(&self) {
-        self.send(Command::Reload);
+        self.mailbox.ask(|a| a.reload = true);
     }
 
     /// Takes new options (concurrency, rate limit, quiet period…).
     pub fn set_options(&self, options: SyncOptions) {
-        self.send(Command::Options(Box::new(options)));
+        self.mailbox.ask(|a| a.options = Some(Box::new(options)));
     }
 
     /// Stops: uploads under way stop where the server stands (the next start continues
     /// them), the watcher and the home's lock are released.
-    pub async fn shutdown(self) {
-        let (done, wait) = oneshot::channel();
-        self.send(Command::Shutdown(done));
-        let _ = wait.await;
-        let _ = self.task.await;
+    pub async fn shutdown(mut self) {
+        self.mailbox.ask(|a| a.stop = true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Engine {
+    /// A handle dropped without [`Engine::shutdown`] still stops the engine.
+    fn drop(&mut self) {
+        self.mailbox.ask(|a| a.stop = true);
     }
 }
 
@@ -219,7 +282,6 @@ pub async fn sync_once(
     events: EventSink,
 ) -> Result<Summary, EngineError> {
     let views = Arc::new(Views::default());
-    let coordinator =
-        coordinator::Coordinator::new(home, options, credentials, events, views, Mode::Once)?;
-    Ok(coordinator.run_once().await)
+    let driver = Driver::new(home, options, credentials, events, views, Mode::Once).await?;
+    Ok(driver.run_once().await)
 }

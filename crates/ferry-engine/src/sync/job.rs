@@ -1,21 +1,29 @@
 //! One synced file's turn in the queue: find its server (discovered once per server and
-//! kept), its token (read once per account and kept), check whether a touched file really
-//! changed, and send it with the same resumable upload `ferry upload` uses. Runs as its own
-//! task; the coordinator decides what happens after.
+//! kept), its token (read once per account and kept), for a touched file hash it and ask the
+//! planner again (it may only need its new facts recorded), and send it with the same
+//! resumable upload `ferry upload` uses. Runs as its own task; the core decides what happens
+//! after, from the [`JobEnd`] this reports.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use ferry_store::{AccountId, FileState, FolderId, HistoryEntry, Journal};
+use ferry_store::{AccountId, FileState, FolderId, HistoryEntry};
 
 use crate::auth::Credentials;
 use crate::error::EngineError;
-use crate::events::Event;
+use crate::events::{Event, EventSink};
 use crate::file::LocalFile;
+use crate::journal::JournalDoor;
+use crate::rate::RateLimit;
 use crate::secret::Token;
 use crate::target::{Protocol, Target};
 use crate::upload::{FileJob, SendOptions, send_file};
+
+use super::SyncOptions;
+use super::core::{JobEnd, StartJob};
+use super::driver::folders::FolderInfo;
+use super::plan::{Known, Op, Seen, plan};
 
 /// What one file's upload needs to know of its folder.
 #[derive(Debug, Clone)]
@@ -36,9 +44,66 @@ pub(crate) struct JobSpec {
     pub(crate) path: PathBuf,
     /// Where it goes on the server.
     pub(crate) remote: String,
-    /// Set when only the facts changed: the sha1 uploaded last, to compare the content with
-    /// before sending anything.
-    pub(crate) verify_against: Option<String>,
+    /// Only the facts changed: hash it and ask the planner again before sending anything.
+    pub(crate) hash_first: bool,
+}
+
+impl JobSpec {
+    /// The job the core asked for, in `folder`.
+    pub(crate) fn new(folder: &FolderInfo, start: &StartJob) -> Self {
+        let rel = start.key.1.clone();
+        Self {
+            folder: start.key.0,
+            account: folder.folder.account,
+            server: folder.server.clone(),
+            user: folder.user.clone(),
+            protocol: folder.folder.protocol.map(|p| match p {
+                ferry_store::Protocol::Tus => Protocol::Tus,
+                ferry_store::Protocol::Galileo => Protocol::Galileo,
+            }),
+            path: folder.root.join(&rel),
+            remote: folder.remote_path(&rel),
+            rel,
+            hash_first: start.hash_first,
+        }
+    }
+}
+
+/// How folder sync sends files (the options of one-shot uploads, with folder sync's own).
+pub(crate) fn send_options(
+    options: &SyncOptions,
+    limit: &RateLimit,
+    events: &EventSink,
+) -> SendOptions {
+    SendOptions {
+        token: None,
+        chunk_size: options.chunk_size,
+        parallel: options.parallel,
+        chunk_checksums: true,
+        limit: limit.clone(),
+        retry: options.retry,
+        timeout: options.timeout,
+        events: Arc::clone(events),
+        // Folder sync waits for a changing file to be quiet instead.
+        restarts_for_changes: 0,
+        announce_queued: false,
+    }
+}
+
+/// A job's result as the core takes it.
+pub(crate) fn end_of(result: Result<Done, EngineError>) -> JobEnd {
+    match result {
+        Ok(Done::Uploaded(entry)) => JobEnd::Uploaded {
+            bytes: entry.bytes_sent,
+        },
+        Ok(Done::Unchanged) => JobEnd::Unchanged,
+        Err(EngineError::FileChanged { .. }) => JobEnd::FileChanged,
+        Err(err) => JobEnd::Failed {
+            message: err.to_string(),
+            retryable: err.is_retryable() || matches!(err, EngineError::GaveUp { .. }),
+            unauthorized: matches!(err, EngineError::Unauthorized { .. }),
+        },
+    }
 }
 
 /// How a job ended well.
@@ -54,7 +119,7 @@ pub(crate) enum Done {
 /// tokens.
 pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
-    pub(crate) journal: Arc<Mutex<Journal>>,
+    pub(crate) door: JournalDoor,
     pub(crate) credentials: Credentials,
     pub(crate) targets: tokio::sync::Mutex<HashMap<String, Arc<Target>>>,
     pub(crate) tokens: tokio::sync::Mutex<HashMap<(String, String), Option<Token>>>,
@@ -109,12 +174,6 @@ impl Shared {
     }
 }
 
-fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
-    journal
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Runs one file's upload. Errors found before the transport started are reported as a
 /// `failed` event here (the transport reports its own).
 pub(crate) async fn run(
@@ -145,7 +204,7 @@ pub(crate) async fn run(
     };
     let options = SendOptions { token, ..options };
     let entry = send_file(
-        &shared.journal,
+        &shared.door,
         &shared.http,
         &target,
         protocol,
@@ -157,22 +216,49 @@ pub(crate) async fn run(
 }
 
 /// Finds the server and token, and for a touched file whether its content changed; `None`
-/// when it did not (the new facts are recorded and nothing is sent).
+/// when it did not (the planner, asked again with the file's hash, records its new facts
+/// and nothing is sent).
 async fn prepare(
     shared: &Shared,
     spec: &JobSpec,
 ) -> Result<Option<(Arc<Target>, Option<Token>)>, EngineError> {
-    if let Some(uploaded) = &spec.verify_against {
-        let file = LocalFile::open(&spec.path)?;
+    if spec.hash_first {
+        let file = LocalFile::open_async(&spec.path).await?;
         let sha1 = file.sha1().await?.to_hex();
-        if &sha1 == uploaded {
-            lock(&shared.journal).upsert_file(
-                Some(spec.folder),
-                &spec.rel,
-                file.facts,
-                Some(&sha1),
-                FileState::Uploaded,
-            )?;
+        let (folder, rel, facts) = (spec.folder, spec.rel.clone(), file.facts);
+        let op = shared
+            .door
+            .call(move |journal| {
+                let record = journal.file(Some(folder), &rel)?;
+                let open = match &record {
+                    Some(r) => journal.upload_for_file(r.id)?.is_some(),
+                    None => false,
+                };
+                let known = record.as_ref().map(|r| Known {
+                    facts: r.facts,
+                    state: r.state,
+                    sha1: r.sha1.as_deref(),
+                    uploaded_sha1: r.uploaded_sha1.as_deref(),
+                    upload_open: open,
+                });
+                let seen = Seen::Present {
+                    facts,
+                    sha1: Some(&sha1),
+                };
+                let op = plan(known.as_ref(), &seen);
+                if op == Op::Record {
+                    journal.upsert_file(
+                        Some(folder),
+                        &rel,
+                        facts,
+                        Some(&sha1),
+                        FileState::Uploaded,
+                    )?;
+                }
+                Ok(op)
+            })
+            .await?;
+        if matches!(op, Op::Record | Op::Nothing) {
             return Ok(None);
         }
     }

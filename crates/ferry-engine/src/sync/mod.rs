@@ -5,9 +5,10 @@
 //!   their comparison with the journal; [`ignore`]: which files are never uploaded.
 //! - [`plan`]: the pure planner, from what the journal knows and what the disk says to an
 //!   operation.
-//! - `coordinator` and `folder`: the task that owns the sync state, holds changed files
-//!   for their quiet period, asks the planner, and serves the queue (small files first, at
-//!   most `concurrency` at once) with `job`s that send one file each.
+//! - `core`: every sync decision as a sans-IO machine on virtual time (quiet periods, the
+//!   queue, concurrency, retries, pauses, scans); `driver`: the thin async task around it
+//!   that owns the watcher, the journal door, the clock and the `job`s that send one file
+//!   each.
 //! - [`engine`]: the handle ([`Engine`]) and `ferry sync --once` ([`sync_once`]);
 //!   [`status`]: the live queue, failures and overview people see; [`report`]: the same,
 //!   written to the home for `ferry status` in another process.
@@ -16,9 +17,9 @@
 //! Uploads are one-way: nothing here ever deletes or renames anything on a server. Knows
 //! nothing of terminals or windows; it reports through the event sink it is given.
 
-mod coordinator;
+mod core;
+mod driver;
 pub mod engine;
-mod folder;
 pub mod ignore;
 mod job;
 pub mod lock;

@@ -4,6 +4,7 @@
 //! queue with progress, the failures. Written atomically (temp file + rename).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,8 @@ impl Report {
 pub(crate) struct Reporter {
     path: PathBuf,
     last: Option<(Instant, String)>,
+    /// Held while the report is written or removed.
+    writing: Arc<Mutex<()>>,
 }
 
 impl Reporter {
@@ -64,6 +67,7 @@ impl Reporter {
         Self {
             path: home_dir.join(STATUS_FILE),
             last: None,
+            writing: Arc::default(),
         }
     }
 
@@ -98,12 +102,17 @@ impl Reporter {
         if due {
             report.updated_at_ms = super::now_ms();
             if let Ok(text) = serde_json::to_string_pretty(&report) {
-                let temp = self.path.with_extension("json.tmp");
-                let written =
-                    std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, &self.path));
-                if let Err(err) = written {
-                    tracing::debug!(%err, "cannot write the status report");
-                }
+                let (path, writing) = (self.path.clone(), Arc::clone(&self.writing));
+                // On the blocking pool, one write at a time (they share the temporary file).
+                tokio::task::spawn_blocking(move || {
+                    let _one = writing.lock().unwrap_or_else(PoisonError::into_inner);
+                    let temp = path.with_extension("json.tmp");
+                    let written =
+                        std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, &path));
+                    if let Err(err) = written {
+                        tracing::debug!(%err, "cannot write the status report");
+                    }
+                });
             }
             self.last = Some((now, content));
             return now + HEARTBEAT;
@@ -116,8 +125,13 @@ impl Reporter {
         }
     }
 
-    /// Removes the report (the engine stops).
-    pub(crate) fn remove(&self) {
-        let _ = std::fs::remove_file(&self.path);
+    /// Removes the report (the engine stops), after any write still under way.
+    pub(crate) async fn remove(&self) {
+        let (path, writing) = (self.path.clone(), Arc::clone(&self.writing));
+        let _ = tokio::task::spawn_blocking(move || {
+            let _one = writing.lock().unwrap_or_else(PoisonError::into_inner);
+            std::fs::remove_file(path)
+        })
+        .await;
     }
 }

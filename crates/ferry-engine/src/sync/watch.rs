@@ -6,8 +6,10 @@
 //! when a file is done being written — the engine holds each changed file until it has been
 //! quiet for the configured time, and looks at the disk to see what changed. When the OS
 //! watcher cannot keep up or cannot watch at all, this module says so ([`WatchEvent::Rescan`],
-//! [`WatchEvent::Failed`]) instead of going quiet. It knows nothing of the journal, uploads
-//! or ignore rules.
+//! [`WatchEvent::Failed`]) instead of going quiet. Its queue to the engine is bounded: when
+//! the engine falls behind, the folders whose reports did not fit are remembered
+//! ([`Watcher::take_overflowed`]) and scanned whole, so no change is lost. It knows nothing
+//! of the journal, uploads or ignore rules.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,14 +20,10 @@ use notify::{Error as NotifyError, ErrorKind, EventKind, RecursiveMode};
 use notify_debouncer_full::{
     DebounceEventResult, DebouncedEvent, Debouncer, RecommendedCache, new_debouncer_opt,
 };
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
 
 use crate::error::EngineError;
-
-/// The environment variable that, set to `1`, makes every [`Watcher::watch`] fail as if the
-/// OS watch limit were reached (for tests of the fallback to rescans). Read by the caller,
-/// through [`WatchOptions::from_env`].
-pub const SIMULATE_LIMIT_VAR: &str = "FERRY_SIMULATE_WATCH_LIMIT";
 
 /// What the watcher saw, for one watched folder (`root`, as given to [`Watcher::watch`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,21 +84,6 @@ impl Default for WatchOptions {
     }
 }
 
-impl WatchOptions {
-    /// The defaults, with `simulate_limit` set when [`SIMULATE_LIMIT_VAR`] is `1`.
-    pub fn from_env() -> Self {
-        Self {
-            simulate_limit: simulate_limit_from(std::env::var_os(SIMULATE_LIMIT_VAR).as_deref()),
-            ..Self::default()
-        }
-    }
-}
-
-/// Whether the value of [`SIMULATE_LIMIT_VAR`] switches the simulated limit on.
-fn simulate_limit_from(value: Option<&std::ffi::OsStr>) -> bool {
-    value.is_some_and(|v| v == "1")
-}
-
 /// A watched folder: as given (what events name) and as the OS may spell it (macOS
 /// reports `/private/var/...` for `/var/...`).
 #[derive(Debug, Clone)]
@@ -111,11 +94,40 @@ struct Root {
 
 type Roots = Arc<Mutex<Vec<Root>>>;
 
+/// The queue to the engine, and the folders whose reports did not fit in it.
+#[derive(Clone)]
+struct Outbox {
+    tx: Sender<WatchEvent>,
+    overflowed: Arc<Mutex<Vec<PathBuf>>>,
+}
+
+impl Outbox {
+    /// Sends `event`, or remembers its folder when the queue is full (the receiver being
+    /// gone means the engine is stopping: nothing to tell then).
+    fn send(&self, event: WatchEvent) {
+        if let Err(TrySendError::Full(event)) = self.tx.try_send(event) {
+            let root = match event {
+                WatchEvent::Changed { root, .. }
+                | WatchEvent::Renamed { root, .. }
+                | WatchEvent::Rescan { root, .. }
+                | WatchEvent::Failed { root, .. } => root,
+            };
+            let mut overflowed = self
+                .overflowed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !overflowed.contains(&root) {
+                overflowed.push(root);
+            }
+        }
+    }
+}
+
 /// The OS watcher; stops when dropped.
 pub struct Watcher {
     debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
     roots: Roots,
-    tx: UnboundedSender<WatchEvent>,
+    outbox: Outbox,
     options: WatchOptions,
 }
 
@@ -129,16 +141,18 @@ impl std::fmt::Debug for Watcher {
 }
 
 impl Watcher {
-    /// Events go to `tx` (tokio unbounded mpsc). Never panics if the receiver is dropped.
-    pub fn start(
-        options: WatchOptions,
-        tx: UnboundedSender<WatchEvent>,
-    ) -> Result<Watcher, EngineError> {
+    /// Events go to `tx` (a bounded tokio mpsc; see [`Watcher::take_overflowed`]). Never
+    /// panics if the receiver is dropped.
+    pub fn start(options: WatchOptions, tx: Sender<WatchEvent>) -> Result<Watcher, EngineError> {
         let roots: Roots = Arc::default();
         let handler_roots = Arc::clone(&roots);
-        let handler_tx = tx.clone();
+        let outbox = Outbox {
+            tx,
+            overflowed: Arc::default(),
+        };
+        let handler_outbox = outbox.clone();
         let handler =
-            move |result: DebounceEventResult| deliver(&handler_roots, &handler_tx, result);
+            move |result: DebounceEventResult| deliver(&handler_roots, &handler_outbox, result);
         // Symlinks are not followed: a link to `/` or to a parent would watch the world.
         let config = notify::Config::default().with_follow_symlinks(false);
         let debouncer = new_debouncer_opt(
@@ -157,9 +171,21 @@ impl Watcher {
         Ok(Watcher {
             debouncer,
             roots,
-            tx,
+            outbox,
             options,
         })
+    }
+
+    /// The watched folders whose reports were dropped since the last call because the
+    /// queue was full: the caller scans them whole.
+    pub fn take_overflowed(&self) -> Vec<PathBuf> {
+        std::mem::take(
+            &mut self
+                .outbox
+                .overflowed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Starts watching `root` recursively. On failure sends `Failed` AND returns the error (EngineError variant with the root and a clear message).
@@ -192,7 +218,7 @@ impl Watcher {
                 self.unwatch(&given);
                 let message = failure_message(&given, &error);
                 tracing::warn!(root = %given.display(), %error, "cannot watch");
-                let _ = self.tx.send(WatchEvent::Failed {
+                self.outbox.send(WatchEvent::Failed {
                     root: given.clone(),
                     message: message.clone(),
                 });
@@ -221,11 +247,10 @@ impl Watcher {
 }
 
 /// Sends one batch from the debouncer (on its thread).
-fn deliver(roots: &Roots, tx: &UnboundedSender<WatchEvent>, result: DebounceEventResult) {
+fn deliver(roots: &Roots, outbox: &Outbox, result: DebounceEventResult) {
     let roots = lock(roots).clone();
     for event in map_result(&roots, result) {
-        // The receiver may be gone (the engine is stopping): nothing to tell then.
-        let _ = tx.send(event);
+        outbox.send(event);
     }
 }
 

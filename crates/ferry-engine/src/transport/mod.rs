@@ -15,6 +15,19 @@ use std::time::Duration;
 use ferry_proto::checksum::Checksum;
 pub use ferry_proto::tus::ResumeState;
 
+use crate::error::EngineError;
+
+/// A confirmation being recorded: the transport awaits it before it sends more.
+pub type Recorded = futures_util::future::BoxFuture<'static, Result<(), EngineError>>;
+
+/// A confirmation recorded at once (nothing to wait for).
+pub fn recorded() -> Recorded {
+    Box::pin(std::future::ready(Ok(())))
+}
+
+/// What a transport calls with the machine's state after every confirmation by the server.
+pub type OnConfirmed<'a> = dyn FnMut(&ResumeState) -> Recorded + Send + 'a;
+
 use crate::events::EventSink;
 use crate::file::LocalFile;
 use crate::rate::RateLimit;

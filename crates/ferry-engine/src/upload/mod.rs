@@ -7,28 +7,28 @@
 //! Knows nothing of terminals: it reports through the event sink.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use ferry_store::{
-    AccountId, FileRecord, FileState, FolderId, HistoryEntry, Journal, NewUpload, Outcome,
-    UploadRecord, Verification,
+    AccountId, FileRecord, FileState, FolderId, HistoryEntry, NewUpload, Verification,
 };
 
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
 use crate::file::LocalFile;
 use crate::home::Home;
+use crate::journal::JournalDoor;
 use crate::rate::RateLimit;
-use crate::resume::to_progress;
 use crate::retry::RetryPolicy;
 use crate::secret::Token;
 use crate::target::{Protocol, Target};
-use crate::transport::{self, Transfer};
+use crate::transport::Transfer;
 use crate::verify::{self, Sent};
 
+mod attempt;
 mod opening;
+use attempt::{endpoint_and_chunk, send_and_verify, settle};
 use opening::{Opened, open_or_start, terminate_stale};
 
 /// How many times a file that keeps changing under the upload is started again.
@@ -83,12 +83,6 @@ impl std::fmt::Debug for UploadRequest {
     }
 }
 
-fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
-    journal
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// The remote path: as asked, else the file's name.
 fn remote_path(request: &UploadRequest, path: &Path) -> String {
     request.remote.clone().unwrap_or_else(|| {
@@ -104,10 +98,15 @@ pub async fn upload_file(
     http: &reqwest::Client,
     request: &UploadRequest,
 ) -> Result<HistoryEntry, EngineError> {
-    let path = std::fs::canonicalize(&request.file).map_err(|source| EngineError::File {
-        path: request.file.clone(),
-        source,
-    })?;
+    let file = request.file.clone();
+    let path = tokio::task::spawn_blocking(move || std::fs::canonicalize(file))
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|source| EngineError::File {
+            path: request.file.clone(),
+            source,
+        })?;
     let target = Target::discover(http, &request.server, request.token.as_ref()).await?;
     for note in &target.notes {
         (request.events)(Event::Warning {
@@ -115,8 +114,9 @@ pub async fn upload_file(
         });
     }
     let protocol = target.choose(request.protocol)?;
-    let journal = Mutex::new(home.journal()?);
-    let account = lock(&journal).account(&request.server, &request.user)?;
+    let door = home.open_journal().await?;
+    let (server, user) = (request.server.clone(), request.user.clone());
+    let account = door.call(move |j| Ok(j.account(&server, &user)?)).await?;
     let job = FileJob {
         folder: None,
         key: path.to_string_lossy().into_owned(),
@@ -136,7 +136,7 @@ pub async fn upload_file(
         restarts_for_changes: MAX_RESTARTS_FOR_CHANGES,
         announce_queued: true,
     };
-    send_file(&journal, http, &target, protocol, &job, &options).await
+    send_file(&door, http, &target, protocol, &job, &options).await
 }
 
 /// How files are sent; shared by one-shot uploads and folder sync.
@@ -185,7 +185,7 @@ pub(crate) struct FileJob {
 /// content when there is one; returns the history entry of the finished upload. A file that
 /// changes while it is sent is abandoned and (up to `restarts_for_changes` times) sent again.
 pub(crate) async fn send_file(
-    journal: &Mutex<Journal>,
+    door: &JournalDoor,
     http: &reqwest::Client,
     target: &Target,
     protocol: Protocol,
@@ -195,19 +195,20 @@ pub(crate) async fn send_file(
     let path = &job.path;
     let display = path.display().to_string();
     for _ in 0..=options.restarts_for_changes {
-        let file = LocalFile::open(path)?;
+        let file = LocalFile::open_async(path.clone()).await?;
         if options.announce_queued {
             (options.events)(Event::Queued {
                 path: display.clone(),
                 size: file.facts.size,
             });
         }
-        let known = lock(journal).file(job.folder, &job.key)?;
+        let (folder, key) = (job.folder, job.key.clone());
+        let known = door.call(move |j| Ok(j.file(folder, &key)?)).await?;
         let sha1 = match known_sha1(known.as_ref(), &file) {
             Some(sha1) => sha1,
             None => file.sha1().await?,
         };
-        let record = file_record(journal, job, &file, known, &sha1.to_hex())?;
+        let record = file_record(door, job, &file, known, &sha1.to_hex()).await?;
         let (endpoint, chunk_size) = endpoint_and_chunk(target, protocol, options.chunk_size);
         let wanted = NewUpload {
             file: record.id,
@@ -230,7 +231,7 @@ pub(crate) async fn send_file(
             resume,
             earlier,
             stale,
-        } = open_or_start(journal, &wanted, &record)?;
+        } = open_or_start(door, wanted, record).await?;
         if let Some(stale) = stale {
             terminate_stale(http, target, options.token.as_ref(), &stale).await;
         }
@@ -245,7 +246,10 @@ pub(crate) async fn send_file(
             // A crash came after the server stored the file and before the journal said so:
             // recorded now, not sent again.
             tracing::info!(path = %path.display(), "the server already holds this content");
-            let entry = lock(journal).finish_upload(row.id, None, 0, Verification::ServerSha1)?;
+            let id = row.id;
+            let entry = door
+                .call(move |j| Ok(j.finish_upload(id, None, 0, Verification::ServerSha1)?))
+                .await?;
             (options.events)(Event::Finished {
                 path: display.clone(),
                 location: None,
@@ -273,18 +277,20 @@ pub(crate) async fn send_file(
             protocol,
             &transfer,
             resume.as_ref(),
-            journal,
+            door,
             &row,
         )
         .await;
         if let Some(entry) = settle(
-            journal,
+            door,
             &row,
             sent,
             &options.events,
             &display,
             transfer.file.facts.size,
-        )? {
+        )
+        .await?
+        {
             return Ok(entry);
         }
     }
@@ -294,8 +300,8 @@ pub(crate) async fn send_file(
 /// The journal's record of the file with these facts and sha1 (`hex`): the one folder sync
 /// planned with these very facts (the upload's start records the sha1: one write less per
 /// file), else a new or updated one.
-fn file_record(
-    journal: &Mutex<Journal>,
+async fn file_record(
+    door: &JournalDoor,
     job: &FileJob,
     file: &LocalFile,
     known: Option<FileRecord>,
@@ -308,36 +314,15 @@ fn file_record(
     });
     match planned {
         Some(record) => Ok(record),
-        None => Ok(lock(journal).upsert_file(
-            job.folder,
-            &job.key,
-            file.facts,
-            Some(hex),
-            FileState::Pending,
-        )?),
+        None => {
+            let (folder, key, facts, hex) =
+                (job.folder, job.key.clone(), file.facts, hex.to_owned());
+            door.call(move |j| {
+                Ok(j.upsert_file(folder, &key, facts, Some(&hex), FileState::Pending)?)
+            })
+            .await
+        }
     }
-}
-
-/// Sends the file, then checks that the server holds it: the upload and how it was
-/// verified, or why it is not uploaded.
-async fn send_and_verify(
-    http: &reqwest::Client,
-    target: &Target,
-    protocol: Protocol,
-    transfer: &Transfer,
-    resume: Option<&transport::ResumeState>,
-    journal: &Mutex<Journal>,
-    row: &UploadRecord,
-) -> Result<(transport::Transferred, Verification), EngineError> {
-    let done = send(http, target, protocol, transfer, resume, journal, row).await?;
-    let sent = Sent {
-        remote: &transfer.remote_path,
-        size: transfer.file.facts.size,
-        sha1: &transfer.sha1,
-    };
-    let level =
-        verify::verify(http, target, protocol, transfer.token.as_ref(), sent, &done).await?;
-    Ok((done, level))
 }
 
 /// The whole-file sha1 the journal recorded for this file with exactly these facts (size,
@@ -350,134 +335,6 @@ fn known_sha1(record: Option<&FileRecord>, file: &LocalFile) -> Option<Checksum>
         .filter(|r| r.facts == file.facts)
         .and_then(|r| r.sha1.as_deref())
         .and_then(|hex| Checksum::from_hex(ChecksumAlgorithm::Sha1, hex))
-}
-
-/// Records how an attempt ended: the history entry when it finished, `None` when the file
-/// changed and must be sent again, the error otherwise (the upload kept for the next run
-/// when retrying can help).
-fn settle(
-    journal: &Mutex<Journal>,
-    row: &UploadRecord,
-    sent: Result<(transport::Transferred, Verification), EngineError>,
-    events: &EventSink,
-    display: &str,
-    size: u64,
-) -> Result<Option<HistoryEntry>, EngineError> {
-    match sent {
-        Ok((done, verification)) => {
-            let entry = lock(journal).finish_upload(
-                row.id,
-                done.location.as_deref(),
-                done.bytes_sent,
-                verification,
-            )?;
-            (events)(Event::Finished {
-                path: display.to_owned(),
-                location: done.location,
-                size,
-                bytes_sent: done.bytes_sent,
-            });
-            Ok(Some(entry))
-        }
-        Err(err @ EngineError::FileChanged { .. }) => {
-            (events)(Event::Warning {
-                message: err.to_string(),
-            });
-            lock(journal).end_upload(row.id, Outcome::Abandoned, 0, &err.to_string())?;
-            Ok(None)
-        }
-        Err(err) => {
-            let message = err.to_string();
-            if err.is_retryable() || matches!(err, EngineError::GaveUp { .. }) {
-                // Kept for the next run, which continues where the server stands.
-                lock(journal).record_failure(row.id, &message, None)?;
-            } else {
-                lock(journal).end_upload(row.id, Outcome::Failed, 0, &message)?;
-            }
-            (events)(Event::Failed {
-                path: display.to_owned(),
-                error: message,
-                permanent: !err.is_retryable(),
-            });
-            Err(err)
-        }
-    }
-}
-
-/// Where this protocol uploads to, and the chunk size it uses.
-fn endpoint_and_chunk(
-    target: &Target,
-    protocol: Protocol,
-    chunk_size: Option<u64>,
-) -> (String, u64) {
-    match protocol {
-        Protocol::Tus => (
-            target
-                .tus
-                .as_ref()
-                .map(|t| t.endpoint.to_string())
-                .unwrap_or_default(),
-            chunk_size.unwrap_or(ferry_proto::tus::client::DEFAULT_CHUNK_SIZE),
-        ),
-        Protocol::Galileo => (
-            target
-                .galileo
-                .as_ref()
-                .map(|g| g.url.to_string())
-                .unwrap_or_default(),
-            // The server's `chunksize` decides (250000 bytes when it names none), up to a
-            // cap that keeps memory flat; only an explicit chunk size lowers the cap.
-            chunk_size.unwrap_or(GALILEO_MAX_CHUNK),
-        ),
-    }
-}
-
-/// Runs the protocol's transport, recording every confirmation in the journal before the
-/// transport sends more.
-async fn send(
-    http: &reqwest::Client,
-    target: &Target,
-    protocol: Protocol,
-    transfer: &Transfer,
-    resume: Option<&transport::ResumeState>,
-    journal: &Mutex<Journal>,
-    row: &UploadRecord,
-) -> Result<transport::Transferred, EngineError> {
-    let mut save_error = None;
-    let size = transfer.file.facts.size;
-    let mut recorded = row.confirmed;
-    let mut on_confirmed = |state: &transport::ResumeState| {
-        let progress = to_progress(state);
-        let confirmed: u64 = progress.parts.iter().map(|p| p.confirmed).sum();
-        // The whole file confirmed at once (a small file in its first request): not worth
-        // a write of its own, `finish_upload` records it next. A crash in between leaves
-        // the journal as it was before this confirmation, which is still true.
-        if recorded == 0 && confirmed == size && !progress.concatenated {
-            return;
-        }
-        recorded = confirmed;
-        if let Err(err) = lock(journal).record_progress(row.id, &progress) {
-            save_error.get_or_insert(err);
-        }
-    };
-    let gone = |what: &str| EngineError::NoProtocol {
-        server: target.server.clone(),
-        reason: format!("{what} disappeared"),
-    };
-    let sent = match protocol {
-        Protocol::Tus => {
-            let tus = target.tus.as_ref().ok_or_else(|| gone("tus"))?;
-            transport::tus::send(http, tus, transfer, resume, &mut on_confirmed).await
-        }
-        Protocol::Galileo => {
-            let galileo = target.galileo.as_ref().ok_or_else(|| gone("GalileoSend"))?;
-            transport::galileo::send(galileo, transfer, resume, &mut on_confirmed).await
-        }
-    };
-    match save_error {
-        Some(err) => Err(err.into()),
-        None => sent,
-    }
 }
 
 #[cfg(test)]
@@ -499,11 +356,11 @@ mod tests {
             remote: "f".into(),
             account: ferry_store::AccountId(1),
         };
-        let journal = Mutex::new(Journal::open_in_memory().unwrap());
-        let row = |j: &Mutex<Journal>| lock(j).file(job.folder, &job.key).unwrap();
+        let journal = ferry_store::Journal::open_in_memory().unwrap();
+        let row = |j: &ferry_store::Journal| j.file(job.folder, &job.key).unwrap();
         assert_eq!(known_sha1(row(&journal).as_ref(), &file), None);
         let sha1 = file.sha1().await.unwrap();
-        lock(&journal)
+        journal
             .upsert_file(
                 None,
                 &local,

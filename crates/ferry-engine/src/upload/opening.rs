@@ -3,12 +3,10 @@
 //! content, whose partial uploads are then deleted on the server. Knows nothing of the
 //! transports beyond termination.
 
-use std::sync::Mutex;
+use ferry_store::{FileRecord, FileState, NewUpload, UploadRecord};
 
-use ferry_store::{FileRecord, FileState, Journal, NewUpload, UploadRecord};
-
-use super::lock;
 use crate::error::EngineError;
+use crate::journal::JournalDoor;
 use crate::resume::from_record;
 use crate::secret::Token;
 use crate::target::Target;
@@ -49,57 +47,60 @@ pub(super) struct Opened {
 /// The journal's upload of this very content to this very place, with its saved state, or
 /// a new one (replacing an upload of older content, whose server-side uploads are returned
 /// so that they can be deleted).
-pub(super) fn open_or_start(
-    journal: &Mutex<Journal>,
-    wanted: &NewUpload,
-    file: &FileRecord,
+pub(super) async fn open_or_start(
+    door: &JournalDoor,
+    wanted: NewUpload,
+    file: FileRecord,
 ) -> Result<Opened, EngineError> {
-    let mut journal = lock(journal);
-    match journal.upload_for_file(wanted.file)? {
-        Some(row) if continues(&row, wanted) => {
-            if file.sha1.as_deref() != Some(wanted.sha1.as_str()) {
-                journal.upsert_file(
-                    file.folder,
-                    &file.local_path,
-                    wanted.facts,
-                    Some(&wanted.sha1),
-                    FileState::Pending,
-                )?;
+    door.call(move |journal| {
+        let (wanted, file) = (&wanted, &file);
+        match journal.upload_for_file(wanted.file)? {
+            Some(row) if continues(&row, wanted) => {
+                if file.sha1.as_deref() != Some(wanted.sha1.as_str()) {
+                    journal.upsert_file(
+                        file.folder,
+                        &file.local_path,
+                        wanted.facts,
+                        Some(&wanted.sha1),
+                        FileState::Pending,
+                    )?;
+                }
+                let resume = from_record(&row.upload);
+                Ok(Opened {
+                    row,
+                    resume,
+                    earlier: true,
+                    stale: None,
+                })
             }
-            let resume = from_record(&row.upload);
-            Ok(Opened {
-                row,
-                resume,
-                earlier: true,
-                stale: None,
-            })
-        }
-        old => {
-            // Only the partial uploads of a concatenation: never published on their own,
-            // deleting them loses nothing. A plain upload or a final may be a stored file on
-            // some servers (tusd serves its uploads as the files), so they stay.
-            let stale = old
-                .filter(|row| {
-                    row.upload.protocol == ferry_store::Protocol::Tus && row.upload.concatenated
+            old => {
+                // Only the partial uploads of a concatenation: never published on their own,
+                // deleting them loses nothing. A plain upload or a final may be a stored file on
+                // some servers (tusd serves its uploads as the files), so they stay.
+                let stale = old
+                    .filter(|row| {
+                        row.upload.protocol == ferry_store::Protocol::Tus && row.upload.concatenated
+                    })
+                    .map(|row| Stale {
+                        endpoint: row.upload.endpoint.clone(),
+                        locations: row
+                            .upload
+                            .parts
+                            .iter()
+                            .filter_map(|p| p.location.clone())
+                            .collect(),
+                    })
+                    .filter(|stale| !stale.locations.is_empty());
+                Ok(Opened {
+                    row: journal.start_upload(wanted)?,
+                    resume: None,
+                    earlier: false,
+                    stale,
                 })
-                .map(|row| Stale {
-                    endpoint: row.upload.endpoint.clone(),
-                    locations: row
-                        .upload
-                        .parts
-                        .iter()
-                        .filter_map(|p| p.location.clone())
-                        .collect(),
-                })
-                .filter(|stale| !stale.locations.is_empty());
-            Ok(Opened {
-                row: journal.start_upload(wanted)?,
-                resume: None,
-                earlier: false,
-                stale,
-            })
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Deletes (best effort, when the server offers termination) the partial uploads of an

@@ -97,9 +97,12 @@ async fn transfer(path: &Path, remote: &str, token: &str) -> (Transfer, Events) 
 struct Saved(Arc<Mutex<Option<ResumeState>>>);
 
 impl Saved {
-    fn recorder(&self) -> impl FnMut(&ResumeState) + Send + 'static {
+    fn recorder(&self) -> impl FnMut(&ResumeState) -> ferry_engine::transport::Recorded + Send {
         let saved = Arc::clone(&self.0);
-        move |state| *saved.lock().unwrap() = Some(state.clone())
+        move |state| {
+            *saved.lock().unwrap() = Some(state.clone());
+            ferry_engine::transport::recorded()
+        }
     }
 
     fn get(&self) -> Option<ResumeState> {

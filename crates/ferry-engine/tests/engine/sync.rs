@@ -96,6 +96,7 @@ async fn pausing_stops_uploads_where_the_server_stands_and_resuming_finishes_the
         Credentials::with_env_token(Some(&server.ann)),
         seen.sink(),
     )
+    .await
     .unwrap();
 
     let mid = until(20, || {
@@ -165,6 +166,7 @@ async fn a_retryable_failure_is_retried_later_even_after_the_engine_restarts() {
         credentials.clone(),
         ferry_engine::events::discard(),
     )
+    .await
     .unwrap();
     let journal = home.journal().unwrap();
     let folder = journal.folders().unwrap().remove(0);
@@ -186,7 +188,7 @@ async fn a_retryable_failure_is_retried_later_even_after_the_engine_restarts() {
 
     proxy.refuse_for(Duration::ZERO);
     let engine =
-        Engine::start(&home, options, credentials, ferry_engine::events::discard()).unwrap();
+        Engine::start(&home, options, credentials, ferry_engine::events::discard()).await.unwrap();
     let done = until(30, || {
         same(&dir.join("note.txt"), &server.file("ann", "pre/note.txt"))
             && journal
@@ -222,6 +224,7 @@ async fn a_galileo_folder_lands_under_its_prefix_with_subfolders() {
         Credentials::with_env_token(Some(&server.ann)),
         seen.sink(),
     )
+    .await
     .unwrap();
     let done = until(30, || {
         same(&deep, &server.file("ann", "pre/a/b/deep.bin"))
@@ -244,6 +247,7 @@ async fn a_permanent_failure_is_parked_with_its_reason_until_the_file_changes() 
         Credentials::with_env_token(Some(&server.ann)),
         ferry_engine::events::discard(),
     )
+    .await
     .unwrap();
     let parked = until(20, || !engine.activity().failed.is_empty()).await;
     assert!(parked, "{:?}", engine.activity());

@@ -112,7 +112,10 @@ async fn send_all(
         target,
         transfer,
         resume,
-        &mut |s: &ResumeState| states.push(s.clone()),
+        &mut |s: &ResumeState| {
+            states.push(s.clone());
+            ferry_engine::transport::recorded()
+        },
     )
     .await;
     (result, states)
@@ -136,6 +139,7 @@ fn spawn_send(
             None,
             &mut |s: &ResumeState| {
                 tx.send_replace(Some(s.clone()));
+                ferry_engine::transport::recorded()
             },
         )
         .await

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use notify::Event;
 use notify::event::{CreateKind, DataChange, Flag, RemoveKind};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::{Receiver, channel};
 
 use super::*;
 
@@ -29,7 +29,7 @@ fn folder() -> (tempfile::TempDir, PathBuf) {
 /// Receives until an event satisfies `wanted`, failing loudly after [`PATIENCE`]; returns
 /// it and everything received before it.
 async fn wait_for(
-    rx: &mut UnboundedReceiver<WatchEvent>,
+    rx: &mut Receiver<WatchEvent>,
     what: &str,
     wanted: impl Fn(&WatchEvent) -> bool,
 ) -> (WatchEvent, Vec<WatchEvent>) {
@@ -58,7 +58,7 @@ fn changed(root: &Path, path: &Path) -> impl Fn(&WatchEvent) -> bool {
 #[tokio::test]
 async fn a_created_file_is_reported_as_changed() {
     let (_dir, root) = folder();
-    let (tx, mut rx) = unbounded_channel();
+    let (tx, mut rx) = channel(1024);
     let mut watcher = Watcher::start(options(), tx).unwrap();
     watcher.watch(&root).unwrap();
 
@@ -70,7 +70,7 @@ async fn a_created_file_is_reported_as_changed() {
 #[tokio::test]
 async fn a_file_written_in_a_new_subfolder_is_reported() {
     let (_dir, root) = folder();
-    let (tx, mut rx) = unbounded_channel();
+    let (tx, mut rx) = channel(1024);
     let mut watcher = Watcher::start(options(), tx).unwrap();
     watcher.watch(&root).unwrap();
 
@@ -91,7 +91,7 @@ async fn a_rename_inside_the_folder_is_one_renamed_event() {
     let from = root.join("before.txt");
     let to = root.join("after.txt");
     std::fs::write(&from, b"content").unwrap();
-    let (tx, mut rx) = unbounded_channel();
+    let (tx, mut rx) = channel(1024);
     let mut watcher = Watcher::start(options(), tx).unwrap();
     watcher.watch(&root).unwrap();
 
@@ -120,7 +120,7 @@ async fn moves_into_and_out_of_the_folder_are_changes() {
     std::fs::create_dir(&outside).unwrap();
     std::fs::write(outside.join("in.txt"), b"in").unwrap();
     std::fs::write(root.join("out.txt"), b"out").unwrap();
-    let (tx, mut rx) = unbounded_channel();
+    let (tx, mut rx) = channel(1024);
     let mut watcher = Watcher::start(options(), tx).unwrap();
     watcher.watch(&root).unwrap();
 
@@ -153,7 +153,7 @@ async fn a_renamed_folder_is_one_event_and_stays_watched_under_its_new_name() {
     let to = root.join("new");
     std::fs::create_dir(&from).unwrap();
     std::fs::write(from.join("kept.txt"), b"k").unwrap();
-    let (tx, mut rx) = unbounded_channel();
+    let (tx, mut rx) = channel(1024);
     let mut watcher = Watcher::start(options(), tx).unwrap();
     watcher.watch(&root).unwrap();
 
@@ -179,7 +179,7 @@ async fn a_removed_file_is_reported_as_changed() {
     let (_dir, root) = folder();
     let file = root.join("doomed.txt");
     std::fs::write(&file, b"bye").unwrap();
-    let (tx, mut rx) = unbounded_channel();
+    let (tx, mut rx) = channel(1024);
     let mut watcher = Watcher::start(options(), tx).unwrap();
     watcher.watch(&root).unwrap();
 
@@ -195,7 +195,7 @@ async fn a_removed_file_is_reported_as_changed() {
 #[tokio::test]
 async fn the_simulated_watch_limit_fails_loudly_with_the_fix() {
     let (_dir, root) = folder();
-    let (tx, mut rx) = unbounded_channel();
+    let (tx, mut rx) = channel(1024);
     let mut watcher = Watcher::start(
         WatchOptions {
             simulate_limit: true,
@@ -239,23 +239,13 @@ async fn the_simulated_watch_limit_fails_loudly_with_the_fix() {
     }
 }
 
-#[test]
-fn only_the_value_1_switches_on_the_simulated_limit() {
-    use std::ffi::OsStr;
-    assert!(simulate_limit_from(Some(OsStr::new("1"))));
-    for off in [None, Some(""), Some("0"), Some("yes")] {
-        assert!(!simulate_limit_from(off.map(OsStr::new)), "{off:?}");
-    }
-    assert!(!WatchOptions::default().simulate_limit);
-}
-
 #[tokio::test]
 async fn events_go_to_the_longest_watched_root_they_lie_in() {
     let (_dir, outer) = folder();
     let inner = outer.join("inner");
     let (_other_dir, other) = folder();
     std::fs::create_dir(&inner).unwrap();
-    let (tx, mut rx) = unbounded_channel();
+    let (tx, mut rx) = channel(1024);
     let mut watcher = Watcher::start(options(), tx).unwrap();
     for root in [&outer, &inner, &other] {
         watcher.watch(root).unwrap();
@@ -300,7 +290,7 @@ async fn events_go_to_the_longest_watched_root_they_lie_in() {
 #[tokio::test]
 async fn a_dropped_receiver_does_not_break_the_watcher() {
     let (_dir, root) = folder();
-    let (tx, rx) = unbounded_channel();
+    let (tx, rx) = channel(1024);
     let mut watcher = Watcher::start(options(), tx).unwrap();
     watcher.watch(&root).unwrap();
     drop(rx);
@@ -309,7 +299,7 @@ async fn a_dropped_receiver_does_not_break_the_watcher() {
     let event = Event::new(EventKind::Create(CreateKind::File)).add_path(root.join("unheard.txt"));
     deliver(
         &watcher.roots,
-        &watcher.tx,
+        &watcher.outbox,
         Ok(vec![DebouncedEvent::new(event, Instant::now())]),
     );
     // The caller's path: a failure is still returned.
@@ -419,4 +409,33 @@ fn paths_the_os_spells_canonically_come_back_under_the_root_as_given() {
             path: "/var/folders/t/f".into()
         }]
     );
+}
+
+#[tokio::test]
+async fn reports_that_do_not_fit_in_the_queue_become_a_rescan_of_their_folder() {
+    let (_dir, root) = folder();
+    let (tx, mut rx) = channel(2);
+    let mut watcher = Watcher::start(options(), tx).unwrap();
+    watcher.watch(&root).unwrap();
+    let events: Vec<DebouncedEvent> = (0..5)
+        .map(|i| {
+            let event = Event::new(EventKind::Create(CreateKind::File))
+                .add_path(root.join(format!("f{i}.txt")));
+            DebouncedEvent::new(event, Instant::now())
+        })
+        .collect();
+    // The debouncer thread's path, with the engine not reading.
+    deliver(&watcher.roots, &watcher.outbox, Ok(events));
+    assert_eq!(
+        watcher.take_overflowed(),
+        vec![root.clone()],
+        "the folder is named for a rescan"
+    );
+    assert!(watcher.take_overflowed().is_empty(), "once");
+    let mut received = 0;
+    while rx.try_recv().is_ok() {
+        received += 1;
+    }
+    assert_eq!(received, 2, "what fitted was delivered");
+    watcher.unwatch(&root);
 }

@@ -80,7 +80,7 @@ pub async fn send(
     target: &GalileoTarget,
     transfer: &Transfer,
     resume: Option<&ResumeState>,
-    on_confirmed: &mut (dyn FnMut(&ResumeState) + Send),
+    on_confirmed: &mut super::OnConfirmed<'_>,
 ) -> Result<Transferred, EngineError> {
     let size = transfer.file.facts.size;
     let mut run = Run {
@@ -156,7 +156,7 @@ pub async fn send(
 struct Run<'a> {
     target: &'a GalileoTarget,
     transfer: &'a Transfer,
-    on_confirmed: &'a mut (dyn FnMut(&ResumeState) + Send),
+    on_confirmed: &'a mut crate::transport::OnConfirmed<'a>,
     /// The upload id to resume with (from the saved state, then from the server).
     upload: Option<String>,
     /// Whether [`Event::Started`] went out.

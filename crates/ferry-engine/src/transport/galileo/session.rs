@@ -82,7 +82,7 @@ impl<'r, 'a> Session<'r, 'a> {
         loop {
             // Events first: the caller records a confirmation before more is sent.
             while let Some(event) = self.client.poll_event() {
-                if self.on_event(event)? {
+                if self.on_event(event).await? {
                     return Ok(());
                 }
             }
@@ -127,7 +127,7 @@ impl<'r, 'a> Session<'r, 'a> {
     }
 
     /// Acts on one machine event; true when the upload is complete.
-    fn on_event(&mut self, event: MachineEvent) -> Result<bool, Failure> {
+    async fn on_event(&mut self, event: MachineEvent) -> Result<bool, Failure> {
         let size = self.client.options().size;
         match event {
             MachineEvent::Accepted { upload, offset } => {
@@ -145,14 +145,14 @@ impl<'r, 'a> Session<'r, 'a> {
                         resumed_from: offset,
                     });
                 }
-                self.confirmed(offset);
+                self.confirmed(offset).await?;
             }
             MachineEvent::Progress { confirmed, size } => {
                 if confirmed > self.run.best_confirmed {
                     self.progressed = true;
                     self.run.best_confirmed = confirmed;
                 }
-                self.confirmed(confirmed);
+                self.confirmed(confirmed).await?;
                 self.run.emit(Event::Progress {
                     path: self.run.path(),
                     confirmed,
@@ -185,11 +185,14 @@ impl<'r, 'a> Session<'r, 'a> {
     }
 
     /// Hands the caller the state to save, when there is an upload id to save it under.
-    fn confirmed(&mut self, offset: u64) {
+    async fn confirmed(&mut self, offset: u64) -> Result<(), Failure> {
         if let Some(upload) = &self.run.upload {
             let state = resume_state(upload, self.client.options().size, offset);
-            (self.run.on_confirmed)(&state);
+            (self.run.on_confirmed)(&state)
+                .await
+                .map_err(Failure::fatal)?;
         }
+        Ok(())
     }
 
     /// Reads `range` of the file (checking first that the file is unchanged) in pieces,

@@ -65,7 +65,7 @@ pub async fn send(
     target: &TusTarget,
     transfer: &Transfer,
     resume: Option<&ResumeState>,
-    on_confirmed: &mut (dyn FnMut(&ResumeState) + Send),
+    on_confirmed: &mut super::OnConfirmed<'_>,
 ) -> Result<Transferred, EngineError> {
     let server = target.endpoint.origin().ascii_serialization();
     let mut driver = Driver {
@@ -209,21 +209,21 @@ impl Driver<'_> {
     }
 
     /// Takes in the machine's events: journal first, then the outside world.
-    fn take_events(
+    async fn take_events(
         &mut self,
         upload: &mut Upload,
-        on_confirmed: &mut (dyn FnMut(&ResumeState) + Send),
-    ) -> Next {
+        on_confirmed: &mut super::OnConfirmed<'_>,
+    ) -> Result<Next, EngineError> {
         let mut next = Next::Continue;
         while let Some(event) = upload.poll_event() {
             match event {
-                TusEvent::Created { .. } => on_confirmed(&upload.state()),
+                TusEvent::Created { .. } => on_confirmed(&upload.state()).await?,
                 TusEvent::Restarted { reason, .. } => {
-                    on_confirmed(&upload.state());
+                    on_confirmed(&upload.state()).await?;
                     self.lost_upload |= reason == RestartReason::Gone;
                 }
                 TusEvent::Progress { confirmed } => {
-                    on_confirmed(&upload.state());
+                    on_confirmed(&upload.state()).await?;
                     if confirmed > self.best_confirmed {
                         self.failures = 0;
                         self.best_confirmed = confirmed;
@@ -238,7 +238,7 @@ impl Driver<'_> {
                     if upload.is_concatenated() {
                         // The final's location, kept while the upload is verified: a run
                         // after a crash checks this final instead of making another.
-                        on_confirmed(&upload.state());
+                        on_confirmed(&upload.state()).await?;
                     }
                     next = Next::Finished(Some(location).filter(|l| !l.is_empty()));
                 }
@@ -246,7 +246,7 @@ impl Driver<'_> {
                 TusEvent::Discovered(_) => {}
             }
         }
-        next
+        Ok(next)
     }
 
     /// Counts a failed attempt: gives up, or pauses before the next one.
@@ -277,13 +277,13 @@ impl Driver<'_> {
         &mut self,
         upload: &mut Upload,
         wire: &Wire<'_>,
-        on_confirmed: &mut (dyn FnMut(&ResumeState) + Send),
+        on_confirmed: &mut super::OnConfirmed<'_>,
     ) -> Result<Option<String>, EngineError> {
         let mut in_flight = FuturesUnordered::new();
         // Set once the file changed: the upload is being terminated.
         let mut changed: Option<EngineError> = None;
         loop {
-            match self.take_events(upload, on_confirmed) {
+            match self.take_events(upload, on_confirmed).await? {
                 Next::Finished(location) => return Ok(location),
                 Next::Terminated => return Err(changed.unwrap_or_else(|| self.file_changed())),
                 Next::Continue => {}
@@ -303,7 +303,7 @@ impl Driver<'_> {
                     if request.kind == RequestKind::Concatenate {
                         // Recorded before it is sent: once the POST may have reached the
                         // server, a final may exist, and a later run looks for it first.
-                        on_confirmed(&upload.state());
+                        on_confirmed(&upload.state()).await?;
                     }
                     in_flight.push(wire.exchange(request));
                 }

@@ -1,0 +1,430 @@
+//! The driver's work on folders: reading the synced folders from the journal, watching them,
+//! scanning them whole, and turning watcher reports into changed files for the core. Every
+//! look at the disk (ignore rules, scans, stats) runs on the blocking pool, every journal
+//! read through the door; the core decides what happens next.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ferry_store::{FileFacts, FileState, Folder, FolderId};
+
+use crate::error::EngineError;
+use crate::events::Event;
+use crate::sync::core::{Key, ScanFound};
+use crate::sync::engine::FolderSync;
+use crate::sync::ignore::Rules;
+use crate::sync::scan;
+use crate::sync::status::WatcherState;
+use crate::sync::watch::WatchEvent;
+
+use super::Driver;
+
+/// What the driver knows of a synced folder that does not change while it is synced
+/// (replaced whole when its row or its ignore rules change): shared with jobs and the
+/// journal thread.
+#[derive(Debug)]
+pub(crate) struct FolderInfo {
+    pub(crate) folder: Folder,
+    pub(crate) root: PathBuf,
+    pub(crate) rules: Rules,
+    pub(crate) server: String,
+    pub(crate) user: String,
+}
+
+impl FolderInfo {
+    /// Where the file at `rel` goes on the server.
+    pub(crate) fn remote_path(&self, rel: &str) -> String {
+        let prefix = self.folder.remote_prefix.trim_matches('/');
+        if prefix.is_empty() {
+            rel.to_owned()
+        } else {
+            format!("{prefix}/{rel}")
+        }
+    }
+}
+
+/// A synced folder as the driver shows it.
+pub(crate) struct SyncedFolder {
+    pub(crate) info: Arc<FolderInfo>,
+    pub(crate) watcher: WatcherState,
+    pub(crate) warning: Option<String>,
+}
+
+impl SyncedFolder {
+    pub(crate) fn view(&self) -> FolderSync {
+        FolderSync {
+            path: self.info.folder.path.clone(),
+            watcher: if self.info.folder.paused {
+                WatcherState::Paused
+            } else {
+                self.watcher
+            },
+            warning: self.warning.clone(),
+        }
+    }
+}
+
+/// `path` relative to `root` with `/` separators, if it is inside and valid UTF-8.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    let joined = parts?.join("/");
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// How long ago a file last changed (its modification time; zero if in the future).
+pub(super) fn age(facts: &FileFacts) -> Duration {
+    let now_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    Duration::from_nanos(u64::try_from(now_ns.saturating_sub(facts.mtime_ns)).unwrap_or(0))
+}
+
+/// What one watcher report means for the files of a folder, found on the blocking pool.
+enum Seen {
+    /// Nothing (outside the folder, ignored).
+    Nothing,
+    /// These files changed (a file, or every file under a new directory).
+    Files(Vec<String>, Option<Duration>),
+    /// Nothing is at `rel` any more: it and every known file under it changed.
+    Vanished(String),
+}
+
+/// Looks at the disk for one reported path (blocking).
+fn look(info: &FolderInfo, path: &Path) -> Seen {
+    let Some(rel) = relative(&info.root, path) else {
+        return Seen::Nothing;
+    };
+    let meta = std::fs::symlink_metadata(path).ok();
+    let is_dir = meta.as_ref().is_some_and(std::fs::Metadata::is_dir);
+    if info.rules.is_ignored(Path::new(&rel), is_dir) {
+        return Seen::Nothing;
+    }
+    match meta {
+        None => Seen::Vanished(rel),
+        Some(meta) if meta.is_dir() => {
+            // Files made in a new directory before its OS watch was added are not reported
+            // one by one: every file below it is looked at.
+            let prefix = format!("{rel}/");
+            let files = scan::scan(&info.root, &info.rules)
+                .map(|s| {
+                    s.files
+                        .into_iter()
+                        .map(|(p, _)| p)
+                        .filter(|p| p.starts_with(&prefix))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Seen::Files(files, None)
+        }
+        Some(meta) => {
+            let facts = crate::file::facts_from(&meta);
+            Seen::Files(vec![rel], Some(age(&facts)))
+        }
+    }
+}
+
+impl Driver {
+    /// Reads the folders from the journal: new ones are watched and scanned, removed ones
+    /// forgotten, changed ones (pause, prefix, protocol) updated.
+    pub(super) async fn load_folders(&mut self) {
+        let rows = self
+            .door
+            .call(|journal| {
+                let mut rows = Vec::new();
+                for folder in journal.folders()? {
+                    let account = journal.account_by_id(folder.account)?;
+                    rows.push((folder, account));
+                }
+                Ok(rows)
+            })
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(err) => {
+                self.warn(format!("cannot read the synced folders: {err}"));
+                return;
+            }
+        };
+        let gone: Vec<FolderId> = self
+            .folders
+            .keys()
+            .filter(|id| !rows.iter().any(|(f, _)| f.id == **id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.core.handle_folder_removed(super::now(), id);
+            self.carry_out().await;
+            if let Some(old) = self.folders.remove(&id) {
+                self.unwatch(old.info.root.clone()).await;
+            }
+        }
+        for (folder, account) in rows {
+            let id = folder.id;
+            if let Some(known) = self.folders.get_mut(&id) {
+                let paused = folder.paused;
+                let info = FolderInfo {
+                    folder,
+                    root: known.info.root.clone(),
+                    rules: known.info.rules.clone(),
+                    server: known.info.server.clone(),
+                    user: known.info.user.clone(),
+                };
+                known.info = Arc::new(info);
+                self.core.handle_folder_paused(super::now(), id, paused);
+                continue;
+            }
+            let (server, user) =
+                account.map_or((String::new(), String::new()), |a| (a.server_url, a.user));
+            let root = PathBuf::from(&folder.path);
+            let rules = self.load_rules(&root).await;
+            let paused = folder.paused;
+            let info = Arc::new(FolderInfo {
+                folder,
+                root,
+                rules,
+                server,
+                user,
+            });
+            let mut synced = SyncedFolder {
+                info: Arc::clone(&info),
+                watcher: WatcherState::Stopped,
+                warning: None,
+            };
+            let mut fallback = false;
+            if let Some(watched) = self.watch(info.root.clone()).await {
+                match watched {
+                    Ok(()) => synced.watcher = WatcherState::Watching,
+                    Err(err) => {
+                        synced.watcher = WatcherState::Rescanning;
+                        synced.warning = Some(err.to_string());
+                        fallback = true;
+                    }
+                }
+            }
+            self.folders.insert(id, synced);
+            self.core
+                .handle_folder_added(super::now(), id, paused, fallback);
+        }
+        self.failures_stale = true;
+    }
+
+    /// The folder's ignore rules (the defaults, with a warning, if they cannot be read).
+    pub(super) async fn load_rules(&self, root: &Path) -> Rules {
+        let at = root.to_path_buf();
+        let loaded = tokio::task::spawn_blocking(move || Rules::load(&at)).await;
+        let rules = match loaded {
+            Ok(Ok(rules)) => rules,
+            Ok(Err(err)) => {
+                self.warn(format!("{}: {err}", root.display()));
+                Rules::defaults()
+            }
+            Err(err) => {
+                self.warn(format!("{}: {err}", root.display()));
+                Rules::defaults()
+            }
+        };
+        for warning in rules.warnings() {
+            self.warn(format!("{}: {warning}", root.display()));
+        }
+        rules
+    }
+
+    /// Scans a folder whole (its rules read again: a .ferryignore may have changed) and
+    /// tells the core what differs from the journal and what the journal still has to do.
+    pub(super) async fn scan(&mut self, id: FolderId) {
+        let found = self.scan_found(id).await;
+        self.core.handle_scanned(super::now(), id, found);
+    }
+
+    async fn scan_found(&mut self, id: FolderId) -> Option<ScanFound> {
+        let root = self.folders.get(&id)?.info.root.clone();
+        let at = root.clone();
+        if let Ok(Ok(rules)) = tokio::task::spawn_blocking(move || Rules::load(&at)).await {
+            let synced = self.folders.get_mut(&id)?;
+            let old = &synced.info;
+            synced.info = Arc::new(FolderInfo {
+                folder: old.folder.clone(),
+                root: old.root.clone(),
+                rules,
+                server: old.server.clone(),
+                user: old.user.clone(),
+            });
+        }
+        let rules = self.folders.get(&id)?.info.rules.clone();
+        let at = root.clone();
+        let scanned = match tokio::task::spawn_blocking(move || scan::scan(&at, &rules)).await {
+            Ok(Ok(scanned)) => scanned,
+            Ok(Err(err)) => {
+                // A missing or unreadable folder: never take its files for deleted.
+                self.warn(format!("cannot scan {}: {err}", root.display()));
+                return None;
+            }
+            Err(err) => {
+                self.warn(format!("the scan of {} stopped: {err}", root.display()));
+                return None;
+            }
+        };
+        for problem in &scanned.problems {
+            self.warn(problem.clone());
+        }
+        let records = self
+            .door
+            .call(move |journal| Ok(journal.files_in(id)?))
+            .await
+            .unwrap_or_default();
+        let known: HashMap<String, FileFacts> = records
+            .iter()
+            .filter(|r| r.state != FileState::Deleted)
+            .map(|r| (r.local_path.clone(), r.facts))
+            .collect();
+        let diff = scan::diff(&scanned, &known);
+        let facts: HashMap<&str, &FileFacts> =
+            scanned.files.iter().map(|(p, f)| (p.as_str(), f)).collect();
+        let now_ms = crate::sync::now_ms();
+        Some(ScanFound {
+            changed: diff
+                .changed
+                .into_iter()
+                .map(|rel| {
+                    let age = facts.get(rel.as_str()).map(|f| age(f));
+                    (rel, age)
+                })
+                .collect(),
+            gone: diff.gone,
+            // Unfinished work the journal remembers (a crash, a restart, a retry).
+            unfinished: records
+                .into_iter()
+                .filter(|r| matches!(r.state, FileState::Pending | FileState::Uploading))
+                .map(|r| {
+                    let wait = r
+                        .next_retry_at_ms
+                        .map(|at| Duration::from_millis(u64::try_from(at - now_ms).unwrap_or(0)));
+                    (r.local_path, wait)
+                })
+                .collect(),
+        })
+    }
+
+    /// Takes in a batch of watcher reports: what changed is looked at on the blocking pool
+    /// and handed to the core.
+    pub(super) async fn watch_events(&mut self, events: Vec<WatchEvent>) {
+        let mut paths: Vec<(FolderId, PathBuf)> = Vec::new();
+        for event in events {
+            match event {
+                WatchEvent::Changed { root, path } => {
+                    if let Some(id) = self.folder_at(&root) {
+                        paths.push((id, path));
+                    }
+                }
+                WatchEvent::Renamed { root, from, to } => {
+                    let Some(id) = self.folder_at(&root) else {
+                        continue;
+                    };
+                    let info = &self.folders[&id].info;
+                    if let (Some(from_rel), Some(to_rel)) =
+                        (relative(&info.root, &from), relative(&info.root, &to))
+                    {
+                        self.core.handle_renamed((id, from_rel), to_rel);
+                    }
+                    paths.push((id, from));
+                    paths.push((id, to));
+                }
+                WatchEvent::Rescan { root, reason } => {
+                    if let Some(id) = self.folder_at(&root) {
+                        tracing::info!(root = %root.display(), %reason, "rescanning");
+                        self.core.handle_rescan_needed(super::now(), id);
+                    }
+                }
+                WatchEvent::Failed { root, message } => self.watch_failed(&root, message),
+            }
+        }
+        if paths.is_empty() {
+            return;
+        }
+        let infos: Vec<(FolderId, Arc<FolderInfo>, PathBuf)> = paths
+            .into_iter()
+            .filter_map(|(id, path)| Some((id, Arc::clone(&self.folders.get(&id)?.info), path)))
+            .collect();
+        let Ok(seen) = tokio::task::spawn_blocking(move || {
+            infos
+                .into_iter()
+                .map(|(id, info, path)| (id, look(&info, &path)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        else {
+            return;
+        };
+        for (id, seen) in seen {
+            match seen {
+                Seen::Nothing => {}
+                Seen::Files(files, age) => {
+                    for rel in files {
+                        self.core.handle_changed(super::now(), (id, rel), age);
+                    }
+                }
+                Seen::Vanished(rel) => {
+                    let prefix = format!("{rel}/");
+                    let under = self
+                        .door
+                        .call(move |journal| Ok(journal.files_in(id)?))
+                        .await
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|f| {
+                            f.local_path.starts_with(&prefix) && f.state != FileState::Deleted
+                        })
+                        .map(|f| f.local_path);
+                    let keys: Vec<Key> = under.map(|r| (id, r)).chain([(id, rel)]).collect();
+                    for key in keys {
+                        self.core.handle_changed(super::now(), key, None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The OS watcher gave up on a folder: say so; the core rescans it periodically.
+    fn watch_failed(&mut self, root: &Path, message: String) {
+        let Some(id) = self.folder_at(root) else {
+            return;
+        };
+        if let Some(folder) = self.folders.get_mut(&id) {
+            folder.watcher = WatcherState::Rescanning;
+            folder.warning = Some(message.clone());
+        }
+        self.core.handle_watch_failed(super::now(), id);
+        (self.events)(Event::Warning { message });
+    }
+
+    /// The synced folder whose root is `root`.
+    pub(super) fn folder_at(&self, root: &Path) -> Option<FolderId> {
+        self.folders
+            .values()
+            .find(|f| f.info.root == root)
+            .map(|f| f.info.folder.id)
+    }
+
+    /// Starts watching `root` on the blocking pool (`None`: no watcher in this mode).
+    async fn watch(&self, root: PathBuf) -> Option<Result<(), EngineError>> {
+        let watcher = self.watcher.clone()?;
+        let watched =
+            tokio::task::spawn_blocking(move || super::locked(&watcher).watch(&root)).await;
+        Some(watched.unwrap_or_else(|err| {
+            Err(EngineError::Watch {
+                root: PathBuf::new(),
+                message: format!("the watcher stopped: {err}"),
+            })
+        }))
+    }
+
+    pub(super) async fn unwatch(&self, root: PathBuf) {
+        if let Some(watcher) = self.watcher.clone() {
+            let _ =
+                tokio::task::spawn_blocking(move || super::locked(&watcher).unwatch(&root)).await;
+        }
+    }
+}
