@@ -187,8 +187,9 @@ async fn a_retryable_failure_is_retried_later_even_after_the_engine_restarts() {
     engine.shutdown().await;
 
     proxy.refuse_for(Duration::ZERO);
-    let engine =
-        Engine::start(&home, options, credentials, ferry_engine::events::discard()).await.unwrap();
+    let engine = Engine::start(&home, options, credentials, ferry_engine::events::discard())
+        .await
+        .unwrap();
     let done = until(30, || {
         same(&dir.join("note.txt"), &server.file("ann", "pre/note.txt"))
             && journal

@@ -13,7 +13,7 @@ use super::{
 
 /// How long a one-shot run asks the next run to wait before a retryable failure is tried
 /// again (it is tried by the next `ferry sync --once` after that).
-const ONCE_RETRY: Duration = Duration::from_secs(5);
+pub(super) const ONCE_RETRY: Duration = Duration::from_secs(5);
 
 /// What a full scan of a folder found, relative to the folder, as facts for the core.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
