@@ -154,7 +154,7 @@ async fn send(
         server: target.server.clone(),
         reason: format!("{what} disappeared"),
     };
-    let sent = match protocol {
+    match protocol {
         Protocol::Tus => {
             let tus = target.tus.as_ref().ok_or_else(|| gone("tus"))?;
             transport::tus::send(http, tus, transfer, resume, &mut on_confirmed).await
@@ -163,6 +163,5 @@ async fn send(
             let galileo = target.galileo.as_ref().ok_or_else(|| gone("GalileoSend"))?;
             transport::galileo::send(galileo, transfer, resume, &mut on_confirmed).await
         }
-    };
-    sent
+    }
 }

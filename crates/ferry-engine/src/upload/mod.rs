@@ -243,20 +243,7 @@ pub(crate) async fn send_file(
         if earlier
             && verify::already_stored(http, target, options.token.as_ref(), sent_content).await
         {
-            // A crash came after the server stored the file and before the journal said so:
-            // recorded now, not sent again.
-            tracing::info!(path = %path.display(), "the server already holds this content");
-            let id = row.id;
-            let entry = door
-                .call(move |j| Ok(j.finish_upload(id, None, 0, Verification::ServerSha1)?))
-                .await?;
-            (options.events)(Event::Finished {
-                path: display.clone(),
-                location: None,
-                size: file.facts.size,
-                bytes_sent: 0,
-            });
-            return Ok(entry);
+            return record_already_stored(door, &row, &file, options).await;
         }
         let transfer = Transfer {
             file,
@@ -297,6 +284,28 @@ pub(crate) async fn send_file(
     Err(EngineError::FileChanged { path: path.clone() })
 }
 
+/// A crash came after the server stored the file and before the journal said so: it is
+/// recorded now, not sent again.
+async fn record_already_stored(
+    door: &JournalDoor,
+    row: &ferry_store::UploadRecord,
+    file: &LocalFile,
+    options: &SendOptions,
+) -> Result<HistoryEntry, EngineError> {
+    tracing::info!(path = %file.path.display(), "the server already holds this content");
+    let id = row.id;
+    let entry = door
+        .call(move |j| Ok(j.finish_upload(id, None, 0, Verification::ServerSha1)?))
+        .await?;
+    (options.events)(Event::Finished {
+        path: file.path.display().to_string(),
+        location: None,
+        size: file.facts.size,
+        bytes_sent: 0,
+    });
+    Ok(entry)
+}
+
 /// The journal's record of the file with these facts and sha1 (`hex`): the one folder sync
 /// planned with these very facts (the upload's start records the sha1: one write less per
 /// file), else a new or updated one.
@@ -312,17 +321,12 @@ async fn file_record(
             && r.state == FileState::Pending
             && r.sha1.as_deref().is_none_or(|s| s == hex)
     });
-    match planned {
-        Some(record) => Ok(record),
-        None => {
-            let (folder, key, facts, hex) =
-                (job.folder, job.key.clone(), file.facts, hex.to_owned());
-            door.call(move |j| {
-                Ok(j.upsert_file(folder, &key, facts, Some(&hex), FileState::Pending)?)
-            })
-            .await
-        }
+    if let Some(record) = planned {
+        return Ok(record);
     }
+    let (folder, key, facts, hex) = (job.folder, job.key.clone(), file.facts, hex.to_owned());
+    door.call(move |j| Ok(j.upsert_file(folder, &key, facts, Some(&hex), FileState::Pending)?))
+        .await
 }
 
 /// The whole-file sha1 the journal recorded for this file with exactly these facts (size,

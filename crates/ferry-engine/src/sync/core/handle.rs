@@ -6,10 +6,7 @@ use std::time::{Duration, Instant};
 
 use ferry_store::FolderId;
 
-use super::{
-    Action, CoreOptions, Examined, FolderState, JobEnd, Key, Mode, Notice, Running, StartJob,
-    SyncCore,
-};
+use super::{Action, CoreOptions, Examined, FolderState, JobEnd, Key, Mode, Notice, SyncCore};
 
 /// How long a one-shot run asks the next run to wait before a retryable failure is tried
 /// again (it is tried by the next `ferry sync --once` after that).
@@ -56,12 +53,12 @@ impl SyncCore {
     /// A folder is no longer synced: its jobs stop and everything queued for it is dropped.
     pub(crate) fn handle_folder_removed(&mut self, now: Instant, id: FolderId) {
         self.folders.remove(&id);
-        let running: Vec<Key> = self.keys_of(self.running.keys(), id);
+        let running: Vec<Key> = Self::keys_of(self.running.keys(), id);
         for key in running {
             self.stop(&key);
             self.notify(Notice::Left(key));
         }
-        let waiting: Vec<Key> = self.keys_of(self.waiting_sizes.keys(), id);
+        let waiting: Vec<Key> = Self::keys_of(self.waiting_sizes.keys(), id);
         for key in waiting {
             self.unqueue(&key);
         }
@@ -352,154 +349,5 @@ impl SyncCore {
             self.tally.failed.push((key, message));
         }
         self.notify(Notice::FailuresChanged);
-    }
-
-    /// Examines what is due and starts jobs while there is room.
-    fn step(&mut self, now: Instant) {
-        if self.paused {
-            return;
-        }
-        let mut due: Vec<Key> = self
-            .dirty
-            .iter()
-            .filter(|(key, at)| **at <= now && self.active(key.0))
-            .map(|(k, _)| k.clone())
-            .filter(|k| !self.examining.contains(k))
-            .collect();
-        if !due.is_empty() {
-            due.sort();
-            let batch = due
-                .into_iter()
-                .map(|key| {
-                    self.dirty.remove(&key);
-                    self.examining.insert(key.clone());
-                    let to = self.renamed.remove(&key);
-                    (key, to)
-                })
-                .collect();
-            self.push(Action::Examine(batch));
-        }
-        self.start_jobs();
-    }
-
-    fn start_jobs(&mut self) {
-        while self.running.len() < self.options.concurrency.max(1) {
-            let Some(next) = self
-                .waiting
-                .iter()
-                .find(|(_, key)| self.active(key.0))
-                .cloned()
-            else {
-                return;
-            };
-            self.waiting.remove(&next);
-            let (size, key) = next;
-            self.waiting_sizes.remove(&key);
-            let id = self.next_job;
-            self.next_job += 1;
-            self.running.insert(key.clone(), Running { id });
-            let hash_first = self.hash_first.remove(&key);
-            self.push(Action::Start(StartJob {
-                key,
-                id,
-                hash_first,
-                parallel: size >= self.options.parallel_from,
-            }));
-        }
-    }
-
-    /// Whether the folder exists and is not paused.
-    pub(super) fn active(&self, id: FolderId) -> bool {
-        self.folders.get(&id).is_some_and(|f| !f.paused)
-    }
-
-    fn scan_interval(&self, fallback: bool) -> Duration {
-        if fallback {
-            self.options.fallback_rescan_every
-        } else {
-            self.options.rescan_every
-        }
-    }
-
-    /// Asks for a scan of `id` (once at a time) and sets its next one.
-    fn scan(&mut self, now: Instant, id: FolderId) {
-        let Some(folder) = self.folders.get(&id) else {
-            return;
-        };
-        let next = now + self.scan_interval(folder.fallback);
-        if let Some(folder) = self.folders.get_mut(&id) {
-            folder.next_scan = next;
-        }
-        if self.scanning.insert(id) {
-            self.push(Action::Scan(id));
-        }
-    }
-
-    /// Marks `key` to be examined at `at` (the later of the two, if it is marked already).
-    fn mark(&mut self, key: Key, at: Instant) {
-        let entry = self.dirty.entry(key).or_insert(at);
-        *entry = (*entry).max(at);
-    }
-
-    fn enqueue(&mut self, key: Key, size: u64) {
-        if self.is_running(&key) || self.waiting_sizes.contains_key(&key) {
-            return;
-        }
-        self.waiting.insert((size, key.clone()));
-        self.waiting_sizes.insert(key.clone(), size);
-        self.notify(Notice::Queued(key, size));
-    }
-
-    /// Takes `key` out of the queue (and stops its job, if one runs).
-    fn unqueue(&mut self, key: &Key) {
-        if let Some(size) = self.waiting_sizes.remove(key) {
-            self.waiting.remove(&(size, key.clone()));
-        }
-        self.hash_first.remove(key);
-        if self.running.contains_key(key) {
-            self.stop(key);
-        }
-        self.notify(Notice::Left(key.clone()));
-    }
-
-    fn stop(&mut self, key: &Key) {
-        self.running.remove(key);
-        self.push(Action::Stop(key.clone()));
-    }
-
-    /// Stops the jobs (of one folder, or all); their files are examined again when active.
-    fn requeue_running(&mut self, now: Instant, folder: Option<FolderId>) {
-        let keys: Vec<Key> = self
-            .running
-            .keys()
-            .filter(|k| folder.is_none_or(|f| k.0 == f))
-            .cloned()
-            .collect();
-        for key in keys {
-            self.stop(&key);
-            self.dirty.insert(key, now);
-        }
-    }
-
-    fn keys_of<'a>(&self, keys: impl Iterator<Item = &'a Key>, id: FolderId) -> Vec<Key> {
-        keys.filter(|k| k.0 == id).cloned().collect()
-    }
-
-    /// A uniform draw in `0.0..1.0` for the retry jitter.
-    fn jitter(&mut self) -> f64 {
-        rand::Rng::random::<f64>(&mut self.rng)
-    }
-}
-
-impl From<&crate::sync::SyncOptions> for CoreOptions {
-    fn from(options: &crate::sync::SyncOptions) -> Self {
-        Self {
-            concurrency: options.concurrency,
-            quiet_period: options.quiet_period,
-            rescan_every: options.rescan_every,
-            fallback_rescan_every: options.fallback_rescan_every,
-            file_retry: options.file_retry,
-            parallel_from: super::PARALLEL_FROM,
-        }
     }
 }

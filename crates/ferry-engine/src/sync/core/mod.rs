@@ -34,9 +34,12 @@ pub(crate) use handle::ScanFound;
 /// concatenation (partial uploads pay a request each and a join: only large files gain).
 pub(crate) const PARALLEL_FROM: u64 = 64 * 1024 * 1024;
 
+#[cfg(test)]
+mod failure_tests;
 mod handle;
 #[cfg(test)]
 mod props;
+mod queue;
 #[cfg(test)]
 mod tests;
 
@@ -338,5 +341,18 @@ impl SyncCore {
 
     fn notify(&mut self, notice: Notice) {
         self.push(Action::Notify(notice));
+    }
+}
+
+impl From<&crate::sync::SyncOptions> for CoreOptions {
+    fn from(options: &crate::sync::SyncOptions) -> Self {
+        Self {
+            concurrency: options.concurrency,
+            quiet_period: options.quiet_period,
+            rescan_every: options.rescan_every,
+            fallback_rescan_every: options.fallback_rescan_every,
+            file_retry: options.file_retry,
+            parallel_from: PARALLEL_FROM,
+        }
     }
 }

@@ -17,7 +17,7 @@ use super::*;
 const FOLDERS: [FolderId; 2] = [FolderId(1), FolderId(2)];
 const FILES: u8 = 6;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum Step {
     Changed(u8, u16),
     Renamed(u8, u8),
@@ -123,7 +123,7 @@ impl World {
                 }
                 Action::Scan(id) => {
                     self.core
-                        .handle_scanned(self.now, id, Some(ScanFound::default()))
+                        .handle_scanned(self.now, id, Some(ScanFound::default()));
                 }
                 Action::Start(start) => {
                     assert!(

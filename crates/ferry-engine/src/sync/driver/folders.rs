@@ -410,10 +410,9 @@ impl Driver {
 
     /// Starts watching `root` on the blocking pool (`None`: no watcher in this mode).
     async fn watch(&self, root: PathBuf) -> Option<Result<(), EngineError>> {
-        let watcher = self.watcher.clone()?;
-        let watched =
-            tokio::task::spawn_blocking(move || super::locked(&watcher).watch(&root)).await;
-        Some(watched.unwrap_or_else(|err| {
+        let os = self.watcher.clone()?;
+        let outcome = tokio::task::spawn_blocking(move || super::locked(&os).watch(&root)).await;
+        Some(outcome.unwrap_or_else(|err| {
             Err(EngineError::Watch {
                 root: PathBuf::new(),
                 message: format!("the watcher stopped: {err}"),
