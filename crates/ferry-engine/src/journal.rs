@@ -3,7 +3,7 @@
 //! await the answer, so no tokio worker ever waits on SQLite or a disk flush.
 //!
 //! Calls that arrive together are run together in one transaction and made durable by one
-//! flush (group commit): a job's per-chunk progress, the coordinator's planning of a batch of
+//! flush (group commit): a job's per-chunk progress, the sync driver's planning of a batch of
 //! files and a history row written at the same moment cost one fsync, not three. A call's
 //! answer is sent only after that commit, so what a caller is told was written is on disk;
 //! if the commit fails, every call of the group is told so (none of their writes is kept).

@@ -20,7 +20,8 @@
 //! - [`upload`]: the resumable one-shot upload `ferry upload` runs (and folder sync reuses).
 //! - `verify`: before a file is recorded as uploaded, the server shows it holds its bytes.
 //! - [`sync`]: folder sync: watcher, scanner, ignore rules, the pure planner, the
-//!   coordinator that queues and schedules uploads, and the live status.
+//!   sans-IO sync core that decides what is examined, queued and retried when, the driver
+//!   that carries it out, and the live status.
 //!
 //! The engine knows nothing of Tauri, terminals or how its events are shown.
 

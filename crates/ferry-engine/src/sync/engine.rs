@@ -80,7 +80,7 @@ pub struct FolderSync {
     pub warning: Option<String>,
 }
 
-/// What the coordinator and the handle share.
+/// What the driver and the handle share.
 #[derive(Default)]
 pub(crate) struct Views {
     pub(crate) tracker: Mutex<Tracker>,
