@@ -98,6 +98,17 @@ impl LocalFile {
         }
     }
 
+    /// [`LocalFile::check_unchanged`] on the blocking pool (what async code uses).
+    pub async fn check_unchanged_async(&self) -> Result<(), EngineError> {
+        let file = self.clone();
+        tokio::task::spawn_blocking(move || file.check_unchanged())
+            .await
+            .map_err(|e| EngineError::File {
+                path: self.path.clone(),
+                source: std::io::Error::other(e),
+            })?
+    }
+
     /// The whole file's sha1, read in pieces on a blocking thread; fails if the file changes
     /// meanwhile.
     pub async fn sha1(&self) -> Result<Checksum, EngineError> {

@@ -72,14 +72,15 @@ impl Reporter {
     }
 
     /// Writes the state if it changed (and the last write is not too recent) or the
-    /// heartbeat is due; returns when to call again at the latest.
+    /// heartbeat is due, at `now` (the driver's clock); returns when to call again at the
+    /// latest.
     pub(crate) fn offer(
         &mut self,
+        now: Instant,
         overview: Overview,
         folders: Vec<FolderSync>,
         activity: Activity,
     ) -> Instant {
-        let now = Instant::now();
         let mut activity = activity;
         // The head of the queue is what people look at; the totals cover all of it.
         activity.queue.truncate(QUEUE_SHOWN);

@@ -4,6 +4,7 @@
 
 mod auth;
 mod bad_servers;
+mod driver;
 mod galileo;
 mod service;
 mod support;

@@ -300,7 +300,7 @@ impl Driver {
             let overview = tracker.overview(paused, failed_count, folders.len());
             let activity = tracker.activity(paused, failed);
             drop(tracker);
-            self.report_due = reporter.offer(overview, folders, activity);
+            self.report_due = reporter.offer(now(), overview, folders, activity);
         }
     }
 

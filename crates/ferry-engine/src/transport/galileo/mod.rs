@@ -120,7 +120,7 @@ pub async fn send(
             }
             Recovery::StartOver => {
                 // hash_mismatch usually means the file changed while it was read.
-                transfer.file.check_unchanged()?;
+                transfer.file.check_unchanged_async().await?;
                 tracing::info!(error = %error, "GalileoSend upload starts over from byte 0");
                 started_over = true;
                 run.upload = None;

@@ -93,7 +93,8 @@ impl<'r, 'a> Session<'r, 'a> {
                         self.run
                             .transfer
                             .file
-                            .check_unchanged()
+                            .check_unchanged_async()
+                            .await
                             .map_err(Failure::fatal)?;
                         Message::text(text)
                     }
@@ -199,7 +200,7 @@ impl<'r, 'a> Session<'r, 'a> {
     /// each after the rate limit lets it through.
     async fn read_chunk(&mut self, range: std::ops::Range<u64>) -> Result<Bytes, Failure> {
         let file = &self.run.transfer.file;
-        file.check_unchanged().map_err(Failure::fatal)?;
+        file.check_unchanged_async().await.map_err(Failure::fatal)?;
         let len = usize::try_from(range.end - range.start).map_err(|_| {
             Failure::fatal(self.run.galileo_error(GalileoError::Misuse {
                 call: "poll_transmit",

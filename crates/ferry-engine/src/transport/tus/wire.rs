@@ -109,7 +109,7 @@ impl Wire<'_> {
                     .await
                     .map(|checksum| request.set_checksum(&checksum))
             } else {
-                self.file.check_unchanged()
+                self.file.check_unchanged_async().await
             };
             if let Err(err) = checked {
                 return (id, Outcome::Local(err));
