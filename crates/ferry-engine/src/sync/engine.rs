@@ -81,12 +81,45 @@ pub struct FolderSync {
 }
 
 /// What the driver and the handle share.
-#[derive(Default)]
 pub(crate) struct Views {
     pub(crate) tracker: Mutex<Tracker>,
     pub(crate) paused: AtomicBool,
     pub(crate) folders: Mutex<Vec<FolderSync>>,
     pub(crate) failed: Mutex<Vec<Failure>>,
+    /// Counts changes of the views, for [`Engine::changes`].
+    pub(crate) generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Views {
+    fn default() -> Self {
+        Self {
+            tracker: Mutex::default(),
+            paused: AtomicBool::default(),
+            folders: Mutex::default(),
+            failed: Mutex::default(),
+            generation: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Views {
+    /// Says that the views may have changed.
+    pub(crate) fn touch(&self) {
+        self.generation.send_modify(|g| *g = g.wrapping_add(1));
+    }
+}
+
+/// Tells when the engine's live views ([`Engine::activity`], [`Engine::overview`],
+/// [`Engine::folders`]) may have changed, so that a window or a test reads them again then
+/// instead of polling.
+pub struct Changes(tokio::sync::watch::Receiver<u64>);
+
+impl Changes {
+    /// Waits until the views may have changed since this was made or last returned (at
+    /// once if they did meanwhile); `false` once the engine has stopped.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
+    }
 }
 
 pub(crate) fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -196,6 +229,11 @@ impl Engine {
     /// Each synced folder's live state.
     pub fn folders(&self) -> Vec<FolderSync> {
         guard(&self.views.folders).clone()
+    }
+
+    /// Tells when the views may have changed from now on.
+    pub fn changes(&self) -> Changes {
+        Changes(self.views.generation.subscribe())
     }
 
     /// Pauses every upload (those under way stop; they continue from the server's offset

@@ -29,7 +29,7 @@ pub mod scan;
 pub mod status;
 pub mod watch;
 
-pub use engine::{Engine, FolderSync, Summary, SyncOptions, sync_once};
+pub use engine::{Changes, Engine, FolderSync, Summary, SyncOptions, sync_once};
 
 /// Now, in unix milliseconds (retry times are kept in the journal in these).
 pub(crate) fn now_ms() -> i64 {

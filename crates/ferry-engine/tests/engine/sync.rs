@@ -65,15 +65,20 @@ fn setup(
     (work, home, dir, options)
 }
 
-/// Waits (at most `secs`) for `ready`, checking every 20 ms.
-async fn until(secs: u64, mut ready: impl FnMut() -> bool) -> bool {
-    for _ in 0..secs * 50 {
+/// Waits (at most `secs`) for `ready`, checking it again whenever the engine's views may
+/// have changed (its events and its state), never on a timer.
+async fn until(engine: &Engine, secs: u64, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut changes = engine.changes();
+    loop {
         if ready() {
             return true;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return ready(),
+        }
     }
-    ready()
 }
 
 fn same(a: &Path, b: &Path) -> bool {
@@ -99,7 +104,7 @@ async fn pausing_stops_uploads_where_the_server_stands_and_resuming_finishes_the
     .await
     .unwrap();
 
-    let mid = until(20, || {
+    let mid = until(&engine, 20, || {
         engine
             .activity()
             .queue
@@ -114,7 +119,7 @@ async fn pausing_stops_uploads_where_the_server_stands_and_resuming_finishes_the
     );
     engine.pause_all();
     assert!(
-        until(10, || engine.activity().paused).await,
+        until(&engine, 10, || engine.activity().paused).await,
         "pausing shows"
     );
     assert!(seen.any(|e| matches!(e, Event::Paused { folder: None })));
@@ -125,7 +130,10 @@ async fn pausing_stops_uploads_where_the_server_stands_and_resuming_finishes_the
     );
 
     engine.resume_all();
-    let done = until(30, || same(&file, &server.file("ann", "pre/big.bin"))).await;
+    let done = until(&engine, 30, || {
+        same(&file, &server.file("ann", "pre/big.bin"))
+    })
+    .await;
     assert!(done, "resumed and finished: {:?}", engine.activity());
     assert!(seen.any(|e| matches!(e, Event::Resumed { folder: None })));
     let resumed_from = seen
@@ -143,7 +151,9 @@ async fn pausing_stops_uploads_where_the_server_stands_and_resuming_finishes_the
         "after the pause it went on from the server's offset, not from zero"
     );
     assert!(
-        until(10, || engine.overview().state == OverallState::UpToDate).await,
+        until(&engine, 10, || engine.overview().state
+            == OverallState::UpToDate)
+        .await,
         "{:?}",
         engine.overview()
     );
@@ -170,7 +180,7 @@ async fn a_retryable_failure_is_retried_later_even_after_the_engine_restarts() {
     .unwrap();
     let journal = home.journal().unwrap();
     let folder = journal.folders().unwrap().remove(0);
-    let waiting = until(20, || {
+    let waiting = until(&engine, 20, || {
         journal
             .file(Some(folder.id), "note.txt")
             .unwrap()
@@ -190,7 +200,7 @@ async fn a_retryable_failure_is_retried_later_even_after_the_engine_restarts() {
     let engine = Engine::start(&home, options, credentials, ferry_engine::events::discard())
         .await
         .unwrap();
-    let done = until(30, || {
+    let done = until(&engine, 30, || {
         same(&dir.join("note.txt"), &server.file("ann", "pre/note.txt"))
             && journal
                 .file(Some(folder.id), "note.txt")
@@ -227,7 +237,7 @@ async fn a_galileo_folder_lands_under_its_prefix_with_subfolders() {
     )
     .await
     .unwrap();
-    let done = until(30, || {
+    let done = until(&engine, 30, || {
         same(&deep, &server.file("ann", "pre/a/b/deep.bin"))
             && same(&top, &server.file("ann", "pre/top.bin"))
     })
@@ -250,7 +260,7 @@ async fn a_permanent_failure_is_parked_with_its_reason_until_the_file_changes() 
     )
     .await
     .unwrap();
-    let parked = until(20, || !engine.activity().failed.is_empty()).await;
+    let parked = until(&engine, 20, || !engine.activity().failed.is_empty()).await;
     assert!(parked, "{:?}", engine.activity());
     let failure = engine.activity().failed.remove(0);
     assert_eq!(failure.path, file.display().to_string());
@@ -262,15 +272,18 @@ async fn a_permanent_failure_is_parked_with_its_reason_until_the_file_changes() 
     assert_eq!(engine.overview().state, OverallState::Problem);
 
     engine.retry(None);
-    let again = until(20, || {
+    let again = until(&engine, 20, || {
         !engine.activity().failed.is_empty() && engine.activity().queue.is_empty()
     })
     .await;
     assert!(again, "retrying without a change fails again, and says so");
 
     let (file, _) = random_file(&dir, "huge.bin", 5_000, 5);
-    let done = until(20, || same(&file, &server.file("ann", "pre/huge.bin"))).await;
+    let done = until(&engine, 20, || {
+        same(&file, &server.file("ann", "pre/huge.bin"))
+    })
+    .await;
     assert!(done, "a change un-parks it: {:?}", engine.activity());
-    assert!(until(10, || engine.activity().failed.is_empty()).await);
+    assert!(until(&engine, 10, || engine.activity().failed.is_empty()).await);
     engine.shutdown().await;
 }

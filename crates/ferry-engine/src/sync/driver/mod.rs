@@ -104,6 +104,7 @@ impl Driver {
         let tracked = Arc::clone(&views);
         let events: EventSink = Arc::new(move |event: Event| {
             guard(&tracked.tracker).on_event(&event, now());
+            tracked.touch();
             user_events(event);
         });
         let shared = Arc::new(job::Shared {
@@ -293,6 +294,7 @@ impl Driver {
         let mut folders: Vec<_> = self.folders.values().map(SyncedFolder::view).collect();
         folders.sort_by(|a, b| a.path.cmp(&b.path));
         guard(&self.views.folders).clone_from(&folders);
+        self.views.touch();
         if let Some(reporter) = &mut self.reporter {
             let failed = guard(&self.views.failed).clone();
             let failed_count = failed.len();
