@@ -90,29 +90,16 @@ pub(crate) fn send_options(
     }
 }
 
-/// A job's result as the core takes it.
-pub(crate) fn end_of(result: Result<Done, EngineError>) -> JobEnd {
-    match result {
-        Ok(Done::Uploaded(entry)) => JobEnd::Uploaded {
-            bytes: entry.bytes_sent,
-        },
-        Ok(Done::Unchanged) => JobEnd::Unchanged,
-        Err(EngineError::FileChanged { .. }) => JobEnd::FileChanged,
-        Err(err) => JobEnd::Failed {
+/// A job's error as the core takes it.
+fn end_of(err: &EngineError) -> JobEnd {
+    match err {
+        EngineError::FileChanged { .. } => JobEnd::FileChanged,
+        err => JobEnd::Failed {
             message: err.to_string(),
             retryable: err.is_retryable() || matches!(err, EngineError::GaveUp { .. }),
             unauthorized: matches!(err, EngineError::Unauthorized { .. }),
         },
     }
-}
-
-/// How a job ended well.
-#[derive(Debug)]
-pub(crate) enum Done {
-    /// The file is on the server.
-    Uploaded(Box<HistoryEntry>),
-    /// Its content had not changed since its last upload (a touch): nothing was sent.
-    Unchanged,
 }
 
 /// What all jobs share: the HTTP client, the journal, and what is known of servers and
@@ -174,26 +161,36 @@ impl Shared {
     }
 }
 
-/// Runs one file's upload. Errors found before the transport started are reported as a
-/// `failed` event here (the transport reports its own).
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    spec: JobSpec,
-    options: SendOptions,
-) -> Result<Done, EngineError> {
-    let prepared = prepare(&shared, &spec).await;
-    let (target, token) = match prepared {
+/// Runs one file's upload and says how it ended. Errors found before the transport started
+/// are reported as a `failed` event here (the transport reports its own).
+pub(crate) async fn run(shared: Arc<Shared>, spec: JobSpec, options: SendOptions) -> JobEnd {
+    let (target, token) = match prepare(&shared, &spec).await {
         Ok(Some(ready)) => ready,
-        Ok(None) => return Ok(Done::Unchanged),
+        Ok(None) => return JobEnd::Unchanged,
         Err(err) => {
             (options.events)(Event::Failed {
                 path: spec.path.display().to_string(),
                 error: err.to_string(),
                 permanent: !err.is_retryable(),
             });
-            return Err(err);
+            return end_of(&err);
         }
     };
+    match send(&shared, &spec, &target, token, options).await {
+        Ok(entry) => JobEnd::Uploaded {
+            bytes: entry.bytes_sent,
+        },
+        Err(err) => end_of(&err),
+    }
+}
+
+async fn send(
+    shared: &Shared,
+    spec: &JobSpec,
+    target: &Target,
+    token: Option<Token>,
+    options: SendOptions,
+) -> Result<HistoryEntry, EngineError> {
     let protocol = target.choose(spec.protocol)?;
     let job = FileJob {
         folder: Some(spec.folder),
@@ -203,16 +200,7 @@ pub(crate) async fn run(
         account: spec.account,
     };
     let options = SendOptions { token, ..options };
-    let entry = send_file(
-        &shared.door,
-        &shared.http,
-        &target,
-        protocol,
-        &job,
-        &options,
-    )
-    .await?;
-    Ok(Done::Uploaded(Box::new(entry)))
+    send_file(&shared.door, &shared.http, target, protocol, &job, &options).await
 }
 
 /// Finds the server and token, and for a touched file whether its content changed; `None`

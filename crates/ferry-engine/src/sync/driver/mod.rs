@@ -21,7 +21,7 @@ use crate::events::{Event, EventSink};
 use crate::home::Home;
 use crate::journal::JournalDoor;
 use crate::rate::RateLimit;
-use crate::sync::core::{Action, CoreOptions, Key, Mode, StartJob, SyncCore};
+use crate::sync::core::{Action, CoreOptions, JobEnd, Key, Mode, StartJob, SyncCore};
 use crate::sync::engine::{Mailbox, Summary, SyncOptions, Views, guard};
 use crate::sync::job;
 use crate::sync::lock::HomeLock;
@@ -45,7 +45,7 @@ const WATCH_BATCH: usize = 1024;
 const END_QUEUE: usize = 64;
 
 /// How a job ended, as its task reports it.
-type JobResult = (Key, u64, Result<job::Done, EngineError>);
+type JobResult = (Key, u64, JobEnd);
 
 /// Now, on tokio's clock (which tests can pause and advance).
 pub(super) fn now() -> Instant {
@@ -310,8 +310,7 @@ impl Driver {
         if self.jobs.get(&key).is_some_and(|j| j.id == id) {
             self.jobs.remove(&key);
         }
-        let end = job::end_of(result);
-        self.core.handle_job_done(now(), key, id, end);
+        self.core.handle_job_done(now(), key, id, result);
     }
 
     /// Starts jobs (their files' facts taken first, on the blocking pool).
