@@ -30,24 +30,36 @@ pub struct Scanned {
 /// missing or unreadable; anything below it that cannot be read becomes a problem, and a file
 /// that vanishes during the walk is simply not there.
 pub fn scan(root: &Path, rules: &Rules) -> Result<Scanned, EngineError> {
-    scan_with(root, rules, &mut |_| {})
+    scan_with(root, "", rules, &mut |_| {})
 }
 
-/// [`scan`], calling `before_stat` with each file's relative path just before its facts are
-/// read (tests use it to change the folder under the walk).
+/// [`scan`] of the directory `rel` (relative to `root`, not ignored) only: what a new
+/// directory brought, without walking the rest of the folder. Paths stay relative to `root`.
+pub fn scan_under(root: &Path, rel: &str, rules: &Rules) -> Result<Scanned, EngineError> {
+    scan_with(root, rel, rules, &mut |_| {})
+}
+
+/// [`scan`] from `start` (relative to `root`; empty: all of it), calling `before_stat` with
+/// each file's relative path just before its facts are read (tests use it to change the
+/// folder under the walk).
 fn scan_with(
     root: &Path,
+    start: &str,
     rules: &Rules,
     before_stat: &mut dyn FnMut(&str),
 ) -> Result<Scanned, EngineError> {
-    let root_error = |source| EngineError::File {
-        path: root.to_path_buf(),
-        source,
+    let top = if start.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(start)
     };
-    let first = std::fs::read_dir(root).map_err(root_error)?;
+    let first = std::fs::read_dir(&top).map_err(|source| EngineError::File {
+        path: top.clone(),
+        source,
+    })?;
     let mut out = Scanned::default();
     let mut folders: Vec<(PathBuf, String, Option<ReadDir>)> =
-        vec![(root.to_path_buf(), String::new(), Some(first))];
+        vec![(top, start.to_owned(), Some(first))];
     while let Some((dir, rel, entries)) = folders.pop() {
         let entries = match entries.map_or_else(|| std::fs::read_dir(&dir), Ok) {
             Ok(entries) => entries,

@@ -1,7 +1,7 @@
-//! The driver's work on folders: reading the synced folders from the journal, watching them,
-//! scanning them whole, and turning watcher reports into changed files for the core. Every
-//! look at the disk (ignore rules, scans, stats) runs on the blocking pool, every journal
-//! read through the door; the core decides what happens next.
+//! The driver's work on folders: reading the synced folders from the journal (and watching
+//! new ones), their ignore rules, and scanning them whole against the journal. Every look at
+//! the disk runs on the blocking pool, every journal read through the door; the core decides
+//! what happens next.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,14 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferry_store::{FileFacts, FileState, Folder, FolderId};
 
-use crate::error::EngineError;
-use crate::events::Event;
-use crate::sync::core::{Key, ScanFound};
+use crate::sync::core::ScanFound;
 use crate::sync::engine::FolderSync;
 use crate::sync::ignore::Rules;
 use crate::sync::scan;
 use crate::sync::status::WatcherState;
-use crate::sync::watch::WatchEvent;
 
 use super::Driver;
 
@@ -67,7 +64,7 @@ impl SyncedFolder {
 }
 
 /// `path` relative to `root` with `/` separators, if it is inside and valid UTF-8.
-fn relative(root: &Path, path: &Path) -> Option<String> {
+pub(super) fn relative(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
     let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
     let joined = parts?.join("/");
@@ -80,50 +77,6 @@ pub(super) fn age(facts: &FileFacts) -> Duration {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     Duration::from_nanos(u64::try_from(now_ns.saturating_sub(facts.mtime_ns)).unwrap_or(0))
-}
-
-/// What one watcher report means for the files of a folder, found on the blocking pool.
-enum Seen {
-    /// Nothing (outside the folder, ignored).
-    Nothing,
-    /// These files changed (a file, or every file under a new directory).
-    Files(Vec<String>, Option<Duration>),
-    /// Nothing is at `rel` any more: it and every known file under it changed.
-    Vanished(String),
-}
-
-/// Looks at the disk for one reported path (blocking).
-fn look(info: &FolderInfo, path: &Path) -> Seen {
-    let Some(rel) = relative(&info.root, path) else {
-        return Seen::Nothing;
-    };
-    let meta = std::fs::symlink_metadata(path).ok();
-    let is_dir = meta.as_ref().is_some_and(std::fs::Metadata::is_dir);
-    if info.rules.is_ignored(Path::new(&rel), is_dir) {
-        return Seen::Nothing;
-    }
-    match meta {
-        None => Seen::Vanished(rel),
-        Some(meta) if meta.is_dir() => {
-            // Files made in a new directory before its OS watch was added are not reported
-            // one by one: every file below it is looked at.
-            let prefix = format!("{rel}/");
-            let files = scan::scan(&info.root, &info.rules)
-                .map(|s| {
-                    s.files
-                        .into_iter()
-                        .map(|(p, _)| p)
-                        .filter(|p| p.starts_with(&prefix))
-                        .collect()
-                })
-                .unwrap_or_default();
-            Seen::Files(files, None)
-        }
-        Some(meta) => {
-            let facts = crate::file::facts_from(&meta);
-            Seen::Files(vec![rel], Some(age(&facts)))
-        }
-    }
 }
 
 impl Driver {
@@ -308,122 +261,11 @@ impl Driver {
         })
     }
 
-    /// Takes in a batch of watcher reports: what changed is looked at on the blocking pool
-    /// and handed to the core.
-    pub(super) async fn watch_events(&mut self, events: Vec<WatchEvent>) {
-        let mut paths: Vec<(FolderId, PathBuf)> = Vec::new();
-        for event in events {
-            match event {
-                WatchEvent::Changed { root, path } => {
-                    if let Some(id) = self.folder_at(&root) {
-                        paths.push((id, path));
-                    }
-                }
-                WatchEvent::Renamed { root, from, to } => {
-                    let Some(id) = self.folder_at(&root) else {
-                        continue;
-                    };
-                    let info = &self.folders[&id].info;
-                    if let (Some(from_rel), Some(to_rel)) =
-                        (relative(&info.root, &from), relative(&info.root, &to))
-                    {
-                        self.core.handle_renamed((id, from_rel), to_rel);
-                    }
-                    paths.push((id, from));
-                    paths.push((id, to));
-                }
-                WatchEvent::Rescan { root, reason } => {
-                    if let Some(id) = self.folder_at(&root) {
-                        tracing::info!(root = %root.display(), %reason, "rescanning");
-                        self.core.handle_rescan_needed(super::now(), id);
-                    }
-                }
-                WatchEvent::Failed { root, message } => self.watch_failed(&root, message),
-            }
-        }
-        if paths.is_empty() {
-            return;
-        }
-        let infos: Vec<(FolderId, Arc<FolderInfo>, PathBuf)> = paths
-            .into_iter()
-            .filter_map(|(id, path)| Some((id, Arc::clone(&self.folders.get(&id)?.info), path)))
-            .collect();
-        let Ok(seen) = tokio::task::spawn_blocking(move || {
-            infos
-                .into_iter()
-                .map(|(id, info, path)| (id, look(&info, &path)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        else {
-            return;
-        };
-        for (id, seen) in seen {
-            match seen {
-                Seen::Nothing => {}
-                Seen::Files(files, age) => {
-                    for rel in files {
-                        self.core.handle_changed(super::now(), (id, rel), age);
-                    }
-                }
-                Seen::Vanished(rel) => {
-                    let prefix = format!("{rel}/");
-                    let under = self
-                        .door
-                        .call(move |journal| Ok(journal.files_in(id)?))
-                        .await
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|f| {
-                            f.local_path.starts_with(&prefix) && f.state != FileState::Deleted
-                        })
-                        .map(|f| f.local_path);
-                    let keys: Vec<Key> = under.map(|r| (id, r)).chain([(id, rel)]).collect();
-                    for key in keys {
-                        self.core.handle_changed(super::now(), key, None);
-                    }
-                }
-            }
-        }
-    }
-
-    /// The OS watcher gave up on a folder: say so; the core rescans it periodically.
-    fn watch_failed(&mut self, root: &Path, message: String) {
-        let Some(id) = self.folder_at(root) else {
-            return;
-        };
-        if let Some(folder) = self.folders.get_mut(&id) {
-            folder.watcher = WatcherState::Rescanning;
-            folder.warning = Some(message.clone());
-        }
-        self.core.handle_watch_failed(super::now(), id);
-        (self.events)(Event::Warning { message });
-    }
-
     /// The synced folder whose root is `root`.
     pub(super) fn folder_at(&self, root: &Path) -> Option<FolderId> {
         self.folders
             .values()
             .find(|f| f.info.root == root)
             .map(|f| f.info.folder.id)
-    }
-
-    /// Starts watching `root` on the blocking pool (`None`: no watcher in this mode).
-    async fn watch(&self, root: PathBuf) -> Option<Result<(), EngineError>> {
-        let os = self.watcher.clone()?;
-        let outcome = tokio::task::spawn_blocking(move || super::locked(&os).watch(&root)).await;
-        Some(outcome.unwrap_or_else(|err| {
-            Err(EngineError::Watch {
-                root: PathBuf::new(),
-                message: format!("the watcher stopped: {err}"),
-            })
-        }))
-    }
-
-    pub(super) async fn unwatch(&self, root: PathBuf) {
-        if let Some(watcher) = self.watcher.clone() {
-            let _ =
-                tokio::task::spawn_blocking(move || super::locked(&watcher).unwatch(&root)).await;
-        }
     }
 }

@@ -31,6 +31,7 @@ use crate::sync::watch::{WatchEvent, WatchOptions, Watcher};
 mod act;
 mod examine;
 pub(crate) mod folders;
+mod watching;
 
 use folders::SyncedFolder;
 

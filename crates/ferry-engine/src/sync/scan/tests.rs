@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{diff, facts_of, scan, scan_with};
+use super::{diff, facts_of, scan, scan_under, scan_with};
 use crate::sync::ignore::{IGNORE_FILE, Rules};
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -126,7 +126,7 @@ fn a_file_or_folder_vanishing_mid_scan_is_not_an_error() {
     write(&root, "a/two.txt", "2");
     write(&root, "b/three.txt", "3");
     let mut removed = Vec::new();
-    let scanned = scan_with(&root, &Rules::defaults(), &mut |rel| {
+    let scanned = scan_with(&root, "", &Rules::defaults(), &mut |rel| {
         if removed.is_empty() {
             // The first file about to be looked at vanishes, and so does the other folder.
             std::fs::remove_file(root.join(rel)).unwrap();
@@ -174,4 +174,22 @@ fn diff_reports_changed_gone_and_unchanged() {
     assert_eq!(d.changed, ["grew.txt", "new.txt"]);
     assert_eq!(d.gone, ["deleted.txt"]);
     assert_eq!(d.unchanged, 1);
+}
+
+#[test]
+fn a_scan_under_a_new_directory_walks_only_it_and_keeps_paths_relative_to_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "elsewhere/big.bin", "not walked");
+    write(root, "new/a.txt", "a");
+    write(root, "new/deeper/b.txt", "b");
+    write(root, "new/deeper/skip.log", "ignored");
+    write(root, "new/.ferryignore", "*.log\n");
+    let rules = Rules::load(root).unwrap();
+    let scanned = scan_under(root, "new", &rules).unwrap();
+    assert_eq!(paths(&scanned), ["new/a.txt", "new/deeper/b.txt"]);
+    assert!(
+        scan_under(root, "gone", &rules).is_err(),
+        "a missing start says so"
+    );
 }
