@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
+use ferry_engine::EngineError;
 use ferry_engine::auth::Credentials;
 use ferry_engine::home::Home;
 use ferry_engine::rate::RateLimit;
@@ -109,17 +110,30 @@ pub(crate) async fn run(
                 })
             ),
             Ok(_) => {}
-            Err(err) => failed.push(format!("{}: {err}", file.display())),
+            Err(err) => failed.push((file.display().to_string(), err)),
         }
     }
     progress.finish();
     if !failed.is_empty() {
-        bail!(
-            "{} of {} uploads did not finish:\n  {}\nRun the same command again to continue them.",
-            failed.len(),
-            args.files.len(),
-            failed.join("\n  ")
-        );
+        bail!("{}", failure_summary(&failed, args.files.len()));
     }
     Ok(())
+}
+
+/// What `ferry upload` says when some files did not finish: which ones continue when the
+/// same command runs again, and which wait on the person first
+/// ([`EngineError::is_permanent`]: a refused sign-in, a server that cannot store it, ...).
+fn failure_summary(failed: &[(String, EngineError)], total: usize) -> String {
+    let line = |(path, err): &(String, EngineError)| format!("\n  {path}: {err}");
+    let (waiting, resumable): (Vec<_>, Vec<_>) = failed.iter().partition(|(_, e)| e.is_permanent());
+    let mut text = format!("{} of {total} uploads did not finish:", failed.len());
+    if !resumable.is_empty() {
+        text.extend(resumable.into_iter().map(line));
+        text.push_str("\nRun the same command again to continue them.");
+    }
+    if !waiting.is_empty() {
+        text.push_str("\nThese need you to act first (see each message):");
+        text.extend(waiting.into_iter().map(line));
+    }
+    text
 }

@@ -201,17 +201,15 @@ fn api_url(server: &str, path: &str) -> Result<Url, EngineError> {
 }
 
 fn network(server: &str, err: &reqwest::Error) -> EngineError {
-    EngineError::Network {
-        server: server.to_owned(),
-        reason: crate::error::with_causes(err),
-    }
+    EngineError::network(server, err)
 }
 
 fn server_failed(server: &str, status: reqwest::StatusCode) -> EngineError {
-    EngineError::Network {
-        server: server.to_owned(),
-        reason: format!("the server failed ({status}); try again later"),
-    }
+    EngineError::unreachable(
+        server,
+        crate::error::NetworkFailure::Status(status.as_u16()),
+        format!("the server failed ({status}); try again later"),
+    )
 }
 
 /// An HTTP client for signing in and out: it follows no redirects, so a password is never
@@ -220,7 +218,7 @@ fn server_failed(server: &str, status: reqwest::StatusCode) -> EngineError {
 /// # Panics
 /// If the TLS backend cannot start, which only a broken build can cause.
 pub fn sign_in_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::transport::dns::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(REQUEST_TIMEOUT)
         .build()

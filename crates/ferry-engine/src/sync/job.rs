@@ -130,7 +130,7 @@ pub(crate) async fn run(
             (options.events)(Event::Failed {
                 path: spec.path.display().to_string(),
                 error: err.to_string(),
-                permanent: !err.is_retryable(),
+                permanent: err.is_permanent(),
             });
             return Err(err);
         }

@@ -397,7 +397,7 @@ fn settle(
             (events)(Event::Failed {
                 path: display.to_owned(),
                 error: message,
-                permanent: !err.is_retryable(),
+                permanent: err.is_permanent(),
             });
             Err(err)
         }

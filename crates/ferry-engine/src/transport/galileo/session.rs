@@ -14,13 +14,13 @@ use ferry_proto::galileo::{
     Recovery,
 };
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::connect::{Socket, connect};
-use super::watched::Activity;
 use super::{Run, resume_state};
-use crate::error::EngineError;
+use crate::error::{EngineError, NetworkFailure};
 use crate::events::Event;
+use crate::transport::watchdog::Activity;
 
 /// The size of one file read (and one ask of the rate limit).
 const PIECE: u64 = 256 * 1024;
@@ -105,7 +105,7 @@ impl<'r, 'a> Session<'r, 'a> {
                 };
                 match self.activity.within(timeout, socket.send(message)).await {
                     Some(Ok(())) => self.run.bytes_sent += len,
-                    Some(Err(err)) => return Err(self.network(&err.to_string())),
+                    Some(Err(err)) => return Err(self.network(&err)),
                     None => return Err(self.silent()),
                 }
             }
@@ -121,7 +121,7 @@ impl<'r, 'a> Session<'r, 'a> {
                     Ok(())
                 }
                 Some(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => Ok(()),
-                Some(Some(Err(err))) => return Err(self.network(&err.to_string())),
+                Some(Some(Err(err))) => return Err(self.network(&err)),
             };
         }
     }
@@ -235,19 +235,19 @@ impl<'r, 'a> Session<'r, 'a> {
     }
 
     /// The connection broke or failed: resume on a new one.
-    fn network(&self, reason: &str) -> Failure {
-        tracing::debug!(reason, "GalileoSend connection failed");
-        Failure::retry(EngineError::Network {
-            server: self.run.server(),
-            reason: reason.to_owned(),
-        })
+    fn network(&self, err: &tungstenite::Error) -> Failure {
+        tracing::debug!(%err, "GalileoSend connection failed");
+        Failure::retry(EngineError::network_ws(&self.run.server(), err))
     }
 
     /// Nothing moved within the timeout: the link counts as dead.
     fn silent(&self) -> Failure {
         let timeout = self.run.transfer.timeout;
-        self.network(&format!(
-            "nothing moved for {timeout:?}; the link counts as dead"
+        tracing::debug!(?timeout, "GalileoSend link silent");
+        Failure::retry(EngineError::unreachable(
+            &self.run.server(),
+            NetworkFailure::Timeout,
+            format!("nothing moved for {timeout:?}; the link counts as dead"),
         ))
     }
 }
