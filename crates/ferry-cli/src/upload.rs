@@ -137,3 +137,42 @@ fn failure_summary(failed: &[(String, EngineError)], total: usize) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use ferry_engine::error::NetworkFailure;
+
+    use super::*;
+
+    #[test]
+    fn the_summary_says_which_uploads_continue_and_which_wait_on_the_person() {
+        let failed = vec![
+            (
+                "a.bin".to_owned(),
+                EngineError::GaveUp {
+                    attempts: 5,
+                    last: Box::new(EngineError::unreachable(
+                        "http://s",
+                        NetworkFailure::Refused,
+                        "connection refused",
+                    )),
+                },
+            ),
+            (
+                "b.bin".to_owned(),
+                EngineError::Unauthorized {
+                    server: "http://s".to_owned(),
+                },
+            ),
+        ];
+        let text = failure_summary(&failed, 3);
+        let again = text.find("Run the same command again").expect(&text);
+        let act = text.find("need you to act").expect(&text);
+        assert!(text.starts_with("2 of 3 uploads did not finish:"), "{text}");
+        assert!(
+            text.find("a.bin").unwrap() < again,
+            "a.bin continues: {text}"
+        );
+        assert!(text.find("b.bin").unwrap() > act, "b.bin waits: {text}");
+    }
+}

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_proto::galileo::{
-    Client, ClientFrame, ClientOptions, DEFAULT_CHUNK_SIZE, Event as MachineEvent, GalileoError,
-    Recovery,
+    Client, ClientFrame, ClientOptions, DEFAULT_CHUNK_SIZE, Event as MachineEvent, Recovery,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -198,13 +197,11 @@ impl<'r, 'a> Session<'r, 'a> {
         let file = &self.run.transfer.file;
         file.check_unchanged().map_err(Failure::fatal)?;
         let len = usize::try_from(range.end - range.start).map_err(|_| {
-            Failure::fatal(self.run.galileo_error(GalileoError::Misuse {
-                call: "poll_transmit",
-                reason: format!(
-                    "a chunk of {} bytes does not fit in memory",
-                    range.end - range.start
-                ),
-            }))
+            // Not a protocol fact: the machine asked for a chunk this machine cannot hold.
+            Failure::fatal(EngineError::Bug(format!(
+                "a GalileoSend chunk of {} bytes does not fit in memory",
+                range.end - range.start
+            )))
         })?;
         let mut buf: Vec<u8> = Vec::with_capacity(len);
         let mut at = range.start;
