@@ -75,6 +75,8 @@ fn code_of(err: &EngineError) -> ErrorCode {
         EngineError::Tus { .. }
         | EngineError::Galileo { .. }
         | EngineError::FileChanged { .. }
+        | EngineError::LostUpload { .. }
+        | EngineError::Bug(_)
         // The server's own words say what it showed instead.
         | EngineError::NotStored { .. }
         // Another Ferry syncs this home: its message says which and what to do.
@@ -93,7 +95,7 @@ fn message_of(err: &EngineError) -> String {
         EngineError::Unauthorized { server } => {
             format!("{server} no longer accepts Ferry's sign-in; sign in again.")
         }
-        EngineError::Network { server, reason } if err.is_certificate() => format!(
+        EngineError::Network { server, reason, .. } if err.is_certificate() => format!(
             "The certificate of {server} is not trusted ({reason}). Check the address; if the server uses its own certificate, install it in the system's trusted certificates."
         ),
         EngineError::Network { server, .. } => {
@@ -147,13 +149,12 @@ impl From<ServiceError> for CommandError {
 
 #[cfg(test)]
 mod tests {
+    use ferry_engine::error::{NetworkFailure, TlsProblem};
+
     use super::*;
 
-    fn network(reason: &str) -> EngineError {
-        EngineError::Network {
-            server: "https://files.example".into(),
-            reason: reason.into(),
-        }
+    fn network(kind: NetworkFailure, reason: &str) -> EngineError {
+        EngineError::unreachable("https://files.example", kind, reason)
     }
 
     #[test]
@@ -171,17 +172,36 @@ mod tests {
                 ErrorCode::SignedOut,
             ),
             (
-                network("error sending request: Connection refused (os error 111)"),
-                ErrorCode::Unreachable,
-            ),
-            (network("operation timed out"), ErrorCode::Unreachable),
-            (
-                network("dns error: failed to lookup address information"),
+                network(
+                    NetworkFailure::Refused,
+                    "error sending request: Connection refused (os error 111)",
+                ),
                 ErrorCode::Unreachable,
             ),
             (
-                network("invalid peer certificate: UnknownIssuer"),
+                network(NetworkFailure::Timeout, "operation timed out"),
+                ErrorCode::Unreachable,
+            ),
+            (
+                network(
+                    NetworkFailure::Dns,
+                    "dns error: failed to lookup address information",
+                ),
+                ErrorCode::Unreachable,
+            ),
+            (
+                network(
+                    NetworkFailure::Tls(TlsProblem::UnknownIssuer),
+                    "invalid peer certificate: UnknownIssuer",
+                ),
                 ErrorCode::Certificate,
+            ),
+            (
+                network(
+                    NetworkFailure::Tls(TlsProblem::Handshake),
+                    "received corrupt message",
+                ),
+                ErrorCode::Unreachable,
             ),
             (
                 EngineError::TooManyAttempts {
@@ -225,7 +245,7 @@ mod tests {
             (
                 EngineError::GaveUp {
                     attempts: 5,
-                    last: Box::new(network("reset by peer")),
+                    last: Box::new(network(NetworkFailure::Reset, "reset by peer")),
                 },
                 ErrorCode::Unreachable,
             ),
@@ -249,7 +269,7 @@ mod tests {
             user: "ann".into(),
         });
         assert_eq!(wrong.message, "The user name or password is wrong.");
-        let away = CommandError::from(network("connection refused"));
+        let away = CommandError::from(network(NetworkFailure::Refused, "connection refused"));
         assert_eq!(
             away.message,
             "Cannot reach https://files.example. Check the address and your connection."

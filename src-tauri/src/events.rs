@@ -1,6 +1,7 @@
 //! The engine's events, forwarded: the sink handed to the engine emits each event to the
-//! window as `ferry://engine` and turns failures into desktop notifications when the user
-//! wants them. The engine knows nothing of this (it only calls the sink).
+//! window as `ferry://engine` and turns permanent failures (those that wait on the user,
+//! not the ones Ferry retries by itself) into desktop notifications when the user wants
+//! them. The engine knows nothing of this (it only calls the sink).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,8 +24,14 @@ pub fn sink(app: &AppHandle) -> EventSink {
             tracing::warn!(%err, "cannot send an engine event to the window");
         }
         match &event {
-            Event::Failed { path, error, .. } => {
-                if app.state::<AppState>().settings().notify_failures {
+            Event::Failed {
+                path,
+                error,
+                permanent,
+            } => {
+                // A file Ferry will try again by itself is no failure to alert about yet:
+                // only one that waits on the person (EngineError::is_permanent).
+                if *permanent && app.state::<AppState>().settings().notify_failures {
                     let name = Path::new(path)
                         .file_name()
                         .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());

@@ -5,6 +5,10 @@
 //!   command: cuts connections at chosen byte offsets, stalls, throttles, refuses
 //!   connections for a while, flips a bit.
 //! - [`peers`]: the pinned Node.js interop peers and the `node` that runs them.
+//! - [`process`]: real programs as child processes, waited for on their exit or their
+//!   `listening on` line, never left running.
+//! - [`keyring`]: the real Secret Service (or no D-Bus at all) for a test, in a child
+//!   process of its own test binary.
 //! - [`server`]: a real ferry-server in the test's process, on 127.0.0.1 port 0, with two
 //!   users and their tokens.
 //!
@@ -17,6 +21,8 @@
     reason = "test tools panic loudly by design: a test that cannot set itself up must fail"
 )]
 
+pub mod keyring;
 pub mod peers;
+pub mod process;
 pub mod proxy;
 pub mod server;

@@ -102,12 +102,22 @@ impl TestServer {
         Self::launch(app, config, dir, ann, bob).await
     }
 
+    /// Stops the server and waits until it has ended (its listener closed: the port
+    /// refuses connections from then on).
+    pub async fn stop(mut self) {
+        self.stop_now().await;
+    }
+
     async fn stop_now(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+            let ended = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+            assert!(
+                matches!(ended, Ok(Ok(()))),
+                "the test server did not stop within 10 s: {ended:?}"
+            );
         }
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
+use ferry_engine::EngineError;
 use ferry_engine::auth::Credentials;
 use ferry_engine::home::Home;
 use ferry_engine::rate::RateLimit;
@@ -109,17 +110,69 @@ pub(crate) async fn run(
                 })
             ),
             Ok(_) => {}
-            Err(err) => failed.push(format!("{}: {err}", file.display())),
+            Err(err) => failed.push((file.display().to_string(), err)),
         }
     }
     progress.finish();
     if !failed.is_empty() {
-        bail!(
-            "{} of {} uploads did not finish:\n  {}\nRun the same command again to continue them.",
-            failed.len(),
-            args.files.len(),
-            failed.join("\n  ")
-        );
+        bail!("{}", failure_summary(&failed, args.files.len()));
     }
     Ok(())
+}
+
+/// What `ferry upload` says when some files did not finish: which ones continue when the
+/// same command runs again, and which wait on the person first
+/// ([`EngineError::is_permanent`]: a refused sign-in, a server that cannot store it, ...).
+fn failure_summary(failed: &[(String, EngineError)], total: usize) -> String {
+    let line = |(path, err): &(String, EngineError)| format!("\n  {path}: {err}");
+    let (waiting, resumable): (Vec<_>, Vec<_>) = failed.iter().partition(|(_, e)| e.is_permanent());
+    let mut text = format!("{} of {total} uploads did not finish:", failed.len());
+    if !resumable.is_empty() {
+        text.extend(resumable.into_iter().map(line));
+        text.push_str("\nRun the same command again to continue them.");
+    }
+    if !waiting.is_empty() {
+        text.push_str("\nThese need you to act first (see each message):");
+        text.extend(waiting.into_iter().map(line));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_engine::error::NetworkFailure;
+
+    use super::*;
+
+    #[test]
+    fn the_summary_says_which_uploads_continue_and_which_wait_on_the_person() {
+        let failed = vec![
+            (
+                "a.bin".to_owned(),
+                EngineError::GaveUp {
+                    attempts: 5,
+                    last: Box::new(EngineError::unreachable(
+                        "http://s",
+                        NetworkFailure::Refused,
+                        "connection refused",
+                    )),
+                },
+            ),
+            (
+                "b.bin".to_owned(),
+                EngineError::Unauthorized {
+                    server: "http://s".to_owned(),
+                },
+            ),
+        ];
+        let text = failure_summary(&failed, 3);
+        let again = text.find("Run the same command again").expect(&text);
+        let act = text.find("need you to act").expect(&text);
+        assert!(text.starts_with("2 of 3 uploads did not finish:"), "{text}");
+        assert!(
+            text.find("a.bin").unwrap() < again,
+            "a.bin continues: {text}"
+        );
+        assert!(text.find("b.bin").unwrap() > act, "b.bin waits: {text}");
+    }
 }

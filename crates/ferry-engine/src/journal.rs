@@ -130,7 +130,7 @@ fn serve(mut journal: Journal, mut queue: mpsc::Receiver<Job>) {
             }
         });
         for answer in answers {
-            answer(committed.as_ref().err().map_or(Ok(()), Err));
+            answer(committed.as_ref().copied());
         }
     }
 }

@@ -96,10 +96,7 @@ fn bad_url(url: &str, reason: impl Into<String>) -> EngineError {
 }
 
 fn network(server: &str, err: &reqwest::Error) -> EngineError {
-    EngineError::Network {
-        server: server.to_owned(),
-        reason: crate::error::with_causes(err),
-    }
+    EngineError::network(server, err)
 }
 
 impl Target {

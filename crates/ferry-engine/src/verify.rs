@@ -20,7 +20,7 @@ use ferry_store::Verification;
 use serde::Deserialize;
 use url::Url;
 
-use crate::error::{EngineError, with_causes};
+use crate::error::{EngineError, NetworkFailure};
 use crate::secret::Token;
 use crate::target::{Protocol, Target};
 use crate::transport::Transferred;
@@ -74,10 +74,7 @@ async fn listing(
     token: Option<&Token>,
     remote: &str,
 ) -> Result<Option<Listed>, EngineError> {
-    let network = |reason: String| EngineError::Network {
-        server: target.server.clone(),
-        reason,
-    };
+    let answered = |kind, reason: String| EngineError::unreachable(&target.server, kind, reason);
     let mut url = Url::parse(&target.server)
         .and_then(|base| base.join("/api/v1/files"))
         .map_err(|e| EngineError::BadUrl {
@@ -89,7 +86,10 @@ async fn listing(
     if let Some(token) = token {
         request = request.bearer_auth(token.expose());
     }
-    let mut reply = request.send().await.map_err(|e| network(with_causes(&e)))?;
+    let mut reply = request
+        .send()
+        .await
+        .map_err(|e| EngineError::network(&target.server, &e))?;
     let status = reply.status();
     if status == reqwest::StatusCode::UNAUTHORIZED {
         return Err(EngineError::Unauthorized {
@@ -97,21 +97,31 @@ async fn listing(
         });
     }
     if !status.is_success() {
-        return Err(network(format!(
-            "it answered {status} when asked which files it holds at {remote:?}"
-        )));
+        return Err(answered(
+            NetworkFailure::Status(status.as_u16()),
+            format!("it answered {status} when asked which files it holds at {remote:?}"),
+        ));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = reply.chunk().await.map_err(|e| network(with_causes(&e)))? {
+    while let Some(chunk) = reply
+        .chunk()
+        .await
+        .map_err(|e| EngineError::network(&target.server, &e))?
+    {
         if body.len() + chunk.len() > MAX_LISTING {
-            return Err(network(format!(
-                "its listing of {remote:?} is larger than {MAX_LISTING} bytes"
-            )));
+            return Err(answered(
+                NetworkFailure::BadAnswer,
+                format!("its listing of {remote:?} is larger than {MAX_LISTING} bytes"),
+            ));
         }
         body.extend_from_slice(&chunk);
     }
-    let files: Vec<Listed> = serde_json::from_slice(&body)
-        .map_err(|e| network(format!("its listing of {remote:?} is not valid JSON: {e}")))?;
+    let files: Vec<Listed> = serde_json::from_slice(&body).map_err(|e| {
+        answered(
+            NetworkFailure::BadAnswer,
+            format!("its listing of {remote:?} is not valid JSON: {e}"),
+        )
+    })?;
     Ok(files.into_iter().find(|f| f.path == remote))
 }
 
@@ -206,10 +216,10 @@ async fn final_head(
     if let Some(token) = token.filter(|_| same_origin) {
         request = request.bearer_auth(token.expose());
     }
-    let reply = request.send().await.map_err(|e| EngineError::Network {
-        server: target.server.clone(),
-        reason: with_causes(&e),
-    })?;
+    let reply = request
+        .send()
+        .await
+        .map_err(|e| EngineError::network(&target.server, &e))?;
     let status = reply.status();
     if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
         // Some servers move a finished upload out of the tus store at once; the answer to

@@ -86,7 +86,8 @@ mod tests {
                 drop(stale);
             })
         };
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Whether or not the stale task already waits, the cancel reaches it, and the fresh
+        // request gets the lock only once the stale one dropped it.
         let fresh = tokio::time::timeout(Duration::from_secs(5), locks.acquire("u"))
             .await
             .expect("not blocked");

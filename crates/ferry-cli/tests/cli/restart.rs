@@ -2,11 +2,11 @@
 //! mid-upload and started again on the same data directory and the same port. The upload,
 //! still running, reconnects and finishes with the same bytes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use ferry_tests::process::run_with_stdin;
 use ferry_tests::server::random_file;
 
 use crate::support::{Listening, Running, assert_success, ferry_command, wait_mid_upload};
@@ -26,30 +26,14 @@ pub(crate) fn ferry_server_bin() -> PathBuf {
     bin
 }
 
-/// Runs `ferry-server ARGS` to its end with `stdin`; its stdout.
+/// Runs `ferry-server ARGS --data DATA` to its end with `stdin`; its stdout.
 pub(crate) fn ferry_server(args: &[&str], data: &Path, stdin: &str) -> String {
-    let mut child = Command::new(ferry_server_bin())
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ferry-server runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "ferry-server {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let data = data.to_str().expect("a UTF-8 path");
+    let mut all = args.to_vec();
+    all.extend(["--data", data]);
+    let out = run_with_stdin(&ferry_server_bin(), &all, stdin);
+    assert_success(&format!("ferry-server {args:?}"), &out);
+    String::from_utf8(out.stdout).expect("UTF-8 on stdout")
 }
 
 /// `ferry-server serve` on 127.0.0.1:`port` over `data`, once it listens.
@@ -100,9 +84,15 @@ fn a_server_killed_and_restarted_mid_upload_on_the_same_port_and_data_lets_it_fi
     let mut upload = Running::spawn("ferry upload", upload);
     let before = wait_mid_upload(&home, size as u64, &mut upload);
 
-    // A crash: SIGKILL, no goodbye to the connection in flight.
+    // A crash: SIGKILL, no goodbye to the connection in flight; `kill` returns once the
+    // process is gone.
     server.kill();
-    std::thread::sleep(Duration::from_millis(1500));
+    let noticed = upload.wait_for_stderr("trying again", Duration::from_secs(20));
+    assert!(
+        noticed,
+        "ferry upload noticed the server was gone\n{}",
+        upload.dump()
+    );
     assert!(
         upload.running(),
         "ferry upload waits for the server to come back"

@@ -74,14 +74,11 @@ pub fn normalise_url(url: &str) -> Result<String, ServiceError> {
 /// GalileoSend endpoint without connecting (the first upload checks it).
 pub async fn probe_server(url: &str) -> Result<ServerProbe, ServiceError> {
     let url = normalise_url(url)?;
-    let http = reqwest::Client::builder()
+    let http = crate::transport::dns::client_builder()
         .timeout(PROBE_TIMEOUT)
         .connect_timeout(PROBE_TIMEOUT)
         .build()
-        .map_err(|e| crate::EngineError::Network {
-            server: url.clone(),
-            reason: crate::error::with_causes(&e),
-        })?;
+        .map_err(|e| crate::EngineError::network(&url, &e))?;
     let target = Target::discover(&http, &url, None).await?;
     let mut protocols = Vec::new();
     if target.tus.is_some() {

@@ -96,7 +96,7 @@ fn end_of(err: &EngineError) -> JobEnd {
         EngineError::FileChanged { .. } => JobEnd::FileChanged,
         err => JobEnd::Failed {
             message: err.to_string(),
-            retryable: err.is_retryable() || matches!(err, EngineError::GaveUp { .. }),
+            retryable: !err.is_permanent(),
             unauthorized: matches!(err, EngineError::Unauthorized { .. }),
         },
     }
@@ -171,7 +171,7 @@ pub(crate) async fn run(shared: Arc<Shared>, spec: JobSpec, options: SendOptions
             (options.events)(Event::Failed {
                 path: spec.path.display().to_string(),
                 error: err.to_string(),
-                permanent: !err.is_retryable(),
+                permanent: err.is_permanent(),
             });
             return end_of(&err);
         }

@@ -2,13 +2,17 @@
 //!
 //! - `tus`: tus 1.0.0 over reqwest, bodies streamed from the file.
 //! - `galileo`: GalileoSend over tokio-tungstenite.
+//! - `dns`: the name lookups of both, whose failures can be told apart by type.
+//! - `watchdog`: the one rule of both for a dead link: nothing moved for the timeout.
 //!
 //! Both take a [`Transfer`] (what to send and how), continue from a saved
 //! [`ResumeState`], report every confirmation to the caller (who records it in the journal)
 //! and retry what can be retried themselves. They know nothing of the journal or the UI.
 
+pub mod dns;
 pub mod galileo;
 pub mod tus;
+mod watchdog;
 
 use std::time::Duration;
 

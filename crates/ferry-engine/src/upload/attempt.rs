@@ -74,18 +74,18 @@ pub(super) async fn settle(
         Err(err) => {
             let message = err.to_string();
             let (id, text) = (row.id, message.clone());
-            if err.is_retryable() || matches!(err, EngineError::GaveUp { .. }) {
-                // Kept for the next run, which continues where the server stands.
-                door.call(move |j| Ok(j.record_failure(id, &text, None)?))
+            if err.is_permanent() {
+                door.call(move |j| Ok(j.end_upload(id, Outcome::Failed, 0, &text)?).map(|_| ()))
                     .await?;
             } else {
-                door.call(move |j| Ok(j.end_upload(id, Outcome::Failed, 0, &text)?).map(|_| ()))
+                // Kept for the next run, which continues where the server stands.
+                door.call(move |j| Ok(j.record_failure(id, &text, None)?))
                     .await?;
             }
             (events)(Event::Failed {
                 path: display.to_owned(),
                 error: message,
-                permanent: !err.is_retryable(),
+                permanent: err.is_permanent(),
             });
             Err(err)
         }

@@ -1,19 +1,17 @@
 //! Signing in and out of a real ferry-server, and tokens in the real OS keyring.
 //!
-//! The keyring tests run this test binary again as a child process, so that the child gets an
-//! environment of its own (a scratch HOME and XDG_RUNTIME_DIR, a private D-Bus session with
-//! gnome-keyring, or no D-Bus at all) without touching the keyring of whoever runs the tests.
-//! The children are `#[ignore]`d tests that do nothing unless started by their parent.
+//! The keyring tests run this test binary again as a child process ([`ferry_tests::keyring`]),
+//! so that the child gets an environment of its own (a scratch HOME and XDG_RUNTIME_DIR, a
+//! private D-Bus session with gnome-keyring, or no D-Bus at all) without touching the keyring
+//! of whoever runs the tests. Each such test is its own parent and child.
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use ferry_engine::EngineError;
 use ferry_engine::Token;
 use ferry_engine::auth::{self, Credentials, Logout};
+use ferry_tests::keyring::{self, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{TestServer, files_containing, files_under};
@@ -146,14 +144,19 @@ async fn logout_revokes_the_token_and_a_second_logout_is_only_a_note() {
 async fn logout_of_a_server_that_is_down_is_a_network_error() {
     let server = TestServer::start().await;
     let base = server.base.clone();
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Stopped and its listener closed: the port refuses from here on.
+    server.stop().await;
     let err = auth::logout(&TestServer::http(), &base, &Token::new("t"))
         .await
         .unwrap_err();
     assert!(
         matches!(err, EngineError::Network { .. }),
         "the token may still be valid there: the caller must hear it, {err:?}"
+    );
+    assert_eq!(
+        err.network_failure(),
+        Some(ferry_engine::error::NetworkFailure::Refused),
+        "{err}"
     );
     let err = auth::login(&TestServer::http(), &base, "ann", ANN_PASSWORD, "t")
         .await
@@ -253,114 +256,7 @@ async fn a_failing_server_is_a_retryable_network_error() {
     );
 }
 
-// --- the real keyring, in child processes ------------------------------------------------
-
-/// Set by the parents; a child without it returns at once (it would use the keyring of whoever
-/// runs `cargo test -- --ignored`).
-pub(crate) const CHILD_MARK: &str = "FERRY_TEST_KEYRING_CHILD";
-/// Printed by a child that did all its checks, so the parent knows it really ran.
-pub(crate) const CHILD_DONE: &str = "keyring child: all checks done";
-
-pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    })
-}
-
-/// Scratch HOME and XDG_RUNTIME_DIR (tempfile makes them 0700, as the runtime dir must be).
-pub(crate) struct Scratch {
-    home: tempfile::TempDir,
-    runtime: tempfile::TempDir,
-}
-
-impl Scratch {
-    pub(crate) fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap(),
-            runtime: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// `command` with a clean environment for the keyring: scratch dirs, no desktop session.
-    pub(crate) fn apply(&self, command: &mut Command) {
-        command
-            .env("HOME", self.home.path())
-            .env("XDG_RUNTIME_DIR", self.runtime.path())
-            .env(CHILD_MARK, "1")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_CACHE_HOME")
-            .env_remove("FERRY_TOKEN");
-    }
-}
-
-/// Runs `command` for at most `limit`; its exit status and stdout + stderr.
-pub(crate) fn run_with_limit(mut command: Command, limit: Duration) -> (bool, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the child test");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        out.join().unwrap(),
-        err.join().unwrap()
-    );
-    match status {
-        Some(status) => (status.success(), output),
-        None => (false, format!("killed after {limit:?}\n{output}")),
-    }
-}
-
-/// This test binary, asked to run exactly the ignored test `name`.
-pub(crate) fn child_args(name: &str) -> Vec<String> {
-    [
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]
-    .map(str::to_owned)
-    .to_vec()
-}
-
-pub(crate) fn assert_child_passed(ok: bool, output: &str) {
-    assert!(
-        ok && output.contains(CHILD_DONE),
-        "the child test failed or did not run its checks:\n{output}"
-    );
-}
+// --- the real keyring, in child processes (ferry_tests::keyring) -------------------------
 
 /// The writer of [`capture_tracing`].
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
@@ -389,42 +285,15 @@ fn capture_tracing() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard)
     (buffer, tracing::subscriber::set_default(subscriber))
 }
 
-#[test]
-fn login_and_logout_round_trip_through_the_real_secret_service() {
-    let missing: Vec<&str> = ["dbus-run-session", "gnome-keyring-daemon"]
-        .into_iter()
-        .filter(|p| on_path(p).is_none())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} not installed: this test runs the real Secret Service (gnome-keyring in a private \
-         D-Bus session). `make test` installs them (scripts/setup-test-tools.sh); or run \
-         `bash scripts/setup-test-tools.sh`",
-        missing.join(" and ")
-    );
-    let scratch = Scratch::new();
-    let mut command = Command::new("dbus-run-session");
-    command.args([
-        "--",
-        "bash",
-        "-c",
-        r#"echo -n pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$0" "$@""#,
-    ]);
-    command.arg(std::env::current_exe().unwrap());
-    command.args(child_args("auth::secret_service_child"));
-    scratch.apply(&mut command);
-    let (ok, output) = run_with_limit(command, Duration::from_secs(120));
-    assert_child_passed(ok, &output);
-}
-
-#[ignore = "a child of login_and_logout_round_trip_through_the_real_secret_service"]
 #[tokio::test]
-async fn secret_service_child() {
-    if std::env::var_os(CHILD_MARK).is_none() {
-        eprintln!("run by login_and_logout_round_trip_through_the_real_secret_service only");
+async fn login_and_logout_round_trip_through_the_real_secret_service() {
+    if !keyring::in_child(
+        "auth::login_and_logout_round_trip_through_the_real_secret_service",
+        Session::SecretService,
+    ) {
         return;
     }
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+    let home = keyring::child_home();
     let (logs, _guard) = capture_tracing();
     let server = TestServer::start().await;
     let http = TestServer::http();
@@ -489,29 +358,19 @@ async fn secret_service_child() {
         files_containing(&home, token.expose()),
         Vec::<PathBuf>::new()
     );
-    println!("{CHILD_DONE}");
 }
 
 #[test]
 fn without_a_dbus_session_the_keyring_error_names_ferry_token() {
-    let scratch = Scratch::new();
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args(child_args("auth::no_dbus_child"));
-    scratch.apply(&mut command);
-    command.env("FERRY_TOKEN", "fry_from_the_environment");
-    let (ok, output) = run_with_limit(command, Duration::from_secs(60));
-    assert_child_passed(ok, &output);
-}
-
-#[ignore = "a child of without_a_dbus_session_the_keyring_error_names_ferry_token"]
-#[test]
-fn no_dbus_child() {
-    if std::env::var_os(CHILD_MARK).is_none() {
-        eprintln!("run by without_a_dbus_session_the_keyring_error_names_ferry_token only");
+    if !keyring::in_child_with(
+        "auth::without_a_dbus_session_the_keyring_error_names_ferry_token",
+        Session::NoDbus,
+        &[("FERRY_TOKEN", "fry_from_the_environment")],
+    ) {
         return;
     }
     assert!(std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none());
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+    let home = keyring::child_home();
     let server = "https://headless.example/";
     let keyring_only = Credentials::with_env_token(None);
     let token = Token::new("fry_must_not_land_in_a_file");
@@ -546,5 +405,4 @@ fn no_dbus_child() {
         from_env.token(server, "ann").unwrap(),
         Some(Token::new("fry_from_the_environment"))
     );
-    println!("{CHILD_DONE}");
 }

@@ -3,8 +3,6 @@
 //! Service, in a child process (see `auth`).
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
 
 use ferry_engine::auth::Credentials;
 use ferry_engine::home::Home;
@@ -12,11 +10,9 @@ use ferry_engine::service::{self, NewFolder, Secret, ServerKind, ServiceError, f
 use ferry_engine::target::Protocol;
 use ferry_engine::{EngineError, Token};
 use ferry_store::{FileFacts, FileState, NewUpload};
+use ferry_tests::keyring::{self, Session};
 use tokio::io::AsyncWriteExt;
 
-use crate::auth::{
-    CHILD_DONE, CHILD_MARK, Scratch, assert_child_passed, child_args, on_path, run_with_limit,
-};
 use crate::support::TestServer;
 
 fn home() -> (tempfile::TempDir, Home) {
@@ -306,37 +302,12 @@ fn history_pages_and_days_come_from_the_journal() {
 
 // --- signing in and out, with the real Secret Service in a child process ----------------
 
-#[test]
-fn sign_in_and_out_go_through_the_server_and_the_real_keyring() {
-    let missing: Vec<&str> = ["dbus-run-session", "gnome-keyring-daemon"]
-        .into_iter()
-        .filter(|p| on_path(p).is_none())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} not installed: run `bash scripts/setup-test-tools.sh`",
-        missing.join(" and ")
-    );
-    let scratch = Scratch::new();
-    let mut command = Command::new("dbus-run-session");
-    command.args([
-        "--",
-        "bash",
-        "-c",
-        r#"echo -n pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$0" "$@""#,
-    ]);
-    command.arg(std::env::current_exe().unwrap());
-    command.args(child_args("service::sign_in_child"));
-    scratch.apply(&mut command);
-    let (ok, output) = run_with_limit(command, Duration::from_secs(120));
-    assert_child_passed(ok, &output);
-}
-
-#[ignore = "a child of sign_in_and_out_go_through_the_server_and_the_real_keyring"]
 #[tokio::test]
-async fn sign_in_child() {
-    if std::env::var_os(CHILD_MARK).is_none() {
-        eprintln!("run by sign_in_and_out_go_through_the_server_and_the_real_keyring only");
+async fn sign_in_and_out_go_through_the_server_and_the_real_keyring() {
+    if !keyring::in_child(
+        "service::sign_in_and_out_go_through_the_server_and_the_real_keyring",
+        Session::SecretService,
+    ) {
         return;
     }
     let (_dir, home) = home();
@@ -436,5 +407,4 @@ async fn sign_in_child() {
     assert!(!ann.signed_in, "the account stays, signed out: {listed:?}");
     let err = service::sign_out(&home, &url, "carol").await.unwrap_err();
     assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
-    println!("{CHILD_DONE}");
 }

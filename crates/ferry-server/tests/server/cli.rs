@@ -1,26 +1,11 @@
 //! The `ferry-server` binary: the exact start line, accounts and tokens from the command line.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferry-server");
 
-fn ferry_server(args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ferry-server runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use crate::hostile_support::cli as ferry_server;
 
 #[tokio::test]
 async fn serve_prints_the_listening_line_and_accounts_work_from_the_command_line() {

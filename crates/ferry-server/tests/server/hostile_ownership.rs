@@ -93,11 +93,11 @@ async fn upload_ids_are_not_written_to_the_log_at_info() {
     assert_eq!(deleted.status(), 204);
     // The log line of the creation shows that the log is read at all.
     crate::hostile_support::eventually(WITHIN, "the creation is logged", || {
-        let log = server.log.lock().unwrap().clone();
+        let log = server.log();
         async move { log.contains("upload created").then_some(()) }
     })
     .await;
-    let log = server.log.lock().unwrap().clone();
+    let log = server.log();
     assert!(
         !log.contains(&id),
         "the upload id {id} is in the INFO log:\n{log}"

@@ -2,9 +2,10 @@
 //! (for what only a process shows: its memory, its log), raw HTTP/1.1 over a bare socket
 //! (half-sent requests, stalled bodies), and bounded polling instead of sleeps.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+use ferry_tests::process::Listening;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,20 +15,7 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_ferry-server");
 
 /// Runs `ferry-server ARGS` to completion with `stdin`.
 pub(crate) fn cli(args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ferry-server runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin written");
-    child.wait_with_output().expect("ferry-server ends")
+    ferry_tests::process::run_with_stdin(std::path::Path::new(BIN), args, stdin)
 }
 
 /// A `ferry-server serve` child process with a user ann (and her token) on its own data
@@ -35,11 +23,10 @@ pub(crate) fn cli(args: &[&str], stdin: &str) -> std::process::Output {
 pub(crate) struct ServerProcess {
     pub(crate) addr: SocketAddr,
     pub(crate) token: String,
-    pub(crate) child: Child,
-    /// Its standard error (the log), read by a thread into this buffer.
-    pub(crate) log: std::sync::Arc<std::sync::Mutex<String>>,
     /// The data directory.
     pub(crate) data: std::path::PathBuf,
+    /// Dropped (killed) before the directory below.
+    server: Listening,
     owned_dir: Option<tempfile::TempDir>,
 }
 
@@ -67,44 +54,23 @@ impl ServerProcess {
             .expect("UTF-8")
             .trim()
             .to_owned();
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data", &data])
             .args(extra)
-            .env("RUST_LOG", "ferry_server=info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ferry-server serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("`listening on http://ADDR`, got {line:?}"))
+            .env("RUST_LOG", "ferry_server=info");
+        let server = Listening::start("ferry-server serve", command, Duration::from_secs(20));
+        let addr = server
+            .url
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("`listening on http://ADDR`, got {:?}", server.url))
             .parse()
             .expect("an address");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().expect("stderr");
-        let sink = std::sync::Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
         Self {
             addr,
             token,
-            child,
-            log,
             data: dir.to_path_buf(),
+            server,
             owned_dir: None,
         }
     }
@@ -114,22 +80,20 @@ impl ServerProcess {
         format!("http://{}{path}", self.addr)
     }
 
+    /// What the server logged so far (its stderr).
+    pub(crate) fn log(&self) -> String {
+        self.server.stderr_so_far()
+    }
+
     /// The server's resident memory in KiB, from `/proc/PID/status`.
     pub(crate) fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.server.id()))
             .expect("/proc/PID/status of the server");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("a VmRSS line")
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

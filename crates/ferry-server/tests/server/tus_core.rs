@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
+use crate::hostile_support::eventually;
 use crate::support::{TestServer, files_under};
 use crate::tus_driver::{Drive, create, head, metadata, offset, patch, random_bytes, sha1_hex};
 
@@ -176,6 +177,29 @@ async fn partial_patch(
     stream
 }
 
+/// Waits (at most 5 s) until the server has written `len` bytes of the upload at
+/// `location` to its data file: the PATCH sending them is in its handler, holding the
+/// upload, and has read them all.
+async fn server_wrote(server: &TestServer, location: &str, len: u64) {
+    let data = server
+        .data()
+        .join("uploads")
+        .join(location.trim_start_matches("/files/"));
+    eventually(
+        Duration::from_secs(5),
+        &format!("the server wrote {len} bytes to {}", data.display()),
+        || {
+            let data = data.clone();
+            async move {
+                std::fs::metadata(&data)
+                    .is_ok_and(|m| m.len() == len)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_patch_whose_connection_drops_keeps_the_bytes_received_and_does_not_block_a_resume() {
     let server = TestServer::start().await;
@@ -188,9 +212,10 @@ async fn a_patch_whose_connection_drops_keeps_the_bytes_received_and_does_not_bl
     )
     .await;
     let stream = partial_patch(&server, &location, 100_000, &data[..40_000], "").await;
+    // Everything sent has reached the handler; then the connection breaks. The HEAD below
+    // takes the upload only once that PATCH has let go of it.
+    server_wrote(&server, &location, 40_000).await;
     drop(stream);
-    // Let the server read to the end of what arrived and notice the broken body.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let at = tokio::time::timeout(
         Duration::from_secs(5),
         offset(&server, &server.ann, &location),
@@ -228,7 +253,8 @@ async fn a_stale_patch_on_a_live_connection_gives_way_to_the_newer_request() {
     .await;
     // The connection stays open: the server would wait for the rest of this body forever.
     let _stale = partial_patch(&server, &location, 100_000, &data[..30_000], "").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The stale PATCH holds the upload and is waiting for more.
+    server_wrote(&server, &location, 30_000).await;
     let at = tokio::time::timeout(
         Duration::from_secs(5),
         offset(&server, &server.ann, &location),
@@ -347,8 +373,10 @@ async fn a_checksummed_patch_whose_connection_drops_keeps_nothing() {
         &format!("Upload-Checksum: {sum}\r\n"),
     )
     .await;
+    // Written while it streams, then the connection breaks: the HEAD below waits for the
+    // PATCH to let go, after it has thrown away what it could not check.
+    server_wrote(&server, &location, 40_000).await;
     drop(stream);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         offset(&server, &server.ann, &location).await,
         0,

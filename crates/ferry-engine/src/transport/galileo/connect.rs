@@ -11,10 +11,10 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::session::Failure;
-use super::watched::{Activity, Watched};
-use crate::error::EngineError;
+use crate::error::{EngineError, NetworkFailure};
 use crate::target::GalileoTarget;
 use crate::transport::Transfer;
+use crate::transport::watchdog::{Activity, Watched};
 
 /// An open GalileoSend connection.
 pub(super) type Socket = WebSocketStream<MaybeTlsStream<Watched<TcpStream>>>;
@@ -67,7 +67,10 @@ pub(super) async fn connect(
     let activity = Activity::new();
     let watched = Arc::clone(&activity);
     let connecting = async move {
-        let tcp = TcpStream::connect((host.as_str(), port))
+        let addrs = crate::transport::dns::lookup(&host, port)
+            .await
+            .map_err(tungstenite::Error::Io)?;
+        let tcp = TcpStream::connect(addrs.as_slice())
             .await
             .map_err(tungstenite::Error::Io)?;
         // Frames are written whole; small signals should not wait for more.
@@ -84,10 +87,11 @@ pub(super) async fn connect(
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok((socket, _))) => Ok((socket, activity)),
         Ok(Err(err)) => Err(connect_error(&server, err)),
-        Err(_) => Err(Failure::retry(EngineError::Network {
-            server,
-            reason: format!("no connection within {timeout:?}"),
-        })),
+        Err(_) => Err(Failure::retry(EngineError::unreachable(
+            &server,
+            NetworkFailure::Timeout,
+            format!("no connection within {timeout:?}"),
+        ))),
     }
 }
 
@@ -105,10 +109,11 @@ fn connect_error(server: &str, err: tungstenite::Error) -> Failure {
                 || status == StatusCode::REQUEST_TIMEOUT
                 || status == StatusCode::TOO_MANY_REQUESTS
             {
-                Failure::retry(EngineError::Network {
-                    server: server.to_owned(),
-                    reason: format!("the server answered {status}"),
-                })
+                Failure::retry(EngineError::unreachable(
+                    server,
+                    NetworkFailure::Status(status.as_u16()),
+                    format!("the server answered {status}"),
+                ))
             } else {
                 Failure::fatal(EngineError::NoProtocol {
                     server: server.to_owned(),
@@ -122,10 +127,7 @@ fn connect_error(server: &str, err: tungstenite::Error) -> Failure {
             url: server.to_owned(),
             reason: e.to_string(),
         }),
-        other => Failure::retry(EngineError::Network {
-            server: server.to_owned(),
-            reason: other.to_string(),
-        }),
+        other => Failure::retry(EngineError::network_ws(server, &other)),
     }
 }
 

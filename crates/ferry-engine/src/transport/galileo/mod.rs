@@ -16,11 +16,9 @@
 //! - [`connect`]: opening the WebSocket, and what a refused upgrade means.
 //! - [`session`]: one connection: connecting, moving frames between the socket and the
 //!   machine, reading chunks from the file.
-//! - [`watched`]: telling a dead link (nothing moved for the timeout) from a slow one.
 
 mod connect;
 mod session;
-mod watched;
 
 use ferry_proto::galileo::{GalileoError, Recovery};
 use ferry_proto::tus::client::PartState;

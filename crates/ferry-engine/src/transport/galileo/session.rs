@@ -10,17 +10,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_proto::galileo::{
-    Client, ClientFrame, ClientOptions, DEFAULT_CHUNK_SIZE, Event as MachineEvent, GalileoError,
-    Recovery,
+    Client, ClientFrame, ClientOptions, DEFAULT_CHUNK_SIZE, Event as MachineEvent, Recovery,
 };
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::connect::{Socket, connect};
-use super::watched::Activity;
 use super::{Run, resume_state};
-use crate::error::EngineError;
+use crate::error::{EngineError, NetworkFailure};
 use crate::events::Event;
+use crate::transport::watchdog::Activity;
 
 /// The size of one file read (and one ask of the rate limit).
 const PIECE: u64 = 256 * 1024;
@@ -106,7 +105,7 @@ impl<'r, 'a> Session<'r, 'a> {
                 };
                 match self.activity.within(timeout, socket.send(message)).await {
                     Some(Ok(())) => self.run.bytes_sent += len,
-                    Some(Err(err)) => return Err(self.network(&err.to_string())),
+                    Some(Err(err)) => return Err(self.network(&err)),
                     None => return Err(self.silent()),
                 }
             }
@@ -122,7 +121,7 @@ impl<'r, 'a> Session<'r, 'a> {
                     Ok(())
                 }
                 Some(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => Ok(()),
-                Some(Some(Err(err))) => return Err(self.network(&err.to_string())),
+                Some(Some(Err(err))) => return Err(self.network(&err)),
             };
         }
     }
@@ -202,13 +201,11 @@ impl<'r, 'a> Session<'r, 'a> {
         let file = &self.run.transfer.file;
         file.check_unchanged_async().await.map_err(Failure::fatal)?;
         let len = usize::try_from(range.end - range.start).map_err(|_| {
-            Failure::fatal(self.run.galileo_error(GalileoError::Misuse {
-                call: "poll_transmit",
-                reason: format!(
-                    "a chunk of {} bytes does not fit in memory",
-                    range.end - range.start
-                ),
-            }))
+            // Not a protocol fact: the machine asked for a chunk this machine cannot hold.
+            Failure::fatal(EngineError::Bug(format!(
+                "a GalileoSend chunk of {} bytes does not fit in memory",
+                range.end - range.start
+            )))
         })?;
         let mut buf: Vec<u8> = Vec::with_capacity(len);
         let mut at = range.start;
@@ -239,19 +236,19 @@ impl<'r, 'a> Session<'r, 'a> {
     }
 
     /// The connection broke or failed: resume on a new one.
-    fn network(&self, reason: &str) -> Failure {
-        tracing::debug!(reason, "GalileoSend connection failed");
-        Failure::retry(EngineError::Network {
-            server: self.run.server(),
-            reason: reason.to_owned(),
-        })
+    fn network(&self, err: &tungstenite::Error) -> Failure {
+        tracing::debug!(%err, "GalileoSend connection failed");
+        Failure::retry(EngineError::network_ws(&self.run.server(), err))
     }
 
     /// Nothing moved within the timeout: the link counts as dead.
     fn silent(&self) -> Failure {
         let timeout = self.run.transfer.timeout;
-        self.network(&format!(
-            "nothing moved for {timeout:?}; the link counts as dead"
+        tracing::debug!(?timeout, "GalileoSend link silent");
+        Failure::retry(EngineError::unreachable(
+            &self.run.server(),
+            NetworkFailure::Timeout,
+            format!("nothing moved for {timeout:?}; the link counts as dead"),
         ))
     }
 }

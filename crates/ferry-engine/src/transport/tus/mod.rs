@@ -42,7 +42,7 @@ use crate::target::TusTarget;
 /// # Panics
 /// If the TLS backend cannot be set up, which only a broken build can cause.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+    super::dns::client_builder()
         .connect_timeout(timeout)
         .tcp_keepalive(timeout)
         .pool_idle_timeout(Duration::from_secs(30))
@@ -199,7 +199,7 @@ impl Driver<'_> {
             .and_then(|m| m.insert("relativePath", &transfer.remote_path))
             .and_then(|m| m.insert("sha1", transfer.sha1.to_hex()))
             .and_then(|m| m.insert("mtime", mtime.to_string()))
-            .map_err(|e| self.tus_error(TusError::Unsupported(e.to_string())))?;
+            .map_err(|e| EngineError::Bug(format!("the tus metadata of the upload: {e}")))?;
         options.metadata = metadata;
         options.chunk_size = transfer.chunk_size.max(1);
         options.checksum = transfer.chunk_checksums.then_some(ChecksumAlgorithm::Sha1);
@@ -289,10 +289,10 @@ impl Driver<'_> {
                 Next::Continue => {}
             }
             if std::mem::take(&mut self.lost_upload) {
-                let err = self.tus_error(TusError::Unsupported(
-                    "it answered 404 or 410: it lost the upload it had created; starting over"
-                        .to_owned(),
-                ));
+                let err = EngineError::LostUpload {
+                    path: self.transfer.file.path.clone(),
+                    server: self.server.clone(),
+                };
                 self.failed(err)?;
             }
             if self.pause_until.is_some_and(|t| Instant::now() >= t) {
@@ -314,9 +314,9 @@ impl Driver<'_> {
                     continue;
                 }
                 (true, None) => {
-                    return Err(self.tus_error(TusError::Unsupported(
-                        "the tus machine stopped without finishing (a bug in Ferry)".to_owned(),
-                    )));
+                    return Err(EngineError::Bug(
+                        "the tus machine stopped without finishing".to_owned(),
+                    ));
                 }
                 (false, Some(until)) => tokio::select! {
                     next = in_flight.next() => next,
@@ -344,12 +344,9 @@ impl Driver<'_> {
                     }
                     Err(err) => return Err(self.tus_error(err)),
                 },
-                Outcome::Lost(reason) => {
+                Outcome::Lost(kind, reason) => {
                     upload.handle_failure(id);
-                    self.failed(EngineError::Network {
-                        server: self.server.clone(),
-                        reason,
-                    })?;
+                    self.failed(EngineError::unreachable(&self.server, kind, reason))?;
                 }
                 Outcome::Local(err @ EngineError::FileChanged { .. }) => {
                     tracing::info!("the file changed during its upload; abandoning it");

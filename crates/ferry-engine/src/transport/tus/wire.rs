@@ -14,12 +14,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use ferry_proto::tus::{Request, RequestId, Response};
-use tokio::time::Instant;
 
-use crate::error::EngineError;
+use crate::error::network::classify;
+use crate::error::{EngineError, NetworkFailure, with_causes};
 use crate::file::LocalFile;
 use crate::rate::RateLimit;
 use crate::secret::Token;
+use crate::transport::watchdog::Activity;
 
 /// The most bytes read, rate-limited and handed to the network at once.
 pub(super) const PIECE: u64 = 256 * 1024;
@@ -34,8 +35,9 @@ const ANSWER_KEPT: usize = 4 * 1024;
 pub(super) enum Outcome {
     /// The server answered.
     Answer(Response),
-    /// No usable answer: connection refused or lost, the link went quiet, a broken reply.
-    Lost(String),
+    /// No usable answer: connection refused or lost, the link went quiet, a broken reply;
+    /// what kind of failure, and the words for people.
+    Lost(NetworkFailure, String),
     /// Something local went wrong (the file changed or could not be read).
     Local(EngineError),
 }
@@ -50,41 +52,6 @@ pub(super) struct Wire<'a> {
     pub(super) timeout: Duration,
     /// Body bytes handed to the network so far.
     pub(super) sent: Arc<AtomicU64>,
-}
-
-/// When the link last showed life: a body piece taken by the network, or bytes of the
-/// answer. `None` while waiting for the rate limit, which is not the link's fault.
-///
-/// reqwest 0.12's `read_timeout` does not serve here: until the answer's headers arrive it
-/// is one deadline counted from the start of the request, so a chunk that takes longer
-/// than the timeout to send (slow link, rate limit) would fail every time.
-#[derive(Clone)]
-struct Activity(Arc<Mutex<Option<Instant>>>);
-
-impl Activity {
-    fn new() -> Self {
-        Self(Arc::new(Mutex::new(Some(Instant::now()))))
-    }
-
-    fn set(&self, value: Option<Instant>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = value;
-    }
-
-    fn touch(&self) {
-        self.set(Some(Instant::now()));
-    }
-
-    /// Returns once nothing happened for `timeout`.
-    async fn quiet_for(&self, timeout: Duration) {
-        loop {
-            let last = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            match last {
-                Some(at) if at.elapsed() >= timeout => return,
-                Some(at) => tokio::time::sleep_until(at + timeout).await,
-                None => tokio::time::sleep(timeout).await,
-            }
-        }
-    }
 }
 
 impl Wire<'_> {
@@ -128,7 +95,7 @@ impl Wire<'_> {
             let stream = held_stream(
                 bytes,
                 self.limit.clone(),
-                activity.clone(),
+                Arc::clone(&activity),
                 Arc::clone(&self.sent),
             );
             builder = builder.body(reqwest::Body::wrap_stream(stream));
@@ -137,7 +104,7 @@ impl Wire<'_> {
                 self.file.clone(),
                 body.range,
                 self.limit.clone(),
-                activity.clone(),
+                Arc::clone(&activity),
                 Arc::clone(&self.sent),
                 Arc::clone(&local),
             );
@@ -162,33 +129,22 @@ impl Wire<'_> {
             answer.body = String::from_utf8_lossy(&kept).into_owned();
             Ok::<_, reqwest::Error>(answer)
         };
-        let outcome = tokio::select! {
-            result = exchange => match result {
-                Ok(answer) => Outcome::Answer(answer),
-                Err(err) => match local.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                    Some(local) => Outcome::Local(local),
-                    None => Outcome::Lost(describe(&err)),
-                },
+        let outcome = match activity.within(self.timeout, exchange).await {
+            Some(Ok(answer)) => Outcome::Answer(answer),
+            Some(Err(err)) => match local.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                Some(local) => Outcome::Local(local),
+                None => Outcome::Lost(classify(&err), with_causes(&err)),
             },
-            () = activity.quiet_for(self.timeout) => Outcome::Lost(format!(
-                "no sign of life from the server for {} s",
-                self.timeout.as_secs_f32()
-            )),
+            None => Outcome::Lost(
+                NetworkFailure::Timeout,
+                format!(
+                    "no sign of life from the server for {} s",
+                    self.timeout.as_secs_f32()
+                ),
+            ),
         };
         (id, outcome)
     }
-}
-
-/// A reqwest error with its causes, on one line.
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn file_error(path: &Path, source: std::io::Error) -> EngineError {
@@ -250,18 +206,18 @@ async fn read_range(
 fn held_stream(
     bytes: Bytes,
     limit: RateLimit,
-    activity: Activity,
+    activity: Arc<Activity>,
     sent: Arc<AtomicU64>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     futures_util::stream::unfold(bytes, move |mut rest| {
-        let (limit, activity, sent) = (limit.clone(), activity.clone(), Arc::clone(&sent));
+        let (limit, activity, sent) = (limit.clone(), Arc::clone(&activity), Arc::clone(&sent));
         async move {
             if rest.is_empty() {
                 return None;
             }
             let len = rest.len().min(usize::try_from(PIECE).unwrap_or(usize::MAX));
             let piece = rest.split_to(len);
-            activity.set(None);
+            activity.pause();
             limit.take(len as u64).await;
             activity.touch();
             sent.fetch_add(len as u64, Ordering::Relaxed);
@@ -310,7 +266,7 @@ struct Reader {
     pos: u64,
     end: u64,
     limit: RateLimit,
-    activity: Activity,
+    activity: Arc<Activity>,
     sent: Arc<AtomicU64>,
     local: Arc<Mutex<Option<EngineError>>>,
 }
@@ -349,7 +305,7 @@ fn body_stream(
     file: LocalFile,
     range: Range<u64>,
     limit: RateLimit,
-    activity: Activity,
+    activity: Arc<Activity>,
     sent: Arc<AtomicU64>,
     local: Arc<Mutex<Option<EngineError>>>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
@@ -368,7 +324,7 @@ fn body_stream(
             return Ok(None);
         }
         let len = (reader.end - reader.pos).min(PIECE);
-        reader.activity.set(None);
+        reader.activity.pause();
         reader.limit.take(len).await;
         reader.activity.touch();
         let (file, handle, pos) = (reader.file.clone(), reader.handle.take(), reader.pos);
@@ -391,40 +347,4 @@ fn body_stream(
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_link_counts_as_quiet_only_after_the_timeout_without_life_and_never_while_rate_limited()
-     {
-        let timeout = Duration::from_secs(2);
-        let activity = Activity::new();
-        let started = Instant::now();
-        activity.quiet_for(timeout).await;
-        assert_eq!(started.elapsed(), timeout, "quiet from the start");
-
-        let activity = Activity::new();
-        let watcher = activity.clone();
-        let watch = tokio::spawn(async move { watcher.quiet_for(timeout).await });
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        activity.touch();
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert!(
-            !watch.is_finished(),
-            "a touch a second ago keeps the link alive"
-        );
-        activity.set(None);
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        assert!(
-            !watch.is_finished(),
-            "waiting for the rate limit is not a dead link"
-        );
-        activity.touch();
-        let resumed = Instant::now();
-        watch.await.unwrap();
-        assert!(resumed.elapsed() >= timeout && resumed.elapsed() < timeout * 2);
-    }
 }

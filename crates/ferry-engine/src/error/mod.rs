@@ -1,10 +1,19 @@
 //! The engine's errors: what went wrong, with the file, server and offset a person needs,
-//! and whether trying again can help.
+//! whether trying again can help ([`EngineError::is_retryable`]) and whether the file waits
+//! on the person ([`EngineError::is_permanent`]).
+//!
+//! - [`network`]: what kind of network failure an error is, read from its source chain.
+//!
+//! It knows nothing of the UI or the CLI: they match the variants and kinds.
+
+pub mod network;
 
 use std::path::PathBuf;
 
 use ferry_proto::galileo::GalileoError;
 use ferry_proto::tus::TusError;
+
+pub use self::network::{NetworkFailure, TlsProblem};
 
 /// An error of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +39,9 @@ pub enum EngineError {
     Network {
         /// The server.
         server: String,
-        /// What the network said.
+        /// What kind of failure it was, classified where it happened.
+        kind: NetworkFailure,
+        /// What the network said, with its causes, for people.
         reason: String,
     },
     /// The server refused the sign-in.
@@ -59,6 +70,18 @@ pub enum EngineError {
         /// The protocol error.
         source: Box<GalileoError>,
     },
+    /// A tus server lost an upload it had created (it answered 404 or 410 to it): the
+    /// upload starts over with a new one.
+    #[error("{server} answered 404 or 410: it lost the upload of {} it had created; starting over", path.display())]
+    LostUpload {
+        /// The local file.
+        path: PathBuf,
+        /// The server.
+        server: String,
+    },
+    /// Ferry got itself into a state it should never be in.
+    #[error("a bug in Ferry: {0}; please report it")]
+    Bug(String),
     /// The file changed (size, modification time or inode) while it was being uploaded;
     /// the upload was abandoned and must start again with the new content.
     #[error("{} changed while it was being uploaded; it will be uploaded again from the start", path.display())]
@@ -170,30 +193,55 @@ pub fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl EngineError {
+    /// A network failure of `err` (a reqwest or hyper error, or anything with one in its
+    /// source chain) on the way to `server`: classified here, once.
+    pub fn network(server: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        Self::Network {
+            server: server.to_owned(),
+            kind: network::classify(err),
+            reason: with_causes(err),
+        }
+    }
+
+    /// A WebSocket failure of `err` on the way to `server`.
+    pub fn network_ws(server: &str, err: &tokio_tungstenite::tungstenite::Error) -> Self {
+        Self::Network {
+            server: server.to_owned(),
+            kind: network::classify_ws(err),
+            reason: with_causes(err),
+        }
+    }
+
+    /// A network failure of a kind Ferry saw itself (a timeout it kept, a status it read).
+    pub fn unreachable(server: &str, kind: NetworkFailure, reason: impl Into<String>) -> Self {
+        Self::Network {
+            server: server.to_owned(),
+            kind,
+            reason: reason.into(),
+        }
+    }
+
+    /// The kind of network failure, if this is one (or gave up after one).
+    pub fn network_failure(&self) -> Option<NetworkFailure> {
+        match self {
+            Self::Network { kind, .. } => Some(*kind),
+            Self::GaveUp { last, .. } => last.network_failure(),
+            _ => None,
+        }
+    }
+
     /// Whether this is a TLS certificate the connection did not trust (expired, self-signed,
     /// another host's), as opposed to a connection that could not be made at all.
     pub fn is_certificate(&self) -> bool {
-        match self {
-            Self::Network { reason, .. } => {
-                let reason = reason.to_ascii_lowercase();
-                [
-                    "certificate",
-                    "unknownissuer",
-                    "notvalidforname",
-                    "badsignature",
-                ]
-                .iter()
-                .any(|word| reason.contains(word))
-            }
-            Self::GaveUp { last, .. } => last.is_certificate(),
-            _ => false,
-        }
+        matches!(self.network_failure(), Some(NetworkFailure::Tls(problem)) if problem.is_certificate())
     }
 
     /// Whether trying again (after a pause) can help.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Network { .. } | Self::FileChanged { .. } => true,
+            // Every kind, an untrusted certificate too: a captive portal's certificate goes
+            // away once the person has signed in to the Wi-Fi.
+            Self::Network { .. } | Self::FileChanged { .. } | Self::LostUpload { .. } => true,
             Self::Tus { source, .. } => source.is_retryable(),
             Self::Galileo { source, .. } => source.is_retryable(),
             Self::BadUrl { .. }
@@ -201,6 +249,7 @@ impl EngineError {
             | Self::Unauthorized { .. }
             | Self::File { .. }
             | Self::Keyring(_)
+            | Self::Bug(_)
             // A sign-in needs the person's password: when to try again is theirs to decide.
             | Self::WrongPassword { .. }
             | Self::TooManyAttempts { .. }
@@ -212,6 +261,26 @@ impl EngineError {
             // Sending the same bytes again to the same place would end the same way.
             | Self::NotStored { .. }
             | Self::GaveUp { .. } => false,
+        }
+    }
+
+    /// Whether the file waits on the person (a fix, a sign-in, a Retry) rather than on
+    /// Ferry trying again by itself: the inverse of "will be retried". What to alert the
+    /// user about, and what a front end reports as failed for good.
+    ///
+    /// - Everything that [`is_retryable`](Self::is_retryable) is not permanent.
+    /// - A [`GaveUp`](Self::GaveUp) is what its last error was: the transport stopped
+    ///   trying, but a file given up on over a network failure is tried again later (the
+    ///   sync core spaces those attempts; `ferry upload` run again continues it),
+    ///   while one given up on over a failure that needs the person stays with the person.
+    /// - Everything else is permanent: a [`NotStored`](Self::NotStored) (the same bytes to
+    ///   the same place would end the same way), a refused sign-in, an unreadable file,
+    ///   a bug. No network failure is, an untrusted certificate neither (see
+    ///   [`is_retryable`](Self::is_retryable)).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::GaveUp { last, .. } => last.is_permanent(),
+            other => !other.is_retryable(),
         }
     }
 }
@@ -234,20 +303,68 @@ mod tests {
         );
     }
 
+    fn net(kind: NetworkFailure) -> EngineError {
+        EngineError::unreachable("https://s", kind, "text that is not read")
+    }
+
     #[test]
-    fn certificate_problems_are_told_apart_from_other_network_errors() {
-        let net = |reason: &str| EngineError::Network {
-            server: "https://s".into(),
-            reason: reason.into(),
-        };
-        assert!(
-            net("error sending request: invalid peer certificate: UnknownIssuer").is_certificate()
+    fn certificate_problems_are_told_apart_by_their_kind_not_their_words() {
+        assert!(net(NetworkFailure::Tls(TlsProblem::UnknownIssuer)).is_certificate());
+        assert!(net(NetworkFailure::Tls(TlsProblem::Expired)).is_certificate());
+        assert!(!net(NetworkFailure::Tls(TlsProblem::Handshake)).is_certificate());
+        let words = EngineError::unreachable(
+            "https://s",
+            NetworkFailure::Refused,
+            "invalid peer certificate: UnknownIssuer",
         );
-        assert!(!net("error sending request: Connection refused (os error 111)").is_certificate());
+        assert!(!words.is_certificate(), "the words are not read");
         let gave_up = EngineError::GaveUp {
             attempts: 3,
-            last: Box::new(net("invalid peer certificate: Expired")),
+            last: Box::new(net(NetworkFailure::Tls(TlsProblem::Expired))),
         };
         assert!(gave_up.is_certificate());
+    }
+
+    #[test]
+    fn a_file_waits_on_the_person_only_when_ferry_will_not_retry_it() {
+        let gave_up = |last: EngineError| EngineError::GaveUp {
+            attempts: 5,
+            last: Box::new(last),
+        };
+        for kind in [
+            NetworkFailure::Timeout,
+            NetworkFailure::Refused,
+            NetworkFailure::Reset,
+            NetworkFailure::Closed,
+            NetworkFailure::Dns,
+            NetworkFailure::Status(503),
+            NetworkFailure::Tls(TlsProblem::Handshake),
+            NetworkFailure::Tls(TlsProblem::UnknownIssuer),
+        ] {
+            assert!(!net(kind).is_permanent(), "{kind:?} is retried");
+            assert!(
+                !gave_up(net(kind)).is_permanent(),
+                "given up over {kind:?}: tried again later"
+            );
+        }
+        let bug = EngineError::Bug("the machine stopped".into());
+        assert!(
+            gave_up(bug).is_permanent(),
+            "given up over what needs the person"
+        );
+        let lost = EngineError::LostUpload {
+            path: "/x".into(),
+            server: "s".into(),
+        };
+        assert!(!lost.is_permanent(), "starts over by itself");
+        let not_stored = EngineError::NotStored {
+            remote: "x".into(),
+            server: "s".into(),
+            reason: "it holds other bytes".into(),
+        };
+        assert!(not_stored.is_permanent());
+        assert!(EngineError::Unauthorized { server: "s".into() }.is_permanent());
+        assert!(EngineError::Bug("x".into()).is_permanent());
+        assert!(!EngineError::FileChanged { path: "/x".into() }.is_permanent());
     }
 }

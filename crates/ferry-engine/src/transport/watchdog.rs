@@ -1,10 +1,15 @@
-//! Telling a dead link from a slow one: a stream wrapper that notes when bytes last moved
-//! either way, and a wait that gives up only after nothing moved for the whole timeout.
+//! Telling a dead link from a slow one, for both transports: an [`Activity`] notes when the
+//! link last showed life (bytes moved either way, an answer arrived), a [`Watched`] stream
+//! touches it on every byte, and [`Activity::within`] gives up on a piece of work only after
+//! nothing moved for the whole timeout.
 //!
-//! A chunk is one WebSocket frame of up to several MiB; on a slow link sending it can take
+//! A tus chunk or a GalileoSend frame can be several MiB; on a slow link sending it takes
 //! longer than the timeout while bytes flow all along. Timing the whole send would give up
 //! on such a link forever; timing silence does not, and still notices a sleeping laptop's
-//! dead connection within the timeout.
+//! dead connection within the timeout. Waiting for the rate limit is not the link's fault:
+//! [`Activity::pause`] stops the count until the next touch.
+//!
+//! It knows nothing of protocols, servers or errors.
 
 use std::future::Future;
 use std::io;
@@ -17,15 +22,19 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// When bytes last moved on a [`Watched`] stream.
+/// `last` while paused.
+const PAUSED: u64 = u64::MAX;
+
+/// When the link last showed life.
 #[derive(Debug)]
 pub(super) struct Activity {
     epoch: Instant,
-    /// Nanoseconds after `epoch`.
+    /// Nanoseconds after `epoch`, or [`PAUSED`].
     last: AtomicU64,
 }
 
 impl Activity {
+    /// Alive now.
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             epoch: Instant::now(),
@@ -33,31 +42,44 @@ impl Activity {
         })
     }
 
-    /// Notes that bytes moved now.
+    /// Notes that the link showed life now (and ends a pause).
     pub(super) fn touch(&self) {
-        let nanos = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.last.fetch_max(nanos, Ordering::Relaxed);
+        let nanos = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(PAUSED - 1);
+        self.last.store(nanos.min(PAUSED - 1), Ordering::Relaxed);
     }
 
-    fn last(&self) -> Instant {
-        self.epoch + Duration::from_nanos(self.last.load(Ordering::Relaxed))
+    /// Stops counting silence until the next [`touch`](Self::touch): the sender waits for
+    /// something that is not the link (the rate limit).
+    pub(super) fn pause(&self) {
+        self.last.store(PAUSED, Ordering::Relaxed);
     }
 
-    /// Runs `work` until it completes (`Some`) or nothing moved for `timeout` (`None`);
-    /// the silence is counted from now at the earliest.
+    /// When the link last showed life; `None` while paused.
+    fn last(&self) -> Option<Instant> {
+        match self.last.load(Ordering::Relaxed) {
+            PAUSED => None,
+            nanos => Some(self.epoch + Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// Returns once the link showed no life for `timeout` (pauses not counted).
+    pub(super) async fn quiet_for(&self, timeout: Duration) {
+        loop {
+            match self.last() {
+                Some(at) if at.elapsed() >= timeout => return,
+                Some(at) => tokio::time::sleep_until(at + timeout).await,
+                None => tokio::time::sleep(timeout).await,
+            }
+        }
+    }
+
+    /// Runs `work` until it completes (`Some`) or the link showed no life for `timeout`
+    /// (`None`); the silence is counted from now at the earliest.
     pub(super) async fn within<F: Future>(&self, timeout: Duration, work: F) -> Option<F::Output> {
         self.touch();
-        tokio::pin!(work);
-        loop {
-            let deadline = self.last() + timeout;
-            tokio::select! {
-                out = &mut work => return Some(out),
-                () = tokio::time::sleep_until(deadline) => {
-                    if self.last() + timeout <= Instant::now() {
-                        return None;
-                    }
-                }
-            }
+        tokio::select! {
+            out = work => Some(out),
+            () = self.quiet_for(timeout) => None,
         }
     }
 }
@@ -149,5 +171,36 @@ mod tests {
             timeout,
             "noticed after exactly the timeout"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_link_counts_as_quiet_only_after_the_timeout_without_life_and_never_while_rate_limited()
+     {
+        let timeout = Duration::from_secs(2);
+        let activity = Activity::new();
+        let started = Instant::now();
+        activity.quiet_for(timeout).await;
+        assert_eq!(started.elapsed(), timeout, "quiet from the start");
+
+        let activity = Activity::new();
+        let watcher = Arc::clone(&activity);
+        let watch = tokio::spawn(async move { watcher.quiet_for(timeout).await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        activity.touch();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            !watch.is_finished(),
+            "a touch a second ago keeps the link alive"
+        );
+        activity.pause();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(
+            !watch.is_finished(),
+            "waiting for the rate limit is not a dead link"
+        );
+        activity.touch();
+        let resumed = Instant::now();
+        watch.await.unwrap();
+        assert!(resumed.elapsed() >= timeout && resumed.elapsed() < timeout * 2);
     }
 }
