@@ -297,12 +297,10 @@ fn history_is_searched_and_paged_in_sql() {
     );
 }
 
-/// Not a test of its own: the child process of `a_kill_at_any_instant_leaves_the_journal_consistent`,
-/// which runs it (with `--ignored`) and kills it. It works the journal until killed.
-#[test]
-#[ignore = "run only as the child process of the kill test"]
-fn crash_child_works_the_journal_until_killed() {
-    let path = std::env::var("FERRY_STORE_CRASH_CHILD").expect("started by the kill test");
+/// The child process of `a_kill_at_any_instant_leaves_the_journal_consistent` (that same
+/// test, run again with `FERRY_STORE_CRASH_CHILD` set): works the journal at `path` until
+/// killed.
+fn work_the_journal_until_killed(path: &str) -> ! {
     let mut journal = Journal::open(std::path::Path::new(&path)).unwrap();
     // Go on from the last finished round: an upload left open by a kill is started again.
     let first = journal.history_count(&HistoryQuery::default()).unwrap();
@@ -329,6 +327,7 @@ fn crash_child_works_the_journal_until_killed() {
             )
             .unwrap();
     }
+    unreachable!("the rounds go on until the parent kills this process")
 }
 
 /// How many history rows the journal at `path` has (0 before it exists).
@@ -343,14 +342,16 @@ fn history_len(path: &std::path::Path) -> u64 {
 
 #[test]
 fn a_kill_at_any_instant_leaves_the_journal_consistent() {
+    if let Ok(path) = std::env::var("FERRY_STORE_CRASH_CHILD") {
+        work_the_journal_until_killed(&path);
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.db");
     for (round, wait_ms) in [0u64, 20, 45, 70, 110].into_iter().enumerate() {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "crash_child_works_the_journal_until_killed",
-                "--ignored",
+                "a_kill_at_any_instant_leaves_the_journal_consistent",
                 "--nocapture",
             ])
             .env("FERRY_STORE_CRASH_CHILD", &path)
