@@ -130,7 +130,7 @@ fn serve(mut journal: Journal, mut queue: mpsc::Receiver<Job>) {
             }
         });
         for answer in answers {
-            answer(committed.as_ref().map(|()| ()));
+            answer(committed.as_ref().copied());
         }
     }
 }
@@ -166,7 +166,10 @@ mod tests {
         }
         let mut ids = std::collections::HashSet::new();
         while let Some(done) = tasks.join_next().await {
-            assert!(ids.insert(done.unwrap().unwrap()), "each call wrote its own row");
+            assert!(
+                ids.insert(done.unwrap().unwrap()),
+                "each call wrote its own row"
+            );
         }
         assert_eq!(ids.len(), 500);
         let all = door.call(|j| Ok(j.accounts()?.len())).await.unwrap();
@@ -180,7 +183,9 @@ mod tests {
             .call(|_| -> Result<(), EngineError> { Err(StoreError::Closed.into()) })
             .await;
         assert!(failed.is_err());
-        let panicked = door.call(|_| -> Result<(), EngineError> { panic!("a bug") }).await;
+        let panicked = door
+            .call(|_| -> Result<(), EngineError> { panic!("a bug") })
+            .await;
         assert!(
             panicked.is_err(),
             "a panicking call is answered with an error"
