@@ -9,7 +9,6 @@ use ferry_store::{FileFacts, FileState, Folder, FolderId, Journal, Outcome};
 
 use crate::error::EngineError;
 use crate::events::Event;
-use crate::target::Protocol;
 
 use super::coordinator::{Coordinator, Key, Mode};
 use super::engine::FolderSync;
@@ -355,10 +354,7 @@ impl Coordinator {
             account: folder.folder.account,
             server: folder.server.clone(),
             user: folder.user.clone(),
-            protocol: folder.folder.protocol.map(|p| match p {
-                ferry_store::Protocol::Tus => Protocol::Tus,
-                ferry_store::Protocol::Galileo => Protocol::Galileo,
-            }),
+            protocol: folder.folder.protocol,
             rel: key.1.clone(),
             path: folder.root.join(&key.1),
             remote: folder.remote_path(&key.1),

@@ -80,7 +80,7 @@ pub(super) fn open_or_start(
             // some servers (tusd serves its uploads as the files), so they stay.
             let stale = old
                 .filter(|row| {
-                    row.upload.protocol == ferry_store::Protocol::Tus && row.upload.concatenated
+                    row.upload.protocol == crate::target::Protocol::Tus && row.upload.concatenated
                 })
                 .map(|row| Stale {
                     endpoint: row.upload.endpoint.clone(),
