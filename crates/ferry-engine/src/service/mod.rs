@@ -124,3 +124,34 @@ pub async fn device_name(app: &str) -> String {
         host.unwrap_or_else(|| "an unnamed machine".to_owned())
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_service_over_a_journal_in_memory_lists_the_accounts_of_a_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::locate(Some(dir.path())).unwrap();
+        let door = JournalDoor::in_memory().await.unwrap();
+        door.call(|j| {
+            for (server, user) in [
+                ("https://a/", "ann"),
+                ("https://b/", "bob"),
+                ("https://a/", ""),
+            ] {
+                j.account(server, user)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let service = Service::with_journal(home, Credentials::with_env_token(None), door);
+        assert_eq!(service.users_at("https://a/").await.unwrap(), ["ann", ""]);
+        assert!(service.users_at("https://c/").await.unwrap().is_empty());
+        assert!(
+            !dir.path().join(crate::home::JOURNAL_FILE).exists(),
+            "the journal given is used, not the home's"
+        );
+    }
+}
