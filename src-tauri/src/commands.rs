@@ -1,16 +1,17 @@
-//! The window's commands (docs/desktop.md): each one calls a plain function of
-//! `ferry_engine::service` (journal and keyring work on the blocking pool) and converts its
+//! The window's commands (docs/desktop.md): each one calls the engine's front door, the
+//! [`Service`](ferry_engine::service::Service) in [`AppState`] (which reaches the journal
+//! through its door and does keyring and file work on the blocking pool), and converts its
 //! error; after a change the running engine is told ([`crate::sync`]). No upload, journal
 //! or protocol logic lives here.
 
 // Tauri deserialises each argument into an owned value, and runs async commands off the
-// main thread (where journal and keyring work belongs) even when they have nothing to await.
+// main thread even when they have nothing to await.
 #![allow(clippy::needless_pass_by_value, clippy::unused_async)]
 
 use ferry_engine::Token;
 use ferry_engine::service::{
     self, AccountView, DayTotal, FolderView, HistoryPage, HistoryQuery, NewFolder, Secret,
-    ServerProbe, ServiceError, folders as folder_fns, history as history_fns,
+    ServerProbe, ServiceError,
 };
 use ferry_engine::settings::Settings;
 use ferry_engine::target::Protocol;
@@ -24,7 +25,7 @@ use crate::sync;
 /// What a command returns to the window.
 type Reply<T> = Result<T, CommandError>;
 
-/// Runs journal or keyring `work` on the blocking pool.
+/// Runs blocking `work` (saving the settings) on the blocking pool.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
 ) -> Reply<T> {
@@ -62,15 +63,11 @@ pub async fn sign_in(
         (None, Some(token)) => Secret::Token(Token::new(token.trim().to_owned())),
         (None, None) => Secret::Nothing,
     };
-    let account = service::sign_in(
-        &state.home,
-        &state.credentials,
-        &server,
-        user.as_deref().unwrap_or(""),
-        secret,
-        &service::device_name("Ferry desktop"),
-    )
-    .await?;
+    let device = service::device_name("Ferry desktop").await;
+    let account = state
+        .service
+        .sign_in(&server, user.as_deref().unwrap_or(""), secret, &device)
+        .await?;
     sync::reload(&app);
     Ok(account)
 }
@@ -83,7 +80,7 @@ pub async fn sign_out(
     server: String,
     user: String,
 ) -> Reply<()> {
-    service::sign_out(&state.home, &server, &user).await?;
+    state.service.sign_out(&server, &user).await?;
     sync::reload(&app);
     Ok(())
 }
@@ -91,14 +88,13 @@ pub async fn sign_out(
 /// Every account and whether it is signed in.
 #[tauri::command]
 pub async fn accounts(state: State<'_, AppState>) -> Reply<Vec<AccountView>> {
-    Ok(service::accounts::accounts(&state.home, &state.credentials).await?)
+    Ok(state.service.accounts().await?)
 }
 
 /// Every synced folder with its counts.
 #[tauri::command]
 pub async fn folders(state: State<'_, AppState>, app: AppHandle) -> Reply<Vec<FolderView>> {
-    let home = state.home.clone();
-    let mut folders = blocking(move || folder_fns::folders(&home)).await?;
+    let mut folders = state.service.folders().await?;
     sync::decorate_folders(&app, &mut folders);
     Ok(folders)
 }
@@ -114,15 +110,14 @@ pub async fn folder_add(
     remote_prefix: Option<String>,
     protocol: Option<Protocol>,
 ) -> Reply<FolderView> {
-    let home = state.home.clone();
     let new = NewFolder {
         path,
         server,
-        user,
+        user: Some(user),
         remote_prefix,
         protocol,
     };
-    let folder = blocking(move || folder_fns::folder_add(&home, &new)).await?;
+    let folder = state.service.add_folder(new).await?;
     sync::reload(&app);
     Ok(folder)
 }
@@ -130,8 +125,7 @@ pub async fn folder_add(
 /// Stops syncing a folder.
 #[tauri::command]
 pub async fn folder_remove(state: State<'_, AppState>, app: AppHandle, path: String) -> Reply<()> {
-    let home = state.home.clone();
-    blocking(move || folder_fns::folder_remove(&home, &path)).await?;
+    state.service.remove_folder(&path).await?;
     sync::reload(&app);
     Ok(())
 }
@@ -144,17 +138,15 @@ pub async fn folder_pause(
     path: String,
     paused: bool,
 ) -> Reply<FolderView> {
-    let (home, at) = (state.home.clone(), path.clone());
-    let folder = blocking(move || folder_fns::folder_pause(&home, &at, paused)).await?;
-    sync::pause_folder(&app, &path, paused);
+    let folder = state.service.pause_folder(&path, paused).await?;
+    sync::pause_folder(&app, &folder.path, paused);
     Ok(folder)
 }
 
 /// The folder's `.ferryignore`.
 #[tauri::command]
 pub async fn folder_ignore_get(state: State<'_, AppState>, path: String) -> Reply<String> {
-    let home = state.home.clone();
-    blocking(move || folder_fns::ignore_get(&home, &path)).await
+    Ok(state.service.ignore_rules(&path).await?)
 }
 
 /// Replaces the folder's `.ferryignore`.
@@ -165,8 +157,7 @@ pub async fn folder_ignore_set(
     path: String,
     rules: String,
 ) -> Reply<()> {
-    let home = state.home.clone();
-    blocking(move || folder_fns::ignore_set(&home, &path, &rules)).await?;
+    state.service.set_ignore_rules(&path, &rules).await?;
     sync::reload(&app);
     Ok(())
 }
@@ -174,15 +165,13 @@ pub async fn folder_ignore_set(
 /// One page of the history.
 #[tauri::command]
 pub async fn history(state: State<'_, AppState>, query: HistoryQuery) -> Reply<HistoryPage> {
-    let home = state.home.clone();
-    blocking(move || history_fns::history(&home, &query)).await
+    Ok(state.service.history(query).await?)
 }
 
 /// Bytes and files uploaded per day over the last `days` days.
 #[tauri::command]
 pub async fn history_per_day(state: State<'_, AppState>, days: u32) -> Reply<Vec<DayTotal>> {
-    let home = state.home.clone();
-    blocking(move || history_fns::history_per_day(&home, days)).await
+    Ok(state.service.history_per_day(days).await?)
 }
 
 /// The settings.
@@ -215,7 +204,7 @@ pub async fn settings_set(
             format!("Cannot change whether Ferry starts with the session: {err}."),
         ));
     }
-    let (home, saved) = (state.home.clone(), settings.clone());
+    let (home, saved) = (state.service.home().clone(), settings.clone());
     blocking(move || saved.save(&home).map_err(ServiceError::from)).await?;
     state.set_settings(settings.clone());
     sync::reload(&app);

@@ -1,13 +1,13 @@
 //! Ferry's desktop shell (package `ferry-desktop`): a Tauri 2 window around the sync engine.
 //!
 //! # Layout
-//! - [`commands`]: the window's commands (docs/desktop.md), each a call to a plain function
-//!   of `ferry_engine::service`.
+//! - [`commands`]: the window's commands (docs/desktop.md), each a call to the engine's
+//!   front door, `ferry_engine::service::Service`.
 //! - [`sync`]: the running engine in Tauri state and the commands that need it.
 //! - [`events`]: the sink the engine emits into: forwarded to the window, notifications.
 //! - [`tray`]: the tray icon and its menu.
 //! - [`error`]: `{code, message}`, the errors as the window receives them.
-//! - [`state`]: the home, credentials and settings the commands share.
+//! - [`state`]: the [`Service`] and the settings the commands share.
 //!
 //! The shell is thin: no upload, journal or protocol logic lives here (STYLE.md, the
 //! gitbutler model). Closing the window hides it; syncing goes on until Quit.
@@ -21,6 +21,7 @@ pub mod tray;
 
 use ferry_engine::auth::Credentials;
 use ferry_engine::home::Home;
+use ferry_engine::service::Service;
 use ferry_engine::settings::Settings;
 use tauri::{Manager, RunEvent, WindowEvent};
 
@@ -38,7 +39,8 @@ pub fn run() -> anyhow::Result<()> {
             Settings::default()
         }
     };
-    let state = state::AppState::new(home, Credentials::from_env(), settings);
+    let service = tauri::async_runtime::block_on(Service::open(home, Credentials::from_env()))?;
+    let state = state::AppState::new(service, settings);
     let app = tauri::Builder::default()
         // First, so that a second launch hands over before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {

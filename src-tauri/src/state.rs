@@ -1,27 +1,26 @@
-//! What every command shares: Ferry's home, where tokens are found, and the settings as last
-//! saved (the event forwarder reads the notification choices from here).
+//! What every command shares: the engine's front door (a [`Service`] on Ferry's home, with
+//! where tokens are found) and the settings as last saved (the event forwarder reads the
+//! notification choices from here).
 
 use std::sync::{Mutex, PoisonError};
 
-use ferry_engine::auth::Credentials;
-use ferry_engine::home::Home;
+use ferry_engine::service::Service;
 use ferry_engine::settings::Settings;
 
 /// The shell's shared state, managed by Tauri.
 pub struct AppState {
-    /// The home directory (`FERRY_HOME` or the platform's data directory).
-    pub home: Home,
-    /// Tokens: `FERRY_TOKEN`, else the OS keyring.
-    pub credentials: Credentials,
+    /// The one way to folders, accounts, history and status; it holds the home directory
+    /// (`FERRY_HOME` or the platform's data directory) and the credentials (`FERRY_TOKEN`,
+    /// else the OS keyring).
+    pub service: Service,
     settings: Mutex<Settings>,
 }
 
 impl AppState {
-    /// The state for `home`, with its saved settings.
-    pub fn new(home: Home, credentials: Credentials, settings: Settings) -> Self {
+    /// The state around `service`, with the saved settings.
+    pub fn new(service: Service, settings: Settings) -> Self {
         Self {
-            home,
-            credentials,
+            service,
             settings: Mutex::new(settings),
         }
     }

@@ -39,9 +39,9 @@ fn held<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub fn start(app: &AppHandle, events: EventSink) {
     let state = app.state::<AppState>();
     let (home, options, credentials) = (
-        state.home.clone(),
+        state.service.home().clone(),
         state.settings().sync_options(),
-        state.credentials.clone(),
+        state.service.credentials().clone(),
     );
     let started = tauri::async_runtime::block_on(async move {
         Engine::start(&home, options, credentials, events).await

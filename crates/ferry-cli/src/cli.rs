@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use ferry_engine::target::Protocol;
 
 /// Ferry keeps files uploaded to your server, resumably, over tus or GalileoSend.
 #[derive(Debug, Parser)]
@@ -64,8 +66,12 @@ pub(crate) struct FolderAddArgs {
     #[arg(long)]
     pub(crate) remote: Option<String>,
     /// The protocol (default: tus when the server offers it).
-    #[arg(long, value_enum)]
-    pub(crate) protocol: Option<ProtocolArg>,
+    #[arg(long, value_parser = protocol())]
+    pub(crate) protocol: Option<Protocol>,
+    /// The account's user at that server (default: the one signed in there; needed when
+    /// several are).
+    #[arg(long)]
+    pub(crate) user: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -134,8 +140,8 @@ pub(crate) struct UploadArgs {
     #[arg(long)]
     pub(crate) remote: Option<String>,
     /// The protocol (default: tus when the server offers it).
-    #[arg(long, value_enum)]
-    pub(crate) protocol: Option<ProtocolArg>,
+    #[arg(long, value_parser = protocol())]
+    pub(crate) protocol: Option<Protocol>,
     /// Bytes per request (tus) or most bytes per frame (GalileoSend).
     #[arg(long)]
     pub(crate) chunk_size: Option<u64>,
@@ -147,11 +153,13 @@ pub(crate) struct UploadArgs {
     pub(crate) parallel: usize,
 }
 
-/// A protocol as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum ProtocolArg {
-    /// tus 1.0.0.
-    Tus,
-    /// GalileoSend.
-    Galileo,
+/// `--protocol`: one of the names of [`Protocol`] (listed in `--help` and in the error for
+/// any other name), parsed by `Protocol::from_str`.
+fn protocol() -> impl TypedValueParser<Value = Protocol> {
+    let help = |p: Protocol| match p {
+        Protocol::Tus => "tus 1.0.0",
+        Protocol::Galileo => "GalileoSend",
+    };
+    PossibleValuesParser::new(Protocol::ALL.map(|p| PossibleValue::new(p.as_str()).help(help(p))))
+        .try_map(|name| name.parse::<Protocol>())
 }

@@ -1,125 +1,111 @@
-//! `ferry folder add|list|remove`: the folders Ferry keeps uploaded. Only the journal
-//! changes here; a running `ferry sync` takes the change at its next start.
+//! `ferry folder add|list|remove`: the folders Ferry keeps uploaded, through the service
+//! (which holds the rules: no overlapping folders, a clean remote prefix, which account).
+//! Only the journal changes here; a running `ferry sync` takes the change at its next
+//! start.
 
-use anyhow::{Context, bail};
-use ferry_engine::home::Home;
-use ferry_store::{Journal, Protocol};
+use std::path::Path;
 
-use crate::cli::{FolderAddArgs, FolderCommand, ProtocolArg};
+use anyhow::bail;
+use ferry_engine::service::{FolderView, NewFolder, Service, ServiceError};
 
-pub(crate) fn run(home: &Home, command: &FolderCommand, json: bool) -> anyhow::Result<()> {
-    let journal = home.journal()?;
+use crate::cli::{FolderAddArgs, FolderCommand};
+use crate::render::{json, pretty};
+
+/// `dir` as an absolute path (relative to where ferry runs), as text.
+fn absolute(dir: &Path) -> anyhow::Result<String> {
+    let dir = std::path::absolute(dir)?;
+    match dir.to_str() {
+        Some(path) => Ok(path.to_owned()),
+        None => bail!("{} is not valid UTF-8; Ferry cannot sync it", dir.display()),
+    }
+}
+
+pub(crate) async fn run(
+    service: &Service,
+    command: &FolderCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     match command {
-        FolderCommand::Add(args) => add(&journal, args, json),
-        FolderCommand::List => list(&journal, json),
+        FolderCommand::Add(args) => add(service, args, json).await,
+        FolderCommand::List => list(service, json).await,
         FolderCommand::Remove(args) => {
-            let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
-            let path = dir.to_string_lossy();
-            if !journal.remove_folder(&path)? {
-                bail!("{path} is not a synced folder (see `ferry folder list`)");
-            }
+            let path = absolute(&args.dir)?;
+            let removed = match service.remove_folder(&path).await {
+                Ok(removed) => removed,
+                Err(ServiceError::NotFound(_)) => {
+                    bail!("{path} is not a synced folder (see `ferry folder list`)")
+                }
+                Err(err) => return Err(err.into()),
+            };
             if !json {
-                println!("{path} is no longer synced; nothing was deleted here or on the server.");
+                println!(
+                    "{removed} is no longer synced; nothing was deleted here or on the server."
+                );
             }
             Ok(())
         }
     }
 }
 
-fn add(journal: &Journal, args: &FolderAddArgs, json: bool) -> anyhow::Result<()> {
-    let dir = std::fs::canonicalize(&args.dir)
-        .with_context(|| format!("cannot use {} as a synced folder", args.dir.display()))?;
-    if !dir.is_dir() {
-        bail!("{} is not a folder", dir.display());
-    }
-    let path = dir
-        .to_str()
-        .with_context(|| format!("{} is not valid UTF-8; Ferry cannot sync it", dir.display()))?;
-    if let Some(clash) = journal.folders()?.into_iter().find(|f| {
-        let other = std::path::Path::new(&f.path);
-        other != dir && (dir.starts_with(other) || other.starts_with(&dir))
-    }) {
-        bail!(
-            "{path} overlaps the synced folder {}; a file must belong to one folder only",
-            clash.path
-        );
-    }
-    // The account signed in at that server, or a new one without a user (a server that
-    // needs no sign-in, or FERRY_TOKEN).
-    let user = journal
-        .accounts()?
-        .into_iter()
-        .find(|a| a.server_url == args.server)
-        .map(|a| a.user)
-        .unwrap_or_default();
-    let account = journal.account(&args.server, &user)?;
-    let protocol = args.protocol.map(|p| match p {
-        ProtocolArg::Tus => Protocol::Tus,
-        ProtocolArg::Galileo => Protocol::Galileo,
-    });
-    let remote = args.remote.as_deref().unwrap_or("").trim_matches('/');
-    let folder = journal.add_folder(path, account.id, remote, protocol)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"path": folder.path, "server": args.server, "remote": remote})
-        );
+async fn add(service: &Service, args: &FolderAddArgs, as_json: bool) -> anyhow::Result<()> {
+    let new = NewFolder {
+        path: absolute(&args.dir)?,
+        server: args.server.clone(),
+        user: args.user.clone(),
+        remote_prefix: args.remote.clone(),
+        protocol: args.protocol,
+    };
+    let folder = match service.add_folder(new).await {
+        Ok(folder) => folder,
+        Err(ServiceError::InvalidInput {
+            field: "user",
+            message,
+        }) => {
+            bail!("{message} Name it with --user.")
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if as_json {
+        println!("{}", json(&folder)?);
     } else {
         println!(
             "{} is synced to {}{}; run `ferry sync` to upload it.",
             folder.path,
-            args.server,
-            if remote.is_empty() {
-                String::new()
-            } else {
-                format!(" under {remote}/")
-            }
+            folder.server,
+            under(&folder)
         );
     }
     Ok(())
 }
 
-fn list(journal: &Journal, json: bool) -> anyhow::Result<()> {
-    let mut rows = Vec::new();
-    for folder in journal.folders()? {
-        let account = journal.account_by_id(folder.account)?;
-        let counts = journal.file_counts(folder.id)?;
-        rows.push(serde_json::json!({
-            "path": folder.path,
-            "server": account.as_ref().map(|a| a.server_url.clone()),
-            "user": account.as_ref().map(|a| a.user.clone()),
-            "remote": folder.remote_prefix,
-            "protocol": folder.protocol.map(Protocol::as_str),
-            "paused": folder.paused,
-            "uploaded": counts.uploaded,
-            "pending": counts.pending + counts.uploading,
-            "failed": counts.failed,
-        }));
+/// ` under PREFIX/`, or nothing for a folder at the top of the server.
+fn under(folder: &FolderView) -> String {
+    if folder.remote_prefix.is_empty() {
+        String::new()
+    } else {
+        format!(" under {}/", folder.remote_prefix)
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+}
+
+async fn list(service: &Service, as_json: bool) -> anyhow::Result<()> {
+    let folders = service.folders().await?;
+    if as_json {
+        println!("{}", pretty(&folders)?);
         return Ok(());
     }
-    if rows.is_empty() {
+    if folders.is_empty() {
         println!("No folders are synced; add one with `ferry folder add DIR --server URL`.");
     }
-    for row in &rows {
+    for f in &folders {
         println!(
             "{} -> {}{}{}: {} uploaded, {} pending, {} failed",
-            row["path"].as_str().unwrap_or(""),
-            row["server"].as_str().unwrap_or("?"),
-            match row["remote"].as_str() {
-                Some(r) if !r.is_empty() => format!(" under {r}/"),
-                _ => String::new(),
-            },
-            if row["paused"] == true {
-                " (paused)"
-            } else {
-                ""
-            },
-            row["uploaded"],
-            row["pending"],
-            row["failed"],
+            f.path,
+            f.server,
+            under(f),
+            if f.paused { " (paused)" } else { "" },
+            f.uploaded,
+            f.pending + f.uploading,
+            f.failed,
         );
     }
     Ok(())

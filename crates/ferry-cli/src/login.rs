@@ -1,13 +1,13 @@
 //! `ferry login` and `ferry logout`: a token from the server (user name and password) or
 //! pasted, kept in the OS keyring under service `ferry`, account `USER@SERVER`; the journal
-//! remembers only the account (server and user), never the secret.
+//! remembers only the account (server and user), never the secret. The service signs in
+//! and out; here are only standard input and the messages.
 
 use std::io::Read;
 
 use anyhow::{Context, bail};
 use ferry_engine::Token;
-use ferry_engine::auth::{Credentials, login, logout, sign_in_client};
-use ferry_engine::home::Home;
+use ferry_engine::service::{Revocation, Secret, Service, device_name};
 
 use crate::cli::{LoginArgs, LogoutArgs};
 
@@ -20,82 +20,56 @@ fn read_stdin(what: &str) -> anyhow::Result<String> {
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// This machine's name, to tell tokens apart on the server.
-fn device_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty());
-    format!(
-        "ferry-cli on {}",
-        host.unwrap_or_else(|| "an unnamed machine".to_owned())
-    )
-}
-
-pub(crate) async fn run_login(home: &Home, args: &LoginArgs) -> anyhow::Result<()> {
-    let credentials = Credentials::from_env();
+pub(crate) async fn run_login(service: &Service, args: &LoginArgs) -> anyhow::Result<()> {
     let user = args.user.clone().unwrap_or_default();
-    let token = if args.token_stdin {
+    let password;
+    let secret = if args.token_stdin {
         let token = Token::new(read_stdin("token")?);
         if token.is_empty() {
             bail!("no token on standard input");
         }
-        token
+        Secret::Token(token)
     } else {
-        let password = read_stdin("password")?;
-        let http = sign_in_client();
-        login(&http, &args.server, &user, &password, &device_name()).await?
+        password = read_stdin("password")?;
+        Secret::Password(&password)
     };
-    let (server, account_user) = (args.server.clone(), user.clone());
-    let store = credentials.clone();
-    tokio::task::spawn_blocking(move || store.store(&server, &account_user, &token)).await??;
-    home.journal()?.account(&args.server, &user)?;
-    let who = if user.is_empty() {
+    let device = device_name("ferry-cli").await;
+    let account = service
+        .sign_in(&args.server, &user, secret, &device)
+        .await?;
+    let who = if account.user.is_empty() {
         String::new()
     } else {
-        format!(" as {user}")
+        format!(" as {}", account.user)
     };
     eprintln!(
         "Signed in to {}{who}; the token is in the OS keyring.",
-        args.server
+        account.server
     );
     Ok(())
 }
 
-pub(crate) async fn run_logout(home: &Home, args: &LogoutArgs) -> anyhow::Result<()> {
-    let journal = home.journal()?;
-    let users: Vec<String> = journal
-        .accounts()?
-        .into_iter()
-        .filter(|a| a.server_url == args.server)
-        .map(|a| a.user)
-        .collect();
+pub(crate) async fn run_logout(service: &Service, args: &LogoutArgs) -> anyhow::Result<()> {
+    let users = service.users_at(&args.server).await?;
     if users.is_empty() {
         bail!("not signed in to {}", args.server);
     }
     // Only the keyring's tokens are revoked and deleted: FERRY_TOKEN belongs to the caller.
-    let credentials = Credentials::with_env_token(None);
-    let http = sign_in_client();
     for user in users {
-        let (server, who) = (args.server.clone(), user.clone());
-        let lookup = credentials.clone();
-        let token = tokio::task::spawn_blocking(move || lookup.token(&server, &who)).await??;
-        if let Some(token) = token {
-            match logout(&http, &args.server, &token).await {
-                Ok(done) if done.revoked => eprintln!("Revoked the token on {}.", args.server),
-                Ok(done) => eprintln!(
-                    "{}",
-                    done.note
-                        .unwrap_or_else(|| "The server kept no such token.".into())
-                ),
-                Err(err) => eprintln!(
-                    "Could not revoke the token on the server ({err}); deleting it here anyway."
-                ),
+        match service.sign_out(&args.server, &user).await? {
+            Revocation::NoToken => {}
+            Revocation::Answered(done) if done.revoked => {
+                eprintln!("Revoked the token on {}.", args.server);
             }
+            Revocation::Answered(done) => eprintln!(
+                "{}",
+                done.note
+                    .unwrap_or_else(|| "The server kept no such token.".into())
+            ),
+            Revocation::Failed(err) => eprintln!(
+                "Could not revoke the token on the server ({err}); deleting it here anyway."
+            ),
         }
-        let (server, who) = (args.server.clone(), user.clone());
-        let remove = credentials.clone();
-        tokio::task::spawn_blocking(move || remove.delete(&server, &who)).await??;
     }
     eprintln!("Signed out of {}.", args.server);
     Ok(())

@@ -4,6 +4,9 @@
 //! A thin front over [`ferry_engine`]: argument parsing, rendering (progress bars on a
 //! terminal, plain lines otherwise, JSON with `--json`) and exit codes (0 ok, 1 failure,
 //! 2 usage error) live here; the engine does the work and knows nothing of terminals.
+//! Every command runs in one tokio runtime and reaches folders, accounts, history and
+//! status only through one [`Service`] (the engine's front door, which the desktop app
+//! holds too): no journal and no folder rule here.
 
 mod cli;
 mod folder;
@@ -18,6 +21,8 @@ mod upload;
 use std::process::ExitCode;
 
 use clap::Parser;
+use ferry_engine::auth::Credentials;
+use ferry_engine::service::Service;
 
 use crate::cli::{Cli, Command};
 
@@ -57,14 +62,18 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let home = ferry_engine::home::Home::locate(cli.home.as_deref())?;
-    let runtime = || tokio::runtime::Runtime::new().map_err(anyhow::Error::from);
-    match &cli.command {
-        Command::Login(args) => runtime()?.block_on(login::run_login(&home, args)),
-        Command::Logout(args) => runtime()?.block_on(login::run_logout(&home, args)),
-        Command::Upload(args) => runtime()?.block_on(upload::run(&home, args, cli.json, cli.quiet)),
-        Command::History(args) => history::run(&home, args, cli.json),
-        Command::Status => status::run(&home, cli.json),
-        Command::Folder(command) => folder::run(&home, command, cli.json),
-        Command::Sync(args) => runtime()?.block_on(sync::run(&home, args, cli.json, cli.quiet)),
-    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        // The one door to folders, accounts, history and status (and the journal behind them).
+        let service = Service::open(home, Credentials::from_env()).await?;
+        match &cli.command {
+            Command::Login(args) => login::run_login(&service, args).await,
+            Command::Logout(args) => login::run_logout(&service, args).await,
+            Command::Upload(args) => upload::run(&service, args, cli.json, cli.quiet).await,
+            Command::History(args) => history::run(&service, args, cli.json).await,
+            Command::Status => status::run(&service, cli.json).await,
+            Command::Folder(command) => folder::run(&service, command, cli.json).await,
+            Command::Sync(args) => sync::run(service, args, cli.json, cli.quiet).await,
+        }
+    })
 }

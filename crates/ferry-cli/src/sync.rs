@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-use ferry_engine::auth::Credentials;
-use ferry_engine::home::Home;
+use ferry_engine::service::Service;
 use ferry_engine::sync::{Engine, SyncOptions, sync_once};
 
 use crate::cli::SyncArgs;
@@ -43,12 +42,16 @@ fn options(args: &SyncArgs) -> SyncOptions {
 }
 
 pub(crate) async fn run(
-    home: &Home,
+    service: Service,
     args: &SyncArgs,
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let folders = home.journal()?.folders()?.len();
+    let folders = service.folders().await?.len();
+    // The engine opens the journal itself; the service's door is not needed past here.
+    let (home, credentials) = (service.home().clone(), service.credentials().clone());
+    drop(service);
+    let home = &home;
     if folders == 0 {
         bail!("no folders are synced; add one with `ferry folder add DIR --server URL`");
     }
@@ -60,7 +63,6 @@ pub(crate) async fn run(
         }
         sink.show(&event);
     });
-    let credentials = Credentials::from_env();
     if args.once {
         let summary = sync_once(home, options(args), credentials, events).await?;
         progress.finish();

@@ -6,14 +6,12 @@ use std::time::Duration;
 
 use anyhow::bail;
 use ferry_engine::EngineError;
-use ferry_engine::auth::Credentials;
-use ferry_engine::home::Home;
 use ferry_engine::rate::RateLimit;
 use ferry_engine::retry::RetryPolicy;
-use ferry_engine::target::Protocol;
+use ferry_engine::service::Service;
 use ferry_engine::upload::{UploadRequest, upload_file};
 
-use crate::cli::{ProtocolArg, UploadArgs};
+use crate::cli::UploadArgs;
 use crate::progress::Progress;
 
 /// How long a silent link may stay silent before it counts as dead (a laptop that slept).
@@ -39,19 +37,15 @@ fn chunk_checksums() -> bool {
 }
 
 pub(crate) async fn run(
-    home: &Home,
+    service: &Service,
     args: &UploadArgs,
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<()> {
     // The user signed in to this server, if any; its token from FERRY_TOKEN or the keyring.
-    let user = home
-        .journal()?
-        .accounts()?
-        .into_iter()
-        .find(|a| a.server_url == args.server)
-        .map(|a| a.user);
-    let credentials = Credentials::from_env();
+    let user = service.users_at(&args.server).await?.into_iter().next();
+    let home = service.home();
+    let credentials = service.credentials().clone();
     let token = match &user {
         _ if credentials.overridden() => {
             credentials.token(&args.server, user.as_deref().unwrap_or(""))?
@@ -85,10 +79,7 @@ pub(crate) async fn run(
             user: user.clone().unwrap_or_default(),
             token: token.clone(),
             remote,
-            protocol: args.protocol.map(|p| match p {
-                ProtocolArg::Tus => Protocol::Tus,
-                ProtocolArg::Galileo => Protocol::Galileo,
-            }),
+            protocol: args.protocol,
             chunk_size: args.chunk_size,
             parallel: args.parallel,
             chunk_checksums: chunk_checksums(),

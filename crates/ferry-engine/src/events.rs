@@ -21,8 +21,8 @@ pub enum Event {
     Started {
         /// The local file.
         path: String,
-        /// `tus` or `galileo`.
-        protocol: String,
+        /// The protocol (`tus` or `galileo` in JSON).
+        protocol: crate::target::Protocol,
         /// Its size in bytes.
         size: u64,
         /// Bytes the server already held.

@@ -12,8 +12,9 @@
 //! - [`home`]: the home directory and its journal; [`journal`]: the one door async code
 //!   goes through to the journal (a thread of its own, group commit); [`resume`]: saved machine state as
 //!   journal rows and back.
-//! - [`service`]: the plain functions behind the desktop app's commands (and the CLI's):
-//!   probing a server, accounts, folders, ignore rules, history pages.
+//! - [`service`]: the one front door the CLI and the desktop app share, an async
+//!   [`Service`](service::Service): probing a server, accounts, folders and their rules,
+//!   ignore rules, history pages, status.
 //! - [`settings`]: the user's settings, kept in `HOME/settings.json`.
 //! - [`events`]: the typed events the engine emits on a sink the caller injects.
 //! - [`error`]: [`EngineError`], which knows whether retrying can help.

@@ -58,7 +58,8 @@ pub fn from_record(upload: &NewUpload) -> Option<ResumeState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_store::{AccountId, FileFacts, FileId, Protocol};
+    use crate::target::Protocol;
+    use ferry_store::{AccountId, FileFacts, FileId};
 
     fn upload(progress: Progress) -> NewUpload {
         NewUpload {

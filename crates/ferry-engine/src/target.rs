@@ -49,15 +49,9 @@ pub struct Target {
     pub notes: Vec<String>,
 }
 
-/// The protocol to upload with; `"tus"` or `"galileo"` in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// tus 1.0.0.
-    Tus,
-    /// GalileoSend.
-    Galileo,
-}
+/// The protocol to upload with (the one type every crate shares); `"tus"` or `"galileo"`
+/// in JSON.
+pub use ferry_proto::Protocol;
 
 #[derive(Debug, Deserialize)]
 struct Info {
@@ -270,7 +264,7 @@ impl Target {
                 server: self.server.clone(),
                 reason: format!(
                     "{} was asked for but the server does not offer it",
-                    protocol_name(p)
+                    p.as_str()
                 ),
             }),
             None if offered(Protocol::Tus) => Ok(Protocol::Tus),
@@ -280,13 +274,5 @@ impl Target {
                 reason: "neither tus nor GalileoSend".into(),
             }),
         }
-    }
-}
-
-/// The protocol's name as shown and stored.
-pub fn protocol_name(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::Tus => "tus",
-        Protocol::Galileo => "galileo",
     }
 }

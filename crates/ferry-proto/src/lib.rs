@@ -16,6 +16,8 @@
 //!   them ([`tus::memory`]) for tests, fuzzing and demos.
 //! - [`galileo`]: GalileoSend, the JSON + binary-frame WebSocket protocol, with Ferry's
 //!   backward-compatible resume extension: messages, client and server session machines.
+//! - [`protocol`]: [`Protocol`], the name of the protocol an upload travels with, shared by
+//!   every crate (journal, engine, CLI, window).
 //! - [`token`]: the bearer token type that never shows itself (client and server).
 //! - [`wire`]: an HTTP/1.1 head codec for byte-exact fixtures, fuzzing and logs. Real
 //!   transports use their own HTTP stack and never need it.
@@ -25,6 +27,9 @@
 
 pub mod checksum;
 pub mod galileo;
+pub mod protocol;
 pub mod token;
 pub mod tus;
 pub mod wire;
+
+pub use crate::protocol::Protocol;

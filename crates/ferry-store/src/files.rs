@@ -210,15 +210,6 @@ impl Journal {
         rows.into_iter().map(checked).collect()
     }
 
-    /// Sets where a file stands.
-    pub fn set_file_state(&self, id: FileId, state: FileState) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id.0, state.as_str(), now_ms()],
-        )?;
-        Ok(())
-    }
-
     /// Records a failed attempt at `id`: retried at `next_retry_at_ms` (the file stays
     /// pending), or, with `None`, parked as failed until the user retries or the file changes.
     pub fn record_file_failure(

@@ -1,9 +1,10 @@
 //! Folders the user keeps uploaded: where they are, which account, the remote prefix, the
 //! protocol (or none, to take tus when offered) and whether they are paused.
 
+use ferry_proto::Protocol;
 use rusqlite::{OptionalExtension, Row, params};
 
-use crate::{AccountId, Journal, Protocol, StoreError, now_ms};
+use crate::{AccountId, Journal, StoreError, now_ms};
 
 /// A folder's row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,7 +35,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(Folder, Option<String>)> {
             path: r.get(1)?,
             account: AccountId(r.get(2)?),
             remote_prefix: r.get(3)?,
-            protocol: protocol.as_deref().and_then(Protocol::parse),
+            protocol: protocol.as_deref().and_then(|p| p.parse().ok()),
             paused: r.get(5)?,
         },
         protocol,

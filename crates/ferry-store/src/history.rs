@@ -1,12 +1,15 @@
 //! The history: one row per finished, abandoned or failed upload, searchable and paged in
 //! SQL (the desktop app shows 100,000 rows without loading them).
 
+use ferry_proto::Protocol;
 use rusqlite::{Connection, Row, params};
+use serde::{Deserialize, Serialize};
 
 use crate::{FileId, Journal, StoreError, UploadId, from_sql, now_ms, to_sql};
 
-/// How an upload ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// How an upload ended; in JSON its stored name (`uploaded`, `failed`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Complete on the server.
     Uploaded,
@@ -48,18 +51,22 @@ impl Outcome {
 }
 
 /// How Ferry knows that the server holds the exact bytes of an uploaded file: the
-/// strongest check the server offered, recorded with the upload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// strongest check the server offered, recorded with the upload. In JSON its stored name
+/// ([`Verification::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Verification {
     /// The server listed the stored file with the local content's size and sha1
     /// (ferry-server), or checked the whole-file sha1 itself and said so (GalileoSend with
     /// Ferry's extension).
+    #[serde(rename = "sha1-by-server")]
     ServerSha1,
     /// Every chunk was checked by the server against its checksum, and the server agreed on
     /// the final offset and length.
+    #[serde(rename = "chunks-checksummed")]
     ChunkChecksums,
     /// The server agreed on the final offset and length, but offers no checksum to check
     /// the bytes with.
+    #[serde(rename = "unverified")]
     Unverified,
 }
 
@@ -109,8 +116,9 @@ pub struct HistoryEntry {
     pub remote_path: String,
     /// The server.
     pub server_url: String,
-    /// `tus` or `galileo`.
-    pub protocol: String,
+    /// The protocol it went with (`None` for a deletion or rename recorded in a folder
+    /// that leaves the protocol to the server).
+    pub protocol: Option<Protocol>,
     /// Its size in bytes.
     pub size: u64,
     /// The sha1 (hex) of the content sent.
@@ -132,27 +140,6 @@ pub struct HistoryEntry {
     pub verification: Option<Verification>,
 }
 
-/// Which history rows to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryQuery {
-    /// Only rows whose local or remote path contains this text (case-insensitive for ASCII).
-    pub search: Option<String>,
-    /// At most this many rows, newest first.
-    pub limit: u32,
-    /// Skip this many rows first (for pages).
-    pub offset: u32,
-}
-
-impl Default for HistoryQuery {
-    fn default() -> Self {
-        Self {
-            search: None,
-            limit: 50,
-            offset: 0,
-        }
-    }
-}
-
 const COLUMNS: &str = "history.id, history.local_path, folders.path, history.remote_path, history.server_url, \
     history.protocol, history.size, history.sha1, history.outcome, history.location, history.bytes_sent, \
     history.started_at_ms, history.finished_at_ms, history.error, history.verification";
@@ -165,7 +152,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<HistoryEntry> {
         folder: r.get(2)?,
         remote_path: r.get(3)?,
         server_url: r.get(4)?,
-        protocol: r.get(5)?,
+        protocol: r.get::<_, Option<String>>(5)?.and_then(|p| p.parse().ok()),
         size: from_sql(r.get(6)?),
         sha1: r.get(7)?,
         outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failed),
@@ -246,41 +233,19 @@ pub(crate) fn insert_removal(
     )?))
 }
 
-impl Journal {
-    /// History rows matching `query`, newest first.
-    pub fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM history LEFT JOIN folders ON folders.id = history.folder_id
-             WHERE ?1 IS NULL OR instr(lower(history.local_path), lower(?1)) > 0
-                              OR instr(lower(history.remote_path), lower(?1)) > 0
-             ORDER BY history.finished_at_ms DESC, history.id DESC LIMIT ?2 OFFSET ?3"
-        ))?;
-        let rows = stmt
-            .query_map(params![query.search, query.limit, query.offset], from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    }
-
-    /// How many history rows match `query`'s search (for page counts).
-    pub fn history_count(&self, query: &HistoryQuery) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM history WHERE ?1 IS NULL OR instr(lower(local_path), lower(?1)) > 0
-                                                OR instr(lower(remote_path), lower(?1)) > 0",
-            [&query.search],
-            |r| r.get(0),
-        )?;
-        Ok(from_sql(n))
-    }
-}
-
-/// Which history rows to read, with every filter the desktop app offers; paged in SQL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HistoryFilter {
+/// Which history rows to read: every filter the CLI and the desktop app offer, paged in
+/// SQL. In JSON (the window's `HistoryQuery`) `offset` and `limit` are required, the
+/// filters optional.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HistoryQuery {
     /// Only rows whose local or remote path contains this text (case-insensitive for ASCII).
+    #[serde(default)]
     pub search: Option<String>,
-    /// Only rows with this outcome (its stored name, e.g. `uploaded`).
-    pub outcome: Option<String>,
+    /// Only rows with this outcome.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
     /// Only rows of the synced folder at this path.
+    #[serde(default)]
     pub folder: Option<String>,
     /// At most this many rows, newest first.
     pub limit: u32,
@@ -288,8 +253,21 @@ pub struct HistoryFilter {
     pub offset: u32,
 }
 
+impl Default for HistoryQuery {
+    /// Every row, the newest 50.
+    fn default() -> Self {
+        Self {
+            search: None,
+            outcome: None,
+            folder: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
 /// Bytes and files uploaded on one local day.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DayTotal {
     /// The day, `YYYY-MM-DD` in local time.
     pub day: String,
@@ -299,7 +277,7 @@ pub struct DayTotal {
     pub files: u64,
 }
 
-/// The WHERE clause of [`HistoryFilter`], over `history` joined with `folders`; parameters
+/// The WHERE clause of [`HistoryQuery`], over `history` joined with `folders`; parameters
 /// ?1 search, ?2 outcome, ?3 folder.
 const FILTER: &str = "(?1 IS NULL OR instr(lower(history.local_path), lower(?1)) > 0
                           OR instr(lower(history.remote_path), lower(?1)) > 0)
@@ -307,8 +285,8 @@ const FILTER: &str = "(?1 IS NULL OR instr(lower(history.local_path), lower(?1))
      AND (?3 IS NULL OR folders.path = ?3)";
 
 impl Journal {
-    /// History rows matching `filter`, newest first, one page of them.
-    pub fn history_page(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>, StoreError> {
+    /// History rows matching `query`, newest first, one page of them.
+    pub fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM history LEFT JOIN folders ON folders.id = history.folder_id
              WHERE {FILTER}
@@ -317,11 +295,11 @@ impl Journal {
         let rows = stmt
             .query_map(
                 params![
-                    filter.search,
-                    filter.outcome,
-                    filter.folder,
-                    filter.limit,
-                    filter.offset
+                    query.search,
+                    query.outcome.map(Outcome::as_str),
+                    query.folder,
+                    query.limit,
+                    query.offset
                 ],
                 from_row,
             )?
@@ -329,14 +307,18 @@ impl Journal {
         Ok(rows)
     }
 
-    /// How many history rows match `filter` (ignoring its page), for page counts.
-    pub fn history_page_count(&self, filter: &HistoryFilter) -> Result<u64, StoreError> {
+    /// How many history rows match `query` (ignoring its page), for page counts.
+    pub fn history_count(&self, query: &HistoryQuery) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
             &format!(
                 "SELECT COUNT(*) FROM history LEFT JOIN folders ON folders.id = history.folder_id
                  WHERE {FILTER}"
             ),
-            params![filter.search, filter.outcome, filter.folder],
+            params![
+                query.search,
+                query.outcome.map(Outcome::as_str),
+                query.folder
+            ],
             |r| r.get(0),
         )?;
         Ok(from_sql(n))

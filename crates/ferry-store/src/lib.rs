@@ -13,7 +13,8 @@
 //! - [`StoreError`]: what can go wrong, with the path or name a person needs.
 //!
 //! This crate knows nothing of networks, protocols or user interfaces: it stores facts the
-//! engine hands it and answers questions about them. Secrets never reach it.
+//! engine hands it and answers questions about them (a protocol only by its name,
+//! [`ferry_proto::Protocol`], kept as text). Secrets never reach it.
 
 mod accounts;
 mod error;
@@ -33,37 +34,8 @@ pub use crate::accounts::{Account, AccountId};
 pub use crate::error::StoreError;
 pub use crate::files::{FileCounts, FileFacts, FileId, FileRecord, FileState};
 pub use crate::folders::{Folder, FolderId};
-pub use crate::history::{
-    DayTotal, HistoryEntry, HistoryFilter, HistoryQuery, Outcome, Verification,
-};
+pub use crate::history::{DayTotal, HistoryEntry, HistoryQuery, Outcome, Verification};
 pub use crate::uploads::{FinalUpload, NewUpload, PartRecord, Progress, UploadId, UploadRecord};
-
-/// How an upload travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// tus 1.0.0.
-    Tus,
-    /// GalileoSend.
-    Galileo,
-}
-
-impl Protocol {
-    /// The name stored in the journal and shown to people.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tus => "tus",
-            Self::Galileo => "galileo",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "tus" => Some(Self::Tus),
-            "galileo" => Some(Self::Galileo),
-            _ => None,
-        }
-    }
-}
 
 /// The journal: one open SQLite connection.
 #[derive(Debug)]

@@ -3,12 +3,12 @@
 //! it, per server-side upload (one, or the partial uploads of a concatenation). Finishing
 //! or abandoning one moves it to the history in the same transaction.
 
+use ferry_proto::Protocol;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::history::{HistoryEntry, Outcome, Verification, insert_history};
 use crate::{
-    AccountId, FileFacts, FileId, FileState, Journal, Protocol, StoreError, from_sql, now_ms,
-    to_sql,
+    AccountId, FileFacts, FileId, FileState, Journal, StoreError, from_sql, now_ms, to_sql,
 };
 
 /// An upload's row id.
@@ -113,7 +113,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(UploadRecord, String)> {
             upload: NewUpload {
                 file: FileId(r.get(1)?),
                 account: AccountId(r.get(2)?),
-                protocol: Protocol::parse(&protocol).unwrap_or(Protocol::Tus),
+                protocol: protocol.parse().unwrap_or(Protocol::Tus),
                 endpoint: r.get(4)?,
                 remote_path: r.get(5)?,
                 facts: FileFacts {
@@ -219,7 +219,7 @@ impl Journal {
         let Some((mut record, protocol)) = row else {
             return Ok(None);
         };
-        if Protocol::parse(&protocol).is_none() {
+        if protocol.parse::<Protocol>().is_err() {
             return Err(StoreError::Unknown {
                 what: "protocol",
                 value: protocol,

@@ -2,7 +2,8 @@
 //! seen by other connections only when the batch ends, with writes that are whole by
 //! themselves (an upload's start or end) still whole inside it.
 
-use ferry_store::{FileFacts, FileState, Journal, NewUpload, Outcome, Protocol};
+use ferry_proto::Protocol;
+use ferry_store::{FileFacts, FileState, Journal, NewUpload, Outcome};
 
 fn facts(size: u64) -> FileFacts {
     FileFacts {

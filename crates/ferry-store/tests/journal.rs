@@ -4,9 +4,10 @@
 use std::process::Command;
 use std::time::Duration;
 
+use ferry_proto::Protocol;
 use ferry_store::{
     FileFacts, FileState, FinalUpload, HistoryQuery, Journal, NewUpload, Outcome, PartRecord,
-    Progress, Protocol, StoreError,
+    Progress, StoreError,
 };
 
 fn facts(size: u64) -> FileFacts {
@@ -277,7 +278,7 @@ fn history_is_searched_and_paged_in_sql() {
     let reports = HistoryQuery {
         search: Some("report".into()),
         limit: 15,
-        offset: 0,
+        ..HistoryQuery::default()
     };
     assert_eq!(journal.history_count(&reports).unwrap(), 40);
     let first = journal.history(&reports).unwrap();

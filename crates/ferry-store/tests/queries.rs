@@ -1,9 +1,8 @@
 //! The journal's read queries for the desktop app: history filtered by outcome and folder,
 //! bytes per day with empty days filled in, and file counts per state, all in SQL.
 
-use ferry_store::{
-    DayTotal, FileFacts, FileState, HistoryFilter, Journal, NewUpload, Outcome, Protocol,
-};
+use ferry_proto::Protocol;
+use ferry_store::{DayTotal, FileFacts, FileState, HistoryQuery, Journal, NewUpload, Outcome};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -83,14 +82,14 @@ fn history_pages_filter_by_outcome_folder_and_search_together() {
         Outcome::Uploaded,
     );
 
-    let docs_failed = HistoryFilter {
-        outcome: Some("failed".into()),
+    let docs_failed = HistoryQuery {
+        outcome: Some(Outcome::Failed),
         folder: Some("/home/ann/Docs".into()),
         limit: 4,
-        ..HistoryFilter::default()
+        ..HistoryQuery::default()
     };
-    assert_eq!(journal.history_page_count(&docs_failed).unwrap(), 10);
-    let page = journal.history_page(&docs_failed).unwrap();
+    assert_eq!(journal.history_count(&docs_failed).unwrap(), 10);
+    let page = journal.history(&docs_failed).unwrap();
     assert_eq!(page.len(), 4, "the page is cut at its limit");
     assert!(
         page.iter()
@@ -100,28 +99,28 @@ fn history_pages_filter_by_outcome_folder_and_search_together() {
     assert_eq!(page[0].local_path, "file-29.bin", "newest first");
 
     let last = journal
-        .history_page(&HistoryFilter {
+        .history(&HistoryQuery {
             offset: 8,
             ..docs_failed.clone()
         })
         .unwrap();
     assert_eq!(last.len(), 2, "the last page holds the rest");
 
-    let searched = HistoryFilter {
+    let searched = HistoryQuery {
         search: Some("FILE-2".into()),
         folder: Some("/home/ann/Photos".into()),
         limit: 50,
-        ..HistoryFilter::default()
+        ..HistoryQuery::default()
     };
     // file-21, file-24, file-27 are in Photos; file-2* of other folders are not.
-    assert_eq!(journal.history_page_count(&searched).unwrap(), 3);
+    assert_eq!(journal.history_count(&searched).unwrap(), 3);
 
-    let everything = HistoryFilter {
+    let everything = HistoryQuery {
         limit: 100,
-        ..HistoryFilter::default()
+        ..HistoryQuery::default()
     };
-    assert_eq!(journal.history_page_count(&everything).unwrap(), 31);
-    assert_eq!(journal.history_page(&everything).unwrap().len(), 31);
+    assert_eq!(journal.history_count(&everything).unwrap(), 31);
+    assert_eq!(journal.history(&everything).unwrap().len(), 31);
 }
 
 #[test]

@@ -79,7 +79,8 @@ export interface HistoryRow {
   folder: string | null;
   remotePath: string;
   server: string;
-  protocol: Protocol;
+  /** null: a deletion or rename in a folder that leaves the protocol to the server. */
+  protocol: Protocol | null;
   size: number;
   sha1: string | null;
   outcome: Outcome;

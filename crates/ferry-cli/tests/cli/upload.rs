@@ -126,14 +126,20 @@ async fn a_killed_upload_continues_where_the_server_stands() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    // Kill it once the journal shows confirmed progress (read here, without spawning a
-    // process per look; bounded: 60 s at most).
-    let journal = home.join("journal.db");
+    // Kill it once the journal shows confirmed progress (read here through the engine's
+    // front door, without spawning a process per look; bounded: 60 s at most).
+    let service = ferry_engine::service::Service::open(
+        ferry_engine::home::Home::locate(Some(&home)).unwrap(),
+        ferry_engine::auth::Credentials::with_env_token(None),
+    )
+    .await
+    .unwrap();
     for _ in 0..600 {
-        let progress = ferry_store::Journal::open(&journal)
-            .and_then(|j| j.open_uploads())
+        let progress = service
+            .status()
+            .await
             .ok()
-            .and_then(|open| open.first().map(|(_, u)| u.confirmed));
+            .and_then(|status| status.uploads.first().map(|u| u.confirmed));
         if progress.is_some_and(|c| c > 0) || first.try_wait().unwrap().is_some() {
             break;
         }

@@ -1,28 +1,32 @@
-//! The folders Ferry keeps uploaded, as the journal holds them: adding (a real directory,
-//! an account that is signed in, a clean remote prefix), removing, pausing, listing with
-//! how many files stand where, and each folder's ignore rules (its `.ferryignore`).
+//! The folders Ferry keeps uploaded, and the rules for them, decided here for the CLI and
+//! the desktop alike:
+//! - a folder is an absolute path to a directory that exists, stored canonical (symlinks
+//!   and `..` resolved) and in Unicode;
+//! - folders never overlap: a file belongs to one folder only, so a folder inside a synced
+//!   one, or around one, is refused;
+//! - the remote prefix is a relative path on the server: slashes at either end are dropped,
+//!   `.`, `..`, backslashes and NUL are refused;
+//! - the account: the one named (server and user) must be known; with no user named, the
+//!   one account known at that server, or a new account without a user (a server that
+//!   needs no sign-in, or `FERRY_TOKEN`) when none is; several known and none named is
+//!   refused (choose one).
 //!
 //! The running sync engine watches the journal's folders; after a change here the caller
 //! tells it to reload. What the watcher is doing right now is the engine's to say: a listing
 //! from the journal alone says `paused` or `stopped`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ferry_store::{Folder, Journal};
+use ferry_store::{Account, Folder, Journal};
 use serde::Serialize;
 
-use crate::home::Home;
 use crate::target::Protocol;
 
-use super::ServiceError;
-
-/// The name of a folder's ignore-rules file, in the folder itself.
-pub const IGNORE_FILE: &str = ".ferryignore";
+use super::{Service, ServiceError, blocking_io};
 
 pub use crate::sync::status::WatcherState;
 
-/// A synced folder as the window shows it.
+/// A synced folder as the window (and `ferry folder list`) shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FolderView {
@@ -59,21 +63,15 @@ pub struct FolderView {
 pub struct NewFolder {
     /// The local folder (absolute).
     pub path: String,
-    /// The server (an account signed in there).
+    /// The server.
     pub server: String,
-    /// The user there.
-    pub user: String,
+    /// The user there (`Some("")`: the account without a user); `None`: the one account
+    /// known at the server, if there is just one (see the module's rules).
+    pub user: Option<String>,
     /// Prepended to each file's path on the server; empty for none.
     pub remote_prefix: Option<String>,
     /// The protocol; `None`: tus when the server offers it.
     pub protocol: Option<Protocol>,
-}
-
-fn store_protocol(p: Protocol) -> ferry_store::Protocol {
-    match p {
-        Protocol::Tus => ferry_store::Protocol::Tus,
-        Protocol::Galileo => ferry_store::Protocol::Galileo,
-    }
 }
 
 fn view(journal: &Journal, folder: Folder) -> Result<FolderView, ServiceError> {
@@ -94,10 +92,7 @@ fn view(journal: &Journal, folder: Folder) -> Result<FolderView, ServiceError> {
         server: account.server_url,
         user: account.user,
         remote_prefix: folder.remote_prefix,
-        protocol: folder.protocol.map(|p| match p {
-            ferry_store::Protocol::Tus => Protocol::Tus,
-            ferry_store::Protocol::Galileo => Protocol::Galileo,
-        }),
+        protocol: folder.protocol,
         paused: folder.paused,
         files: counts.known(),
         uploaded: counts.uploaded,
@@ -108,14 +103,12 @@ fn view(journal: &Journal, folder: Folder) -> Result<FolderView, ServiceError> {
     })
 }
 
-fn known(journal: &Journal, path: &str) -> Result<Folder, ServiceError> {
-    journal
-        .folder(path)?
-        .ok_or_else(|| ServiceError::NotFound(format!("Ferry does not sync the folder {path}.")))
+fn not_synced(path: &str) -> ServiceError {
+    ServiceError::NotFound(format!("Ferry does not sync the folder {path}."))
 }
 
 /// `prefix` as stored: no leading or trailing slashes, no `.`, `..` or empty components.
-fn clean_prefix(prefix: &str) -> Result<String, ServiceError> {
+pub(crate) fn clean_prefix(prefix: &str) -> Result<String, ServiceError> {
     let parts: Vec<&str> = prefix.trim().split('/').filter(|p| !p.is_empty()).collect();
     if parts
         .iter()
@@ -129,20 +122,58 @@ fn clean_prefix(prefix: &str) -> Result<String, ServiceError> {
     Ok(parts.join("/"))
 }
 
-/// Every synced folder, by path, with its file counts.
-pub fn folders(home: &Home) -> Result<Vec<FolderView>, ServiceError> {
-    let journal = home.journal()?;
-    journal
-        .folders()?
-        .into_iter()
-        .map(|f| view(&journal, f))
-        .collect()
+/// The synced folder that `path` overlaps (is inside of, or holds), if any; the folder
+/// itself does not count (adding it again is refused as already synced).
+fn overlapping<'a>(path: &Path, synced: &'a [Folder]) -> Option<&'a Folder> {
+    synced.iter().find(|f| {
+        let other = Path::new(&f.path);
+        other != path && (path.starts_with(other) || other.starts_with(path))
+    })
 }
 
-/// Starts syncing a folder. Errors: invalid input (not an absolute path to a folder, a bad
-/// remote prefix), not found (no such account: sign in first), already exists.
-pub fn folder_add(home: &Home, new: &NewFolder) -> Result<FolderView, ServiceError> {
-    let given = Path::new(new.path.trim());
+/// The account a new folder at `server` uses (the module's rules).
+fn choose_account(
+    journal: &Journal,
+    server: &str,
+    user: Option<&str>,
+) -> Result<Account, ServiceError> {
+    let mut known: Vec<Account> = journal
+        .accounts()?
+        .into_iter()
+        .filter(|a| a.server_url == server)
+        .collect();
+    match user {
+        Some(user) => known.into_iter().find(|a| a.user == user).ok_or_else(|| {
+            ServiceError::NotFound(format!("Sign in to {server} first, then add the folder."))
+        }),
+        None if known.len() > 1 => {
+            let users: Vec<String> = known
+                .iter()
+                .map(|a| {
+                    if a.user.is_empty() {
+                        "one without a user name".to_owned()
+                    } else {
+                        a.user.clone()
+                    }
+                })
+                .collect();
+            Err(ServiceError::invalid(
+                "user",
+                format!(
+                    "Ferry knows several accounts at {server} ({}); choose the one the folder uses.",
+                    users.join(", ")
+                ),
+            ))
+        }
+        None => match known.pop() {
+            Some(account) => Ok(account),
+            None => Ok(journal.account(server, "")?),
+        },
+    }
+}
+
+/// `given` canonical (it must be an absolute path to an existing directory), as text.
+fn canonical_dir(given: &Path) -> Result<String, ServiceError> {
     if !given.is_absolute() {
         return Err(ServiceError::invalid(
             "path",
@@ -161,84 +192,97 @@ pub fn folder_add(home: &Home, new: &NewFolder) -> Result<FolderView, ServiceErr
             format!("{} is not a folder.", path.display()),
         ));
     }
-    let path = path.to_str().ok_or_else(|| {
+    path.into_os_string().into_string().map_err(|_| {
         ServiceError::invalid(
             "path",
             "Ferry cannot sync a folder whose name is not valid Unicode.",
         )
-    })?;
-    let prefix = clean_prefix(new.remote_prefix.as_deref().unwrap_or(""))?;
-    let journal = home.journal()?;
-    let account = journal
-        .accounts()?
-        .into_iter()
-        .find(|a| a.server_url == new.server && a.user == new.user)
-        .ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "Sign in to {} first, then add the folder.",
-                new.server
-            ))
-        })?;
-    let folder = journal.add_folder(path, account.id, &prefix, new.protocol.map(store_protocol))?;
-    view(&journal, folder)
+    })
 }
 
-/// Stops syncing the folder at `path` (its history stays).
-pub fn folder_remove(home: &Home, path: &str) -> Result<(), ServiceError> {
-    if home.journal()?.remove_folder(path)? {
-        Ok(())
-    } else {
-        Err(ServiceError::NotFound(format!(
-            "Ferry does not sync the folder {path}."
-        )))
+impl Service {
+    /// Every synced folder, by path, with its file counts.
+    pub async fn folders(&self) -> Result<Vec<FolderView>, ServiceError> {
+        self.journal(|journal| {
+            journal
+                .folders()?
+                .into_iter()
+                .map(|f| view(journal, f))
+                .collect()
+        })
+        .await
     }
-}
 
-/// Pauses or resumes the folder at `path`.
-pub fn folder_pause(home: &Home, path: &str, paused: bool) -> Result<FolderView, ServiceError> {
-    let journal = home.journal()?;
-    let folder = known(&journal, path)?;
-    journal.set_folder_paused(folder.id, paused)?;
-    view(&journal, Folder { paused, ..folder })
-}
-
-fn ignore_path(home: &Home, path: &str) -> Result<PathBuf, ServiceError> {
-    let folder = known(&home.journal()?, path)?;
-    Ok(Path::new(&folder.path).join(IGNORE_FILE))
-}
-
-/// The ignore rules of the folder at `path` (its `.ferryignore`; empty when it has none).
-pub fn ignore_get(home: &Home, path: &str) -> Result<String, ServiceError> {
-    let file = ignore_path(home, path)?;
-    match std::fs::read_to_string(&file) {
-        Ok(rules) => Ok(rules),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(source) => Err(ServiceError::Io {
-            action: "read",
-            path: file,
-            source,
-        }),
+    /// Starts syncing a folder, by the module's rules. Errors: invalid input (not an
+    /// absolute path to a folder, a folder overlapping a synced one, a bad remote prefix,
+    /// several accounts and none chosen), not found (no such account: sign in first),
+    /// already exists (the folder is synced).
+    pub async fn add_folder(&self, new: NewFolder) -> Result<FolderView, ServiceError> {
+        let given = PathBuf::from(new.path.trim());
+        let path = blocking_io("open", &given.clone(), move || canonical_dir(&given)).await?;
+        let prefix = clean_prefix(new.remote_prefix.as_deref().unwrap_or(""))?;
+        self.journal(move |journal| {
+            let account = choose_account(journal, &new.server, new.user.as_deref())?;
+            if let Some(clash) = overlapping(Path::new(&path), &journal.folders()?) {
+                return Err(ServiceError::invalid(
+                    "path",
+                    format!(
+                        "{path} overlaps the synced folder {}; a file must belong to one folder only.",
+                        clash.path
+                    ),
+                ));
+            }
+            let folder = journal.add_folder(&path, account.id, &prefix, new.protocol)?;
+            view(journal, folder)
+        })
+        .await
     }
-}
 
-/// Replaces the ignore rules of the folder at `path`, atomically (temp file + rename).
-pub fn ignore_set(home: &Home, path: &str, rules: &str) -> Result<(), ServiceError> {
-    let file = ignore_path(home, path)?;
-    let io = |source| ServiceError::Io {
-        action: "write",
-        path: file.clone(),
-        source,
-    };
-    let mut text = rules.to_owned();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
+    /// The synced folder at `path`: as given, or else as `path` resolves on disk (a
+    /// symlink or `..` to a synced folder). Errors: not found.
+    pub(crate) async fn synced_folder(&self, path: &str) -> Result<Folder, ServiceError> {
+        let given = path.to_owned();
+        if let Some(folder) = self.journal(move |j| Ok(j.folder(&given)?)).await? {
+            return Ok(folder);
+        }
+        let given = PathBuf::from(path);
+        let canonical = blocking_io("open", &given.clone(), move || {
+            Ok(given
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.into_os_string().into_string().ok()))
+        })
+        .await?;
+        let found = match canonical.filter(|c| c != path) {
+            Some(canonical) => self.journal(move |j| Ok(j.folder(&canonical)?)).await?,
+            None => None,
+        };
+        found.ok_or_else(|| not_synced(path))
     }
-    let temp = file.with_file_name(format!("{IGNORE_FILE}.tmp"));
-    let mut out = std::fs::File::create(&temp).map_err(io)?;
-    out.write_all(text.as_bytes()).map_err(io)?;
-    out.sync_all().map_err(io)?;
-    drop(out);
-    std::fs::rename(&temp, &file).map_err(io)
+
+    /// Stops syncing the folder at `path` (its files stay, here and on the server; its
+    /// history stays); returns the folder's path as it was synced. Errors: not found.
+    pub async fn remove_folder(&self, path: &str) -> Result<String, ServiceError> {
+        let folder = self.synced_folder(path).await?;
+        self.journal(move |journal| {
+            if journal.remove_folder(&folder.path)? {
+                Ok(folder.path)
+            } else {
+                Err(not_synced(&folder.path))
+            }
+        })
+        .await
+    }
+
+    /// Pauses or resumes the folder at `path`. Errors: not found.
+    pub async fn pause_folder(&self, path: &str, paused: bool) -> Result<FolderView, ServiceError> {
+        let folder = self.synced_folder(path).await?;
+        self.journal(move |journal| {
+            journal.set_folder_paused(folder.id, paused)?;
+            view(journal, Folder { paused, ..folder })
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +298,8 @@ mod tests {
             ("../up", None),
             ("a/./b", None),
             ("a\\b", None),
+            ("a/..", None),
+            ("nul\0here", None),
         ];
         for (given, expected) in cases {
             match (clean_prefix(given), expected) {
@@ -263,6 +309,33 @@ mod tests {
                 }
                 (other, _) => panic!("{given:?}: expected {expected:?}, got {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn folders_overlap_when_one_holds_the_other_but_not_when_names_share_a_start() {
+        let folder = |path: &str| Folder {
+            id: ferry_store::FolderId(1),
+            path: path.to_owned(),
+            account: ferry_store::AccountId(1),
+            remote_prefix: String::new(),
+            protocol: None,
+            paused: false,
+        };
+        let synced = [folder("/home/ann/Photos")];
+        for (path, clash) in [
+            ("/home/ann/Photos/2024", true),
+            ("/home/ann", true),
+            ("/", true),
+            ("/home/ann/Photos", false),
+            ("/home/ann/Photos2", false),
+            ("/home/bob", false),
+        ] {
+            assert_eq!(
+                overlapping(Path::new(path), &synced).is_some(),
+                clash,
+                "{path}"
+            );
         }
     }
 

@@ -1,81 +1,25 @@
-//! The history as the window reads it: one page at a time, filtered and counted in SQL (so
-//! 100,000 rows cost no more than 50), and the bytes uploaded per local day for the chart.
+//! The history as the CLI and the window read it: one page at a time, filtered and counted
+//! in SQL (so 100,000 rows cost no more than 50), and the bytes uploaded per local day for
+//! the chart. The query ([`HistoryQuery`]), the outcome, the verification and the day totals
+//! are the journal's own types; [`HistoryRow`] is a journal entry as people see it (an
+//! absolute path, its duration and speed).
 
 use std::path::Path;
 
-use ferry_store::{HistoryEntry, HistoryFilter};
-use serde::{Deserialize, Serialize};
+use ferry_store::HistoryEntry;
+use serde::Serialize;
 
-use crate::home::Home;
 use crate::target::Protocol;
 
-use super::ServiceError;
+use super::{Service, ServiceError};
+
+pub use ferry_store::{DayTotal, HistoryQuery, Outcome, Verification};
 
 /// The most rows one page may hold.
 pub const MAX_PAGE: u32 = 1000;
 
 /// The most days the chart may span.
 pub const MAX_DAYS: u32 = 3660;
-
-/// How an upload ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HistoryOutcome {
-    /// Complete on the server.
-    Uploaded,
-    /// Given up because the file changed or went away.
-    Abandoned,
-    /// Failed for good.
-    Failed,
-    /// The file was renamed (recorded, not uploaded again).
-    Renamed,
-    /// The file was deleted locally (never deleted on the server).
-    Deleted,
-}
-
-impl HistoryOutcome {
-    /// The name stored in the journal.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Uploaded => "uploaded",
-            Self::Abandoned => "abandoned",
-            Self::Failed => "failed",
-            Self::Renamed => "renamed",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    fn from_name(name: &str) -> Self {
-        [
-            Self::Uploaded,
-            Self::Abandoned,
-            Self::Renamed,
-            Self::Deleted,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == name)
-        .unwrap_or(Self::Failed)
-    }
-}
-
-/// Which rows to read (camelCase in JSON).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryQuery {
-    /// Only rows whose local or remote path contains this.
-    #[serde(default)]
-    pub search: Option<String>,
-    /// Only rows that ended so.
-    #[serde(default)]
-    pub outcome: Option<HistoryOutcome>,
-    /// Only rows of this synced folder.
-    #[serde(default)]
-    pub folder: Option<String>,
-    /// Rows to skip.
-    pub offset: u32,
-    /// Rows to read, 1 to [`MAX_PAGE`].
-    pub limit: u32,
-}
 
 /// One ended upload as the window shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,14 +35,15 @@ pub struct HistoryRow {
     pub remote_path: String,
     /// The server.
     pub server: String,
-    /// The protocol it went with.
-    pub protocol: Protocol,
+    /// The protocol it went with (`None`: a deletion or rename in a folder that leaves the
+    /// protocol to the server).
+    pub protocol: Option<Protocol>,
     /// Its size in bytes.
     pub size: u64,
     /// The sha1 (hex) of what was sent.
     pub sha1: Option<String>,
     /// How it ended.
-    pub outcome: HistoryOutcome,
+    pub outcome: Outcome,
     /// The server's location of the finished upload.
     pub location: Option<String>,
     /// Bytes put on the wire for it.
@@ -116,10 +61,10 @@ pub struct HistoryRow {
     /// How an uploaded file was checked to be on the server: `sha1-by-server`,
     /// `chunks-checksummed` or `unverified` (`None`: not uploaded, or recorded before
     /// Ferry verified uploads).
-    pub verification: Option<String>,
+    pub verification: Option<Verification>,
     /// The same for a person: "verified: sha1 by server", "verified: chunks checksummed",
     /// "unverified: the server offers no checksum".
-    pub verified: Option<String>,
+    pub verified: Option<&'static str>,
 }
 
 /// One page of rows and how many match in all.
@@ -129,17 +74,6 @@ pub struct HistoryPage {
     pub rows: Vec<HistoryRow>,
     /// Rows matching the filters, over all pages.
     pub total: u64,
-}
-
-/// Bytes and files uploaded on one local day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DayTotal {
-    /// `YYYY-MM-DD`, local time.
-    pub day: String,
-    /// Bytes uploaded.
-    pub bytes: u64,
-    /// Files uploaded.
-    pub files: u64,
 }
 
 impl From<HistoryEntry> for HistoryRow {
@@ -164,14 +98,10 @@ impl From<HistoryEntry> for HistoryRow {
             folder: e.folder,
             remote_path: e.remote_path,
             server: e.server_url,
-            protocol: if e.protocol == "galileo" {
-                Protocol::Galileo
-            } else {
-                Protocol::Tus
-            },
+            protocol: e.protocol,
             size: e.size,
             sha1: e.sha1,
-            outcome: HistoryOutcome::from_name(e.outcome.as_str()),
+            outcome: e.outcome,
             location: e.location,
             bytes_sent: e.bytes_sent,
             started_at_ms: e.started_at_ms,
@@ -179,65 +109,61 @@ impl From<HistoryEntry> for HistoryRow {
             duration_ms,
             speed,
             error: e.error,
-            verification: e.verification.map(|v| v.as_str().to_owned()),
-            verified: e.verification.map(|v| v.describe().to_owned()),
+            verification: e.verification,
+            verified: e.verification.map(Verification::describe),
         }
     }
 }
 
-/// One page of the history matching `query`, newest first, and the count over all pages.
-pub fn history(home: &Home, query: &HistoryQuery) -> Result<HistoryPage, ServiceError> {
-    if !(1..=MAX_PAGE).contains(&query.limit) {
-        return Err(ServiceError::invalid(
-            "limit",
-            format!("A page holds 1 to {MAX_PAGE} rows, not {}.", query.limit),
-        ));
-    }
-    let filter = HistoryFilter {
-        search: query.search.clone().filter(|s| !s.trim().is_empty()),
-        outcome: query.outcome.map(|o| o.as_str().to_owned()),
-        folder: query.folder.clone(),
-        limit: query.limit,
-        offset: query.offset,
-    };
-    let journal = home.journal()?;
-    let total = journal.history_page_count(&filter)?;
-    let rows = journal
-        .history_page(&filter)?
-        .into_iter()
-        .map(HistoryRow::from)
-        .collect();
-    Ok(HistoryPage { rows, total })
-}
-
-/// Bytes and files uploaded on each of the last `days` local days (today last), days
-/// without uploads included with 0.
-pub fn history_per_day(home: &Home, days: u32) -> Result<Vec<DayTotal>, ServiceError> {
-    history_per_day_at(home, days, now_ms())
-}
-
-/// [`history_per_day`] as if now were `now_ms`.
-pub fn history_per_day_at(
-    home: &Home,
-    days: u32,
-    now_ms: i64,
-) -> Result<Vec<DayTotal>, ServiceError> {
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(ServiceError::invalid(
-            "days",
-            format!("The chart spans 1 to {MAX_DAYS} days, not {days}."),
-        ));
-    }
-    Ok(home
-        .journal()?
-        .history_per_day(days, now_ms)?
-        .into_iter()
-        .map(|d| DayTotal {
-            day: d.day,
-            bytes: d.bytes,
-            files: d.files,
+impl Service {
+    /// One page of the history matching `query`, newest first, and the count over all
+    /// pages. A blank search is no search. Errors: invalid input (a limit outside 1 to
+    /// [`MAX_PAGE`]).
+    pub async fn history(&self, query: HistoryQuery) -> Result<HistoryPage, ServiceError> {
+        if !(1..=MAX_PAGE).contains(&query.limit) {
+            return Err(ServiceError::invalid(
+                "limit",
+                format!("A page holds 1 to {MAX_PAGE} rows, not {}.", query.limit),
+            ));
+        }
+        let query = HistoryQuery {
+            search: query.search.filter(|s| !s.trim().is_empty()),
+            ..query
+        };
+        self.journal(move |journal| {
+            let total = journal.history_count(&query)?;
+            let rows = journal
+                .history(&query)?
+                .into_iter()
+                .map(HistoryRow::from)
+                .collect();
+            Ok(HistoryPage { rows, total })
         })
-        .collect())
+        .await
+    }
+
+    /// Bytes and files uploaded on each of the last `days` local days (today last), days
+    /// without uploads included with 0.
+    pub async fn history_per_day(&self, days: u32) -> Result<Vec<DayTotal>, ServiceError> {
+        self.history_per_day_at(days, now_ms()).await
+    }
+
+    /// [`Service::history_per_day`] as if now were `now_ms`. Errors: invalid input (`days`
+    /// outside 1 to [`MAX_DAYS`]).
+    pub async fn history_per_day_at(
+        &self,
+        days: u32,
+        now_ms: i64,
+    ) -> Result<Vec<DayTotal>, ServiceError> {
+        if !(1..=MAX_DAYS).contains(&days) {
+            return Err(ServiceError::invalid(
+                "days",
+                format!("The chart spans 1 to {MAX_DAYS} days, not {days}."),
+            ));
+        }
+        self.journal(move |j| Ok(j.history_per_day(days, now_ms)?))
+            .await
+    }
 }
 
 fn now_ms() -> i64 {
@@ -257,16 +183,16 @@ mod tests {
             folder: folder.map(Into::into),
             remote_path: "docs/a.bin".into(),
             server_url: "http://127.0.0.1:8080/".into(),
-            protocol: "galileo".into(),
+            protocol: Some(Protocol::Galileo),
             size: 4000,
             sha1: Some("ab".into()),
-            outcome: ferry_store::Outcome::Uploaded,
+            outcome: Outcome::Uploaded,
             location: Some("http://127.0.0.1:8080/files/x".into()),
             bytes_sent: 5000,
             started_at_ms: started,
             finished_at_ms: finished,
             error: None,
-            verification: Some(ferry_store::Verification::ServerSha1),
+            verification: Some(Verification::ServerSha1),
         }
     }
 
@@ -293,12 +219,34 @@ mod tests {
     }
 
     #[test]
+    fn every_outcome_and_verification_serialises_as_stored() {
+        for o in [
+            Outcome::Uploaded,
+            Outcome::Abandoned,
+            Outcome::Failed,
+            Outcome::Renamed,
+            Outcome::Deleted,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+        for v in [
+            Verification::ServerSha1,
+            Verification::ChunkChecksums,
+            Verification::Unverified,
+        ] {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
+    }
+
+    #[test]
     fn a_query_reads_from_camel_case_with_optional_filters() {
         let q: HistoryQuery = serde_json::from_value(serde_json::json!({
             "search": "x", "outcome": "failed", "offset": 50, "limit": 25
         }))
         .unwrap();
-        assert_eq!(q.outcome, Some(HistoryOutcome::Failed));
+        assert_eq!(q.outcome, Some(Outcome::Failed));
         assert_eq!((q.offset, q.limit, q.folder), (50, 25, None));
+        let missing = serde_json::from_value::<HistoryQuery>(serde_json::json!({"search": "x"}));
+        assert!(missing.is_err(), "offset and limit are required");
     }
 }

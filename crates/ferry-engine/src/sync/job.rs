@@ -57,10 +57,7 @@ impl JobSpec {
             account: folder.folder.account,
             server: folder.server.clone(),
             user: folder.user.clone(),
-            protocol: folder.folder.protocol.map(|p| match p {
-                ferry_store::Protocol::Tus => Protocol::Tus,
-                ferry_store::Protocol::Galileo => Protocol::Galileo,
-            }),
+            protocol: folder.folder.protocol,
             path: folder.root.join(&rel),
             remote: folder.remote_path(&rel),
             rel,

@@ -342,7 +342,7 @@ mod tests {
         tracker.on_event(
             &Event::Started {
                 path: "/f/b".into(),
-                protocol: "tus".into(),
+                protocol: crate::target::Protocol::Tus,
                 size: 1000,
                 resumed_from: 100,
             },

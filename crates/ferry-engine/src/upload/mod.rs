@@ -213,10 +213,7 @@ pub(crate) async fn send_file(
         let wanted = NewUpload {
             file: record.id,
             account: job.account,
-            protocol: match protocol {
-                Protocol::Tus => ferry_store::Protocol::Tus,
-                Protocol::Galileo => ferry_store::Protocol::Galileo,
-            },
+            protocol,
             endpoint,
             remote_path: job.remote.clone(),
             facts: file.facts,

@@ -79,7 +79,7 @@ pub(super) async fn open_or_start(
                 // some servers (tusd serves its uploads as the files), so they stay.
                 let stale = old
                     .filter(|row| {
-                        row.upload.protocol == ferry_store::Protocol::Tus && row.upload.concatenated
+                        row.upload.protocol == ferry_proto::Protocol::Tus && row.upload.concatenated
                     })
                     .map(|row| Stale {
                         endpoint: row.upload.endpoint.clone(),

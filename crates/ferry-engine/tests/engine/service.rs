@@ -1,12 +1,15 @@
-//! The plain functions behind the desktop app (`ferry_engine::service`) against a real
-//! ferry-server on 127.0.0.1 and a real journal; signing in and out against the real Secret
-//! Service, in a child process (see `auth`).
+//! The front door (`ferry_engine::service::Service`) the CLI and the desktop app share,
+//! against a real ferry-server on 127.0.0.1 and a real journal; signing in and out against
+//! the real Secret Service, in a child process (see `auth`).
 
 use std::path::PathBuf;
 
 use ferry_engine::auth::Credentials;
 use ferry_engine::home::Home;
-use ferry_engine::service::{self, NewFolder, Secret, ServerKind, ServiceError, folders, history};
+use ferry_engine::service::{
+    self, NewFolder, Outcome, Secret, ServerKind, Service, ServiceError, history,
+    ignore::IGNORE_FILE,
+};
 use ferry_engine::target::Protocol;
 use ferry_engine::{EngineError, Token};
 use ferry_store::{FileFacts, FileState, NewUpload};
@@ -19,6 +22,12 @@ fn home() -> (tempfile::TempDir, Home) {
     let dir = tempfile::tempdir().unwrap();
     let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
     (dir, home)
+}
+
+async fn service(home: &Home) -> Service {
+    Service::open(home.clone(), Credentials::with_env_token(None))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -76,9 +85,10 @@ async fn a_probe_of_a_closed_port_is_unreachable_and_of_a_stranger_is_not_a_serv
     );
 }
 
-#[test]
-fn folders_are_added_checked_counted_paused_and_removed() {
+#[tokio::test]
+async fn folders_are_added_checked_counted_paused_and_removed() {
     let (dir, home) = home();
+    let service = service(&home).await;
     let synced = dir.path().join("Photos");
     std::fs::create_dir(&synced).unwrap();
     let journal = home.journal().unwrap();
@@ -86,12 +96,12 @@ fn folders_are_added_checked_counted_paused_and_removed() {
     let new = |path: &std::path::Path| NewFolder {
         path: path.to_str().unwrap().to_owned(),
         server: "http://127.0.0.1:9/".into(),
-        user: "ann".into(),
+        user: Some("ann".into()),
         remote_prefix: Some("/backup/photos/".into()),
         protocol: Some(Protocol::Galileo),
     };
 
-    let added = folders::folder_add(&home, &new(&synced)).unwrap();
+    let added = service.add_folder(new(&synced)).await.unwrap();
     let canonical = synced.canonicalize().unwrap().to_str().unwrap().to_owned();
     assert_eq!(added.path, canonical);
     assert_eq!(added.remote_prefix, "backup/photos");
@@ -100,7 +110,7 @@ fn folders_are_added_checked_counted_paused_and_removed() {
         (Some(Protocol::Galileo), false, 0)
     );
 
-    let again = folders::folder_add(&home, &new(&synced)).unwrap_err();
+    let again = service.add_folder(new(&synced)).await.unwrap_err();
     assert!(matches!(again, ServiceError::AlreadyExists(_)), "{again:?}");
     let not_dir = dir.path().join("file.txt");
     std::fs::write(&not_dir, b"x").unwrap();
@@ -109,7 +119,7 @@ fn folders_are_added_checked_counted_paused_and_removed() {
         dir.path().join("missing"),
         PathBuf::from("relative/dir"),
     ] {
-        let err = folders::folder_add(&home, &new(&bad)).unwrap_err();
+        let err = service.add_folder(new(&bad)).await.unwrap_err();
         assert!(
             matches!(err, ServiceError::InvalidInput { field: "path", .. }),
             "{}: {err:?}",
@@ -117,10 +127,10 @@ fn folders_are_added_checked_counted_paused_and_removed() {
         );
     }
     let stranger = NewFolder {
-        user: "bob".into(),
+        user: Some("bob".into()),
         ..new(&synced)
     };
-    let err = folders::folder_add(&home, &stranger).unwrap_err();
+    let err = service.add_folder(stranger).await.unwrap_err();
     assert!(
         matches!(err, ServiceError::NotFound(_)),
         "no such account: {err:?}"
@@ -142,7 +152,7 @@ fn folders_are_added_checked_counted_paused_and_removed() {
             .upsert_file(Some(folder.id), name, facts, None, state)
             .unwrap();
     }
-    let listed = folders::folders(&home).unwrap();
+    let listed = service.folders().await.unwrap();
     assert_eq!(listed.len(), 1);
     let view = &listed[0];
     assert_eq!(
@@ -160,50 +170,146 @@ fn folders_are_added_checked_counted_paused_and_removed() {
         ("http://127.0.0.1:9/", "ann")
     );
 
-    let paused = folders::folder_pause(&home, &canonical, true).unwrap();
+    let paused = service.pause_folder(&canonical, true).await.unwrap();
     assert!(paused.paused);
     assert_eq!(paused.watcher, service::WatcherState::Paused);
     assert!(
-        folders::folders(&home).unwrap()[0].paused,
+        service.folders().await.unwrap()[0].paused,
         "the pause is in the journal"
     );
 
-    folders::folder_remove(&home, &canonical).unwrap();
-    assert!(folders::folders(&home).unwrap().is_empty());
-    let err = folders::folder_remove(&home, &canonical).unwrap_err();
+    assert_eq!(service.remove_folder(&canonical).await.unwrap(), canonical);
+    assert!(service.folders().await.unwrap().is_empty());
+    let err = service.remove_folder(&canonical).await.unwrap_err();
     assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
 }
 
-#[test]
-fn ignore_rules_live_in_the_folders_ferryignore() {
+#[tokio::test]
+async fn folders_never_overlap_and_take_the_one_account_of_their_server() {
     let (dir, home) = home();
+    let service = service(&home).await;
+    let outer = dir.path().join("Work");
+    let inner = outer.join("Project");
+    let beside = dir.path().join("Work2");
+    for d in [&inner, &beside] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let new = |path: &std::path::Path, server: &str| NewFolder {
+        path: path.to_str().unwrap().to_owned(),
+        server: server.into(),
+        user: None,
+        remote_prefix: None,
+        protocol: None,
+    };
+
+    // No account at the server and no user named: an account without a user is made.
+    let open_server = "http://127.0.0.1:7/";
+    let added = service.add_folder(new(&outer, open_server)).await.unwrap();
+    assert_eq!(added.user, "", "the account of a server without sign-in");
+    assert_eq!(service.users_at(open_server).await.unwrap(), [""]);
+
+    // Nested either way is refused; a name that only starts the same is not nested.
+    for clash in [&inner, &dir.path().to_path_buf()] {
+        let err = service
+            .add_folder(new(clash, open_server))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ServiceError::InvalidInput { field: "path", message } if message.contains("overlaps")),
+            "{}: {err:?}",
+            clash.display()
+        );
+    }
+    service.add_folder(new(&beside, open_server)).await.unwrap();
+
+    // A `..` in the path is resolved before the checks: it names the synced folder.
+    let dotted = inner.join("..");
+    let err = service
+        .add_folder(new(&dotted, open_server))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::AlreadyExists(_)), "{err:?}");
+    let removed = service
+        .remove_folder(dotted.to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(removed, outer.canonicalize().unwrap().to_str().unwrap());
+
+    // `..` in the remote prefix is refused.
+    let err = service
+        .add_folder(NewFolder {
+            remote_prefix: Some("photos/../../etc".into()),
+            ..new(&inner, open_server)
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::InvalidInput {
+                field: "remotePrefix",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Several accounts at a server and none named: the caller must choose.
+    let shared = "http://127.0.0.1:8/";
+    let journal = home.journal().unwrap();
+    journal.account(shared, "ann").unwrap();
+    let only_ann = service.add_folder(new(&inner, shared)).await.unwrap();
+    assert_eq!(only_ann.user, "ann", "the one account there");
+    service.remove_folder(&only_ann.path).await.unwrap();
+    journal.account(shared, "bob").unwrap();
+    let err = service.add_folder(new(&inner, shared)).await.unwrap_err();
+    assert!(
+        matches!(&err, ServiceError::InvalidInput { field: "user", message } if message.contains("ann, bob")),
+        "{err:?}"
+    );
+    let bobs = service
+        .add_folder(NewFolder {
+            user: Some("bob".into()),
+            ..new(&inner, shared)
+        })
+        .await
+        .unwrap();
+    assert_eq!(bobs.user, "bob");
+}
+
+#[tokio::test]
+async fn ignore_rules_live_in_the_folders_ferryignore() {
+    let (dir, home) = home();
+    let service = service(&home).await;
     let synced = dir.path().join("Docs");
     std::fs::create_dir(&synced).unwrap();
     home.journal()
         .unwrap()
         .account("http://127.0.0.1:9/", "")
         .unwrap();
-    let folder = folders::folder_add(
-        &home,
-        &NewFolder {
+    let folder = service
+        .add_folder(NewFolder {
             path: synced.to_str().unwrap().to_owned(),
             server: "http://127.0.0.1:9/".into(),
-            user: String::new(),
+            user: Some(String::new()),
             remote_prefix: None,
             protocol: None,
-        },
-    )
-    .unwrap();
+        })
+        .await
+        .unwrap();
     assert_eq!(
-        folders::ignore_get(&home, &folder.path).unwrap(),
+        service.ignore_rules(&folder.path).await.unwrap(),
         "",
         "none yet"
     );
-    folders::ignore_set(&home, &folder.path, "*.tmp\nbuild/").unwrap();
-    let file = synced.join(folders::IGNORE_FILE);
+    service
+        .set_ignore_rules(&folder.path, "*.tmp\nbuild/")
+        .await
+        .unwrap();
+    let file = synced.join(IGNORE_FILE);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "*.tmp\nbuild/\n");
     assert_eq!(
-        folders::ignore_get(&home, &folder.path).unwrap(),
+        service.ignore_rules(&folder.path).await.unwrap(),
         "*.tmp\nbuild/\n"
     );
     let names: Vec<_> = std::fs::read_dir(&synced)
@@ -211,13 +317,14 @@ fn ignore_rules_live_in_the_folders_ferryignore() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 1, "no temp file left: {names:?}");
-    let err = folders::ignore_get(&home, "/not/synced").unwrap_err();
+    let err = service.ignore_rules("/not/synced").await.unwrap_err();
     assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
 }
 
-#[test]
-fn history_pages_and_days_come_from_the_journal() {
+#[tokio::test]
+async fn history_pages_and_days_come_from_the_journal() {
     let (_dir, home) = home();
+    let service = service(&home).await;
     let mut journal = home.journal().unwrap();
     let account = journal.account("http://127.0.0.1:9/", "ann").unwrap();
     for i in 0..7u64 {
@@ -234,7 +341,7 @@ fn history_pages_and_days_come_from_the_journal() {
             .start_upload(&NewUpload {
                 file: file.id,
                 account: account.id,
-                protocol: ferry_store::Protocol::Tus,
+                protocol: Protocol::Tus,
                 endpoint: "http://127.0.0.1:9/files/".into(),
                 remote_path: format!("file-{i}.bin"),
                 facts,
@@ -260,36 +367,40 @@ fn history_pages_and_days_come_from_the_journal() {
                 .unwrap();
         }
     }
-    let page = history::history(
-        &home,
-        &history::HistoryQuery {
+    let page = service
+        .history(history::HistoryQuery {
             offset: 0,
             limit: 4,
             ..history::HistoryQuery::default()
-        },
-    )
-    .unwrap();
+        })
+        .await
+        .unwrap();
     assert_eq!((page.rows.len(), page.total), (4, 7));
     assert_eq!(page.rows[0].local_path, "/data/file-6.bin", "newest first");
-    let failed = history::history(
-        &home,
-        &history::HistoryQuery {
-            outcome: Some(history::HistoryOutcome::Failed),
+    let failed = service
+        .history(history::HistoryQuery {
+            outcome: Some(Outcome::Failed),
             offset: 0,
             limit: 10,
             ..history::HistoryQuery::default()
-        },
-    )
-    .unwrap();
+        })
+        .await
+        .unwrap();
     assert_eq!(failed.total, 1);
     assert_eq!(failed.rows[0].error.as_deref(), Some("refused"));
-    let err = history::history(&home, &history::HistoryQuery::default()).unwrap_err();
+    let err = service
+        .history(history::HistoryQuery {
+            limit: 0,
+            ..history::HistoryQuery::default()
+        })
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ServiceError::InvalidInput { field: "limit", .. }),
         "{err:?}"
     );
 
-    let days = history::history_per_day(&home, 7).unwrap();
+    let days = service.history_per_day(7).await.unwrap();
     assert_eq!(days.len(), 7, "one row a day");
     let today = days.last().unwrap();
     assert_eq!(
@@ -313,18 +424,15 @@ async fn sign_in_and_out_go_through_the_server_and_the_real_keyring() {
     let (_dir, home) = home();
     let server = TestServer::start().await;
     let credentials = Credentials::from_env();
+    let service = Service::open(home.clone(), credentials.clone())
+        .await
+        .unwrap();
     let url = service::probe_server(&server.base).await.unwrap().url;
 
-    let wrong = service::sign_in(
-        &home,
-        &credentials,
-        &url,
-        "ann",
-        Secret::Password("nope"),
-        "test",
-    )
-    .await
-    .unwrap_err();
+    let wrong = service
+        .sign_in(&url, "ann", Secret::Password("nope"), "test")
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             wrong,
@@ -332,7 +440,8 @@ async fn sign_in_and_out_go_through_the_server_and_the_real_keyring() {
         ),
         "{wrong:?}"
     );
-    let nothing = service::sign_in(&home, &credentials, &url, "", Secret::Nothing, "test")
+    let nothing = service
+        .sign_in(&url, "", Secret::Nothing, "test")
         .await
         .unwrap_err();
     assert!(
@@ -345,48 +454,38 @@ async fn sign_in_and_out_go_through_the_server_and_the_real_keyring() {
         ),
         "a ferry-server needs a sign-in: {nothing:?}"
     );
-    assert!(
-        service::accounts::accounts(&home, &credentials)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(service.accounts().await.unwrap().is_empty());
 
-    let account = service::sign_in(
-        &home,
-        &credentials,
-        &url,
-        "ann",
-        Secret::Password("ann's password"),
-        "service test",
-    )
-    .await
-    .unwrap();
+    let account = service
+        .sign_in(
+            &url,
+            "ann",
+            Secret::Password("ann's password"),
+            "service test",
+        )
+        .await
+        .unwrap();
     assert!(account.signed_in);
     let token = credentials
         .token(&url, "ann")
         .unwrap()
         .expect("the token is in the keyring");
-    let listed = service::accounts::accounts(&home, &credentials)
-        .await
-        .unwrap();
+    let listed = service.accounts().await.unwrap();
     assert_eq!(listed, std::slice::from_ref(&account));
 
     // A pasted token is kept as it is.
     let pasted = Token::new(server.bob.clone());
-    service::sign_in(
-        &home,
-        &credentials,
-        &url,
-        "bob",
-        Secret::Token(pasted.clone()),
-        "test",
-    )
-    .await
-    .unwrap();
+    service
+        .sign_in(&url, "bob", Secret::Token(pasted.clone()), "test")
+        .await
+        .unwrap();
     assert_eq!(credentials.token(&url, "bob").unwrap(), Some(pasted));
 
-    service::sign_out(&home, &url, "ann").await.unwrap();
+    let revoked = service.sign_out(&url, "ann").await.unwrap();
+    assert!(
+        matches!(&revoked, service::Revocation::Answered(done) if done.revoked),
+        "the server revoked it: {revoked:?}"
+    );
     assert_eq!(
         credentials.token(&url, "ann").unwrap(),
         None,
@@ -400,11 +499,9 @@ async fn sign_in_and_out_go_through_the_server_and_the_real_keyring() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401, "the token was revoked on the server");
-    let listed = service::accounts::accounts(&home, &credentials)
-        .await
-        .unwrap();
+    let listed = service.accounts().await.unwrap();
     let ann = listed.iter().find(|a| a.user == "ann").unwrap();
     assert!(!ann.signed_in, "the account stays, signed out: {listed:?}");
-    let err = service::sign_out(&home, &url, "carol").await.unwrap_err();
+    let err = service.sign_out(&url, "carol").await.unwrap_err();
     assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
 }

@@ -12,7 +12,8 @@ use ferry_engine::auth::Credentials;
 use ferry_engine::home::Home;
 use ferry_engine::sync::status::OverallState;
 use ferry_engine::sync::{Engine, SyncOptions};
-use ferry_store::{FileState, Protocol};
+use ferry_engine::target::Protocol;
+use ferry_store::FileState;
 use ferry_tests::proxy::FaultProxy;
 
 use crate::support::{TestServer, random_file};
@@ -243,7 +244,11 @@ async fn a_galileo_folder_lands_under_its_prefix_with_subfolders() {
     })
     .await;
     assert!(done, "{:?}", engine.activity());
-    assert!(seen.any(|e| matches!(e, Event::Started { protocol, .. } if protocol == "galileo")));
+    assert!(
+        seen.any(
+            |e| matches!(e, Event::Started { protocol, .. } if *protocol == Protocol::Galileo)
+        )
+    );
     engine.shutdown().await;
 }
 

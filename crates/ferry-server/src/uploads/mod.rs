@@ -23,23 +23,9 @@ use crate::storage::Storage;
 mod finish;
 pub use finish::finish;
 
-/// Which protocol an upload came in by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// tus 1.0.0 at `/files/`.
-    Tus,
-    /// GalileoSend at `/galileo`.
-    Galileo,
-}
-
-impl Protocol {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Tus => "tus",
-            Self::Galileo => "galileo",
-        }
-    }
-}
+/// Which protocol an upload came in by (tus at `/files/`, GalileoSend at `/galileo`): the
+/// one protocol name every Ferry crate shares.
+pub use ferry_proto::Protocol;
 
 /// A tus concatenation role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,11 +108,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UploadRecord> {
     Ok(UploadRecord {
         id: row.get(0)?,
         user_id: row.get(1)?,
-        protocol: if protocol == "galileo" {
-            Protocol::Galileo
-        } else {
-            Protocol::Tus
-        },
+        protocol: protocol.parse().unwrap_or(Protocol::Tus),
         path: row.get(3)?,
         length: row.get::<_, Option<i64>>(4)?.map(to_u64),
         received: to_u64(row.get(5)?),

@@ -140,7 +140,7 @@ impl<'r, 'a> Session<'r, 'a> {
                     self.run.started = true;
                     self.run.emit(Event::Started {
                         path: self.run.path(),
-                        protocol: "galileo".into(),
+                        protocol: crate::target::Protocol::Galileo,
                         size,
                         resumed_from: offset,
                     });

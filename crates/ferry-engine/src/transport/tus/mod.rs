@@ -83,7 +83,7 @@ pub async fn send(
     driver.best_confirmed = upload.confirmed_offset();
     (transfer.events)(Event::Started {
         path: driver.path.clone(),
-        protocol: "tus".to_owned(),
+        protocol: crate::target::Protocol::Tus,
         size: transfer.file.facts.size,
         resumed_from: upload.confirmed_offset(),
     });
