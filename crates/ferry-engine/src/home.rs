@@ -18,6 +18,10 @@ pub struct Home {
 impl Home {
     /// The home at `dir` if given, else `FERRY_HOME`, else the platform's data directory
     /// (`~/.local/share/ferry` on Linux, per the `directories` crate). Creates it if missing.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "blocking by design: once at start-up, before or beside the runtime (Service::open runs it on the blocking pool)"
+    )]
     pub fn locate(dir: Option<&Path>) -> Result<Self, EngineError> {
         let dir = match dir {
             Some(dir) => dir.to_path_buf(),
@@ -50,6 +54,10 @@ impl Home {
 
     /// Opens the journal on this thread (for blocking code and tests only; async code goes
     /// through [`Home::open_journal`]).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the blocking journal, for blocking code and tests; async code uses open_journal"
+    )]
     pub fn journal(&self) -> Result<ferry_store::Journal, EngineError> {
         Ok(ferry_store::Journal::open(&self.journal_path())?)
     }

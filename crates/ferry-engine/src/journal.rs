@@ -45,11 +45,19 @@ impl std::fmt::Debug for JournalDoor {
 
 impl JournalDoor {
     /// Opens (creating or migrating) the journal at `path` on a new thread.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the journal opens on its own thread, not on a tokio worker"
+    )]
     pub async fn open(path: PathBuf) -> Result<Self, EngineError> {
         Self::spawn(move || Journal::open(&path)).await
     }
 
     /// A journal in memory, for tests.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the journal opens on its own thread, not on a tokio worker"
+    )]
     pub async fn in_memory() -> Result<Self, EngineError> {
         Self::spawn(Journal::open_in_memory).await
     }

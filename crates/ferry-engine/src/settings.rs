@@ -146,6 +146,10 @@ impl Settings {
         self.save_to(&Self::path(home))
     }
 
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "blocking by design: async callers go through spawn_blocking"
+    )]
     fn load_from(path: &Path) -> Result<Self, SettingsError> {
         let text = match std::fs::read(path) {
             Ok(text) => text,
@@ -167,6 +171,10 @@ impl Settings {
         Ok(settings)
     }
 
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "blocking by design: async callers go through spawn_blocking"
+    )]
     fn save_to(&self, path: &Path) -> Result<(), SettingsError> {
         self.validate()?;
         let io = |source| SettingsError::Io {

@@ -173,6 +173,10 @@ fn choose_account(
 }
 
 /// `given` canonical (it must be an absolute path to an existing directory), as text.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: the service calls it through blocking_io"
+)]
 fn canonical_dir(given: &Path) -> Result<String, ServiceError> {
     if !given.is_absolute() {
         return Err(ServiceError::invalid(
@@ -245,14 +249,10 @@ impl Service {
         if let Some(folder) = self.journal(move |j| Ok(j.folder(&given)?)).await? {
             return Ok(folder);
         }
-        let given = PathBuf::from(path);
-        let canonical = blocking_io("open", &given.clone(), move || {
-            Ok(given
-                .canonicalize()
-                .ok()
-                .and_then(|p| p.into_os_string().into_string().ok()))
-        })
-        .await?;
+        let canonical = tokio::fs::canonicalize(path)
+            .await
+            .ok()
+            .and_then(|p| p.into_os_string().into_string().ok());
         let found = match canonical.filter(|c| c != path) {
             Some(canonical) => self.journal(move |j| Ok(j.folder(&canonical)?)).await?,
             None => None,

@@ -9,6 +9,10 @@ use super::{Service, ServiceError, blocking_io};
 
 pub use crate::sync::ignore::IGNORE_FILE;
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: the service calls it through blocking_io"
+)]
 fn read(file: &Path) -> Result<String, ServiceError> {
     match std::fs::read_to_string(file) {
         Ok(rules) => Ok(rules),
@@ -23,6 +27,10 @@ fn read(file: &Path) -> Result<String, ServiceError> {
 
 /// Writes `rules` (ending in a newline) to `file` atomically: a temp file beside it,
 /// flushed, then renamed over it.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: the service calls it through blocking_io"
+)]
 fn write(file: &Path, rules: &str) -> Result<(), ServiceError> {
     let io = |source| ServiceError::Io {
         action: "write",

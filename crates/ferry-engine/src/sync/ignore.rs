@@ -64,6 +64,10 @@ impl Rules {
     /// semantics: a nested file applies below its folder). Fails only if the root cannot be
     /// read, or an ignore file exists but cannot be read (uploading what the user meant to
     /// keep local would be worse than not syncing).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "blocking by design: rules load on the blocking pool"
+    )]
     pub fn load(root: &Path) -> Result<Rules, EngineError> {
         std::fs::read_dir(root).map_err(|source| EngineError::File {
             path: root.to_path_buf(),
@@ -133,6 +137,10 @@ impl Rules {
 
     /// Walks the folders below `dir` (relative `rel`), skipping ignored ones, and loads their
     /// ignore files. Folders that cannot be read are left to the scanner to report.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "blocking by design: rules load on the blocking pool"
+    )]
     fn find_nested(&mut self, dir: &Path, rel: &Path) -> Result<(), EngineError> {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return Ok(());
@@ -172,6 +180,10 @@ fn default_builder() -> GitignoreBuilder {
 
 /// Adds the lines of the ignore file at `path`, skipping (and reporting) malformed ones.
 /// Returns whether the file exists.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: rules load on the blocking pool"
+)]
 fn add_file(
     builder: &mut GitignoreBuilder,
     path: &Path,

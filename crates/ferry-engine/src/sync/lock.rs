@@ -28,6 +28,10 @@ impl HomeLock {
     ///
     /// Fails with [`EngineError::Busy`] (naming the holder's pid when it can be read) if
     /// another engine holds it, or [`EngineError::File`] if the lock file cannot be opened.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "blocking by design: taken once at start-up on the blocking pool"
+    )]
     pub fn acquire(home_dir: &Path) -> Result<HomeLock, EngineError> {
         let path = home_dir.join(LOCK_FILE);
         let file_error = |source| EngineError::File {
@@ -67,6 +71,10 @@ impl HomeLock {
 }
 
 /// The pid the holder wrote, if it can be read (on Windows the locked file cannot be).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: part of acquire"
+)]
 fn holder_pid(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }

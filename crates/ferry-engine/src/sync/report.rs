@@ -45,6 +45,10 @@ pub struct Report {
 impl Report {
     /// The report of the engine running on the home at `home_dir`, if one runs (a report
     /// that is missing, unreadable or stale says none does).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "blocking by design: `ferry status` reads the report on the blocking pool"
+    )]
     pub fn read(home_dir: &Path) -> Option<Self> {
         let text = std::fs::read_to_string(home_dir.join(STATUS_FILE)).ok()?;
         let report: Self = serde_json::from_str(&text).ok()?;
@@ -108,6 +112,7 @@ impl Reporter {
                 tokio::task::spawn_blocking(move || {
                     let _one = writing.lock().unwrap_or_else(PoisonError::into_inner);
                     let temp = path.with_extension("json.tmp");
+                    #[expect(clippy::disallowed_methods, reason = "on the blocking pool")]
                     let written =
                         std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, &path));
                     if let Err(err) = written {
@@ -131,7 +136,8 @@ impl Reporter {
         let (path, writing) = (self.path.clone(), Arc::clone(&self.writing));
         let _ = tokio::task::spawn_blocking(move || {
             let _one = writing.lock().unwrap_or_else(PoisonError::into_inner);
-            std::fs::remove_file(path)
+            #[expect(clippy::disallowed_methods, reason = "on the blocking pool")]
+            let _ = std::fs::remove_file(path);
         })
         .await;
     }

@@ -42,6 +42,10 @@ pub fn scan_under(root: &Path, rel: &str, rules: &Rules) -> Result<Scanned, Engi
 /// [`scan`] from `start` (relative to `root`; empty: all of it), calling `before_stat` with
 /// each file's relative path just before its facts are read (tests use it to change the
 /// folder under the walk).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: scans run on the blocking pool"
+)]
 fn scan_with(
     root: &Path,
     start: &str,
@@ -142,6 +146,10 @@ fn is_gone(e: &std::io::Error) -> bool {
 
 /// The facts of the regular file at `path` (not following a symbolic link); `None` if it is
 /// gone or not a regular file.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: scans run on the blocking pool"
+)]
 pub fn facts_of(path: &Path) -> std::io::Result<Option<FileFacts>> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.is_file() => Ok(Some(facts_from(&meta))),

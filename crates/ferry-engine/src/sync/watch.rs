@@ -192,6 +192,10 @@ impl Watcher {
     ///
     /// `root` should be absolute (a relative one is made absolute against the current
     /// directory); events name it exactly as it is then.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "blocking by design: the driver calls it on the blocking pool"
+    )]
     pub fn watch(&mut self, root: &Path) -> Result<(), EngineError> {
         let given = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         if lock(&self.roots).iter().any(|r| r.given == given) {

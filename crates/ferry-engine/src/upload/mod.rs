@@ -99,10 +99,8 @@ pub async fn upload_file(
     request: &UploadRequest,
 ) -> Result<HistoryEntry, EngineError> {
     let file = request.file.clone();
-    let path = tokio::task::spawn_blocking(move || std::fs::canonicalize(file))
+    let path = tokio::fs::canonicalize(file)
         .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r)
         .map_err(|source| EngineError::File {
             path: request.file.clone(),
             source,

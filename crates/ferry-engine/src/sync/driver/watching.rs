@@ -29,6 +29,10 @@ enum Seen {
 }
 
 /// Looks at the disk for one reported path (blocking).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: the driver runs it on the blocking pool"
+)]
 fn look(info: &FolderInfo, path: &Path) -> Seen {
     let Some(rel) = relative(&info.root, path) else {
         return Seen::Nothing;
