@@ -28,7 +28,7 @@ fn options(args: &SyncArgs) -> SyncOptions {
     if let Some(ms) = args.quiet_ms {
         options.quiet_period = Duration::from_millis(ms);
     }
-    options.timeout = crate::upload::timeout();
+    options.transfer = crate::upload::transfer_options();
     options.simulate_watch_limit = std::env::var(SIMULATE_WATCH_LIMIT).is_ok_and(|v| v == "1");
     if let Some(secs) = std::env::var(RESCAN_SECS)
         .ok()

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use ferry_engine::EngineError;
+use ferry_engine::TransferOptions;
 use ferry_engine::rate::RateLimit;
-use ferry_engine::retry::RetryPolicy;
 use ferry_engine::service::Service;
 use ferry_engine::upload::{UploadRequest, upload_file};
 
@@ -20,7 +20,7 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 /// The connect and read timeout: [`TIMEOUT`], or `FERRY_TIMEOUT_SECS` (whole seconds, at
 /// least 1) when set. Not a flag on purpose: it is for tests that pause the process longer
 /// than its timeout and should not wait 15 s for it, and for links slower than we know.
-pub(crate) fn timeout() -> Duration {
+fn timeout() -> Duration {
     std::env::var("FERRY_TIMEOUT_SECS")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
@@ -34,6 +34,16 @@ pub(crate) fn timeout() -> Duration {
 /// hash from a slow link; the whole-file sha1 is checked either way.
 fn chunk_checksums() -> bool {
     std::env::var("FERRY_CHUNK_CHECKSUMS").map_or(true, |v| v.trim() != "off")
+}
+
+/// The sending options both `ferry upload` and `ferry sync` start from: the defaults, with
+/// the timeout and chunk checksums the environment asks for.
+pub(crate) fn transfer_options() -> TransferOptions {
+    TransferOptions {
+        chunk_checksums: chunk_checksums(),
+        timeout: timeout(),
+        ..TransferOptions::default()
+    }
 }
 
 pub(crate) async fn run(
@@ -61,8 +71,12 @@ pub(crate) async fn run(
     let progress = Arc::new(Progress::new(json || quiet));
     let sink = Arc::clone(&progress);
     let events: ferry_engine::EventSink = Arc::new(move |event| sink.show(&event));
-    let timeout = timeout();
-    let http = ferry_engine::transport::tus::http_client(timeout);
+    let options = TransferOptions {
+        chunk_size: args.chunk_size,
+        parallel: args.parallel,
+        ..transfer_options()
+    };
+    let http = ferry_engine::transport::tus::http_client(options.timeout);
     let limit = RateLimit::new(args.limit_rate.unwrap_or(0));
     let mut failed = Vec::new();
     for file in &args.files {
@@ -80,12 +94,8 @@ pub(crate) async fn run(
             token: token.clone(),
             remote,
             protocol: args.protocol,
-            chunk_size: args.chunk_size,
-            parallel: args.parallel,
-            chunk_checksums: chunk_checksums(),
+            transfer: options,
             limit: limit.clone(),
-            retry: RetryPolicy::default(),
-            timeout,
             events: Arc::clone(&events),
         };
         match upload_file(home, &http, &request).await {

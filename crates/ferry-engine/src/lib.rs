@@ -54,3 +54,4 @@ mod verify;
 pub use crate::error::EngineError;
 pub use crate::events::{Event, EventSink};
 pub use crate::secret::Token;
+pub use crate::transport::TransferOptions;

@@ -13,6 +13,7 @@ use crate::error::EngineError;
 use crate::events::EventSink;
 use crate::home::Home;
 use crate::retry::RetryPolicy;
+use crate::transport::TransferOptions;
 
 use super::core::Mode;
 use super::driver::Driver;
@@ -32,14 +33,9 @@ pub struct SyncOptions {
     pub rescan_every: Duration,
     /// How often a folder whose OS watcher failed is scanned instead.
     pub fallback_rescan_every: Duration,
-    /// Bytes per request or frame (default: the protocol's).
-    pub chunk_size: Option<u64>,
-    /// Parallel partial uploads for large files on tus servers with concatenation.
-    pub parallel: usize,
-    /// Connect and read timeout: a dead link is noticed after this long.
-    pub timeout: Duration,
-    /// Retries within one attempt at a file (the transport's).
-    pub retry: RetryPolicy,
+    /// How each file is sent (chunk size, parallel parts, the transport's retries within one
+    /// attempt, the timeout after which a dead link is noticed).
+    pub transfer: TransferOptions,
     /// Spacing of later attempts at a file that failed in a way retrying can fix; kept in
     /// the journal, so it survives restarts.
     pub file_retry: RetryPolicy,
@@ -55,10 +51,7 @@ impl Default for SyncOptions {
             quiet_period: Duration::from_secs(2),
             rescan_every: Duration::from_secs(3600),
             fallback_rescan_every: Duration::from_secs(60),
-            chunk_size: None,
-            parallel: 3,
-            timeout: Duration::from_secs(15),
-            retry: RetryPolicy::default(),
+            transfer: TransferOptions::default(),
             file_retry: RetryPolicy {
                 base: Duration::from_secs(5),
                 max: Duration::from_secs(600),

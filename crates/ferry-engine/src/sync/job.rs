@@ -74,12 +74,8 @@ pub(crate) fn send_options(
 ) -> SendOptions {
     SendOptions {
         token: None,
-        chunk_size: options.chunk_size,
-        parallel: options.parallel,
-        chunk_checksums: true,
+        transfer: options.transfer,
         limit: limit.clone(),
-        retry: options.retry,
-        timeout: options.timeout,
         events: Arc::clone(events),
         // Folder sync waits for a changing file to be quiet instead.
         restarts_for_changes: 0,

@@ -38,6 +38,39 @@ use crate::rate::RateLimit;
 use crate::retry::RetryPolicy;
 use crate::secret::Token;
 
+/// How files are sent: the one set of sending options, from the CLI's flags and the user's
+/// settings through folder sync and one-shot uploads down to the transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferOptions {
+    /// Bytes per request or frame wanted (`None`: the protocol's default, 8 MiB for tus; for
+    /// GalileoSend the server's `chunksize`, at most 16 MiB). What a transport uses is
+    /// settled per server: [`Transfer::chunk_size`].
+    pub chunk_size: Option<u64>,
+    /// Parallel partial uploads for large files on tus servers with concatenation (1: none).
+    pub parallel: usize,
+    /// Per-chunk checksums (tus `Upload-Checksum`) when the server checks them; `false`
+    /// only to measure or diagnose (the benchmark's "tus without checksums" row), never a
+    /// user setting.
+    pub chunk_checksums: bool,
+    /// Retries within one attempt at a file: their spacing and when to give up.
+    pub retry: RetryPolicy,
+    /// How long to wait for a connection, and for any byte of an answer, before counting
+    /// the link as dead (a laptop that slept).
+    pub timeout: Duration,
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        Self {
+            chunk_size: None,
+            parallel: 3,
+            chunk_checksums: true,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
 /// What to upload and how.
 #[derive(Clone)]
 pub struct Transfer {
@@ -47,22 +80,15 @@ pub struct Transfer {
     pub sha1: Checksum,
     /// Where it goes on the server (`relativePath` / `path`).
     pub remote_path: String,
-    /// The most bytes one request or frame carries.
+    /// The most bytes one request or frame carries, settled for this server from
+    /// `options.chunk_size` (which transports do not read).
     pub chunk_size: u64,
-    /// Parallel partial uploads for tus concatenation (1: none).
-    pub parallel: usize,
-    /// Per-chunk checksums (tus `Upload-Checksum`) when the server checks them; `false`
-    /// only to measure or diagnose (the benchmark's "tus without checksums" row).
-    pub chunk_checksums: bool,
+    /// How to send it.
+    pub options: TransferOptions,
     /// The bearer token, if the server wants one.
     pub token: Option<Token>,
     /// The shared rate limit.
     pub limit: RateLimit,
-    /// When to retry and when to give up.
-    pub retry: RetryPolicy,
-    /// How long to wait for a connection, and for any byte of an answer, before counting
-    /// the link as dead (a laptop that slept).
-    pub timeout: Duration,
     /// Where progress and retries are reported.
     pub events: EventSink,
 }
@@ -87,7 +113,7 @@ impl std::fmt::Debug for Transfer {
             .field("file", &self.file)
             .field("remote_path", &self.remote_path)
             .field("chunk_size", &self.chunk_size)
-            .field("parallel", &self.parallel)
+            .field("options", &self.options)
             .field("token", &self.token)
             .finish_non_exhaustive()
     }

@@ -7,7 +7,6 @@
 //! Knows nothing of terminals: it reports through the event sink.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use ferry_store::{
@@ -20,10 +19,9 @@ use crate::file::LocalFile;
 use crate::home::Home;
 use crate::journal::JournalDoor;
 use crate::rate::RateLimit;
-use crate::retry::RetryPolicy;
 use crate::secret::Token;
 use crate::target::{Protocol, Target};
-use crate::transport::Transfer;
+use crate::transport::{Transfer, TransferOptions};
 use crate::verify::{self, Sent};
 
 mod attempt;
@@ -53,20 +51,10 @@ pub struct UploadRequest {
     pub remote: Option<String>,
     /// The protocol wanted (default: tus when offered).
     pub protocol: Option<Protocol>,
-    /// Bytes per request, or most bytes per frame (default: 8 MiB for tus; for GalileoSend
-    /// the server's `chunksize`, at most 16 MiB).
-    pub chunk_size: Option<u64>,
-    /// Parallel partial uploads for large files on tus servers with concatenation.
-    pub parallel: usize,
-    /// Per-chunk checksums (tus `Upload-Checksum`) when the server checks them; `false`
-    /// only to measure or diagnose, never a user setting.
-    pub chunk_checksums: bool,
+    /// How it is sent.
+    pub transfer: TransferOptions,
     /// The shared rate limit.
     pub limit: RateLimit,
-    /// Retry spacing and when to give up.
-    pub retry: RetryPolicy,
-    /// Connect and read timeout.
-    pub timeout: Duration,
     /// Where events go.
     pub events: EventSink,
 }
@@ -124,12 +112,8 @@ pub async fn upload_file(
     };
     let options = SendOptions {
         token: request.token.clone(),
-        chunk_size: request.chunk_size,
-        parallel: request.parallel,
-        chunk_checksums: request.chunk_checksums,
+        transfer: request.transfer,
         limit: request.limit.clone(),
-        retry: request.retry,
-        timeout: request.timeout,
         events: request.events.clone(),
         restarts_for_changes: MAX_RESTARTS_FOR_CHANGES,
         announce_queued: true,
@@ -142,18 +126,10 @@ pub async fn upload_file(
 pub(crate) struct SendOptions {
     /// The token, if the server wants one.
     pub(crate) token: Option<Token>,
-    /// Bytes per request or frame (default: 8 MiB for tus, the server's choice for GalileoSend).
-    pub(crate) chunk_size: Option<u64>,
-    /// Parallel partial uploads for large files on tus servers with concatenation.
-    pub(crate) parallel: usize,
-    /// Per-chunk checksums when the server checks them (off only to measure or diagnose).
-    pub(crate) chunk_checksums: bool,
+    /// How files are sent.
+    pub(crate) transfer: TransferOptions,
     /// The shared rate limit.
     pub(crate) limit: RateLimit,
-    /// Retry spacing and when to give up.
-    pub(crate) retry: RetryPolicy,
-    /// Connect and read timeout.
-    pub(crate) timeout: Duration,
     /// Where events go.
     pub(crate) events: EventSink,
     /// How many times a file that changes under its upload is started again at once (folder
@@ -207,7 +183,8 @@ pub(crate) async fn send_file(
             None => file.sha1().await?,
         };
         let record = file_record(door, job, &file, known, &sha1.to_hex()).await?;
-        let (endpoint, chunk_size) = endpoint_and_chunk(target, protocol, options.chunk_size);
+        let (endpoint, chunk_size) =
+            endpoint_and_chunk(target, protocol, options.transfer.chunk_size);
         let wanted = NewUpload {
             file: record.id,
             account: job.account,
@@ -245,12 +222,12 @@ pub(crate) async fn send_file(
             sha1,
             remote_path: job.remote.clone(),
             chunk_size,
-            parallel: options.parallel.max(1),
-            chunk_checksums: options.chunk_checksums,
+            options: TransferOptions {
+                parallel: options.transfer.parallel.max(1),
+                ..options.transfer
+            },
             token: options.token.clone(),
             limit: options.limit.clone(),
-            retry: options.retry,
-            timeout: options.timeout,
             events: options.events.clone(),
         };
         let sent = send_and_verify(

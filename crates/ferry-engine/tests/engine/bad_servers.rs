@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ferry_engine::TransferOptions;
 use ferry_engine::home::Home;
 use ferry_engine::rate::RateLimit;
 use ferry_engine::retry::RetryPolicy;
@@ -269,16 +270,18 @@ async fn upload_to(server: &str) -> Attempt {
         token: None,
         remote: None,
         protocol: None,
-        chunk_size: Some(CHUNK),
-        parallel: 1,
-        chunk_checksums: true,
-        limit: RateLimit::unlimited(),
-        retry: RetryPolicy {
-            base: Duration::from_millis(10),
-            max: Duration::from_millis(50),
-            max_attempts: 3,
+        transfer: TransferOptions {
+            chunk_size: Some(CHUNK),
+            parallel: 1,
+            chunk_checksums: true,
+            retry: RetryPolicy {
+                base: Duration::from_millis(10),
+                max: Duration::from_millis(50),
+                max_attempts: 3,
+            },
+            timeout,
         },
-        timeout,
+        limit: RateLimit::unlimited(),
         events: events::discard(),
     };
     let started = Instant::now();

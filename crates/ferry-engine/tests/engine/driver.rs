@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_engine::Event;
+use ferry_engine::TransferOptions;
 use ferry_engine::auth::Credentials;
 use ferry_engine::home::Home;
 use ferry_engine::retry::RetryPolicy;
@@ -91,9 +92,12 @@ async fn quiet_and_retries(timed: &Timed) {
     let quiet = Duration::from_secs(20);
     let options = SyncOptions {
         quiet_period: quiet,
-        retry: RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
+        transfer: TransferOptions {
+            retry: RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            },
+            ..TransferOptions::default()
         },
         file_retry: RetryPolicy {
             base: Duration::from_secs(60),

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferry_engine::TransferOptions;
 use ferry_engine::events::{Event, EventSink};
 use ferry_engine::file::LocalFile;
 use ferry_engine::rate::RateLimit;
@@ -77,16 +78,19 @@ async fn transfer(path: &Path, remote: &str, token: &str) -> (Transfer, Events) 
         sha1,
         remote_path: remote.to_owned(),
         chunk_size: 8 << 20,
-        parallel: 1,
-        chunk_checksums: true,
+        options: TransferOptions {
+            chunk_size: None,
+            parallel: 1,
+            chunk_checksums: true,
+            retry: RetryPolicy {
+                base: Duration::from_millis(5),
+                max: Duration::from_millis(50),
+                max_attempts: 10,
+            },
+            timeout: Duration::from_secs(5),
+        },
         token: Some(Token::new(token)),
         limit: RateLimit::unlimited(),
-        retry: RetryPolicy {
-            base: Duration::from_millis(5),
-            max: Duration::from_millis(50),
-            max_attempts: 10,
-        },
-        timeout: Duration::from_secs(5),
         events: events.sink(),
     };
     (transfer, events)
@@ -245,7 +249,7 @@ async fn a_big_file_survives_thirty_cuts_at_random_offsets() {
     proxy.cut_at(cuts.iter().copied());
     let (mut transfer, events) = transfer(&path, "big.bin", &server.ann).await;
     // Two cuts may land in the same chunk or handshake: a few attempts in a row may fail.
-    transfer.retry.max_attempts = 30;
+    transfer.options.retry.max_attempts = 30;
     let done = upload(&target(proxy.addr()), &transfer, None, &Saved::default())
         .await
         .unwrap();
@@ -266,7 +270,7 @@ async fn a_saved_state_resumes_in_a_later_call_from_the_servers_offset() {
     let (path, bytes) = random_file(dir.path(), "k.bin", 4 * MIB + 7, 5);
     proxy.cut_at([2 * CHUNK + 1000]);
     let (mut transfer, events) = transfer(&path, "k.bin", &server.ann).await;
-    transfer.retry.max_attempts = 1;
+    transfer.options.retry.max_attempts = 1;
     let saved = Saved::default();
     let err = upload(&target(proxy.addr()), &transfer, None, &saved)
         .await
@@ -331,7 +335,7 @@ async fn a_stall_longer_than_the_timeout_is_noticed_and_resumed() {
     let dir = tempfile::tempdir().unwrap();
     let (path, bytes) = random_file(dir.path(), "k.bin", 4 * MIB, 7);
     let (mut transfer, events) = transfer(&path, "k.bin", &server.ann).await;
-    transfer.timeout = Duration::from_millis(400);
+    transfer.options.timeout = Duration::from_millis(400);
     transfer.limit = RateLimit::new(8 * CHUNK);
     let saved = Saved::default();
     let task = {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_engine::Event;
+use ferry_engine::TransferOptions;
 use ferry_engine::auth::Credentials;
 use ferry_engine::home::Home;
 use ferry_engine::sync::status::OverallState;
@@ -50,16 +51,19 @@ fn setup(
         .unwrap();
     let options = SyncOptions {
         quiet_period: Duration::from_millis(200),
-        timeout: Duration::from_secs(3),
         file_retry: ferry_engine::retry::RetryPolicy {
             base: Duration::from_millis(200),
             max: Duration::from_millis(500),
             max_attempts: 0,
         },
-        retry: ferry_engine::retry::RetryPolicy {
-            base: Duration::from_millis(50),
-            max: Duration::from_millis(200),
-            max_attempts: 3,
+        transfer: TransferOptions {
+            timeout: Duration::from_secs(3),
+            retry: ferry_engine::retry::RetryPolicy {
+                base: Duration::from_millis(50),
+                max: Duration::from_millis(200),
+                max_attempts: 3,
+            },
+            ..TransferOptions::default()
         },
         ..SyncOptions::default()
     };
@@ -93,7 +97,7 @@ async fn pausing_stops_uploads_where_the_server_stands_and_resuming_finishes_the
     let server = TestServer::start().await;
     let (_work, home, dir, mut options) = setup(&server.base, None);
     options.rate_limit = Some(256 * 1024);
-    options.chunk_size = Some(64 * 1024);
+    options.transfer.chunk_size = Some(64 * 1024);
     let (file, _) = random_file(&dir, "big.bin", 1 << 20, 3);
     let seen = Seen::default();
     let engine = Engine::start(

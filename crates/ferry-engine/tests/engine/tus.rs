@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferry_engine::TransferOptions;
 use ferry_engine::events::{Event, EventSink};
 use ferry_engine::file::LocalFile;
 use ferry_engine::rate::RateLimit;
@@ -82,16 +83,19 @@ async fn transfer_of(path: &Path, remote: &str, token: &str, events: &Recorded) 
         sha1,
         remote_path: remote.to_owned(),
         chunk_size: MIB,
-        parallel: 1,
-        chunk_checksums: true,
+        options: TransferOptions {
+            chunk_size: None,
+            parallel: 1,
+            chunk_checksums: true,
+            retry: RetryPolicy {
+                base: Duration::from_millis(10),
+                max: Duration::from_millis(200),
+                max_attempts: 10,
+            },
+            timeout: Duration::from_secs(2),
+        },
         token: Some(Token::new(token)),
         limit: RateLimit::unlimited(),
-        retry: RetryPolicy {
-            base: Duration::from_millis(10),
-            max: Duration::from_millis(200),
-            max_attempts: 10,
-        },
-        timeout: Duration::from_secs(2),
         events: events.sink(),
     }
 }
@@ -108,7 +112,7 @@ async fn send_all(
 ) -> (Result<Transferred, EngineError>, Vec<ResumeState>) {
     let mut states = Vec::new();
     let result = send(
-        &http_client(transfer.timeout),
+        &http_client(transfer.options.timeout),
         target,
         transfer,
         resume,
@@ -133,7 +137,7 @@ fn spawn_send(
     let (target, transfer) = (target.clone(), transfer.clone());
     let task = tokio::spawn(async move {
         send(
-            &http_client(transfer.timeout),
+            &http_client(transfer.options.timeout),
             &target,
             &transfer,
             None,
@@ -221,7 +225,7 @@ async fn a_large_file_goes_up_as_three_parallel_partial_uploads() {
     let (path, bytes) = random_file(dir.path(), "big.bin", 3 * MIB_LEN + 7, 3);
     let events = Recorded::default();
     let mut transfer = transfer_of(&path, "deep/big.bin", &server.ann, &events).await;
-    transfer.parallel = 3;
+    transfer.options.parallel = 3;
     transfer.chunk_size = MIB / 2;
     let (result, states) = send_all(&tus_target(&server, None).await, &transfer, None).await;
     assert_eq!(result.unwrap().bytes_sent, bytes.len() as u64);
@@ -243,7 +247,7 @@ async fn resumes_from_a_saved_state_after_giving_up_on_a_cut() {
     let (path, bytes) = random_file(dir.path(), "r.bin", 4 * MIB_LEN, 4);
     let events = Recorded::default();
     let mut transfer = transfer_of(&path, "r.bin", &server.ann, &events).await;
-    transfer.retry.max_attempts = 1;
+    transfer.options.retry.max_attempts = 1;
     let target = tus_target(&server, Some(&proxy)).await;
     proxy.cut_at([2 * MIB + MIB / 2]);
     let (result, states) = send_all(&target, &transfer, None).await;
@@ -261,7 +265,7 @@ async fn resumes_from_a_saved_state_after_giving_up_on_a_cut() {
         "two whole chunks were confirmed"
     );
 
-    transfer.retry.max_attempts = 10;
+    transfer.options.retry.max_attempts = 10;
     let (result, _) = send_all(&target, &transfer, Some(&saved)).await;
     let done = result.unwrap();
     assert_eq!(
@@ -322,7 +326,7 @@ async fn parallel_partial_uploads_survive_cuts_and_resend_at_most_a_chunk_per_cu
     let (path, bytes) = random_file(dir.path(), "parts.bin", 12 * MIB_LEN, 13);
     let events = Recorded::default();
     let mut transfer = transfer_of(&path, "parts.bin", &server.ann, &events).await;
-    transfer.parallel = 3;
+    transfer.options.parallel = 3;
     let target = tus_target(&server, Some(&proxy)).await;
     let cuts = [
         MIB / 3,
@@ -403,7 +407,7 @@ async fn a_stalled_link_is_noticed_within_the_timeout_and_the_upload_completes()
     let (path, bytes) = random_file(dir.path(), "stall.bin", 6 * MIB_LEN, 8);
     let events = Recorded::default();
     let mut transfer = transfer_of(&path, "stall.bin", &server.ann, &events).await;
-    transfer.timeout = Duration::from_secs(1);
+    transfer.options.timeout = Duration::from_secs(1);
     let target = tus_target(&server, Some(&proxy)).await;
     proxy.throttle(Some(4 * MIB));
     let (task, mut rx) = spawn_send(&target, &transfer);
@@ -486,9 +490,9 @@ async fn a_chunk_slower_than_the_timeout_is_not_a_dead_link() {
     let mut transfer = transfer_of(&path, "slow.bin", &server.ann, &events).await;
     // Each 1 MiB chunk takes 2 s at 512 KiB/s, longer than the 1.5 s timeout; 1.5 s also
     // leaves a busy machine time to answer once the last byte is in.
-    transfer.timeout = Duration::from_millis(1500);
+    transfer.options.timeout = Duration::from_millis(1500);
     transfer.limit = RateLimit::new(MIB / 2);
-    transfer.retry.max_attempts = 2;
+    transfer.options.retry.max_attempts = 2;
     let (result, _) = send_all(&tus_target(&server, None).await, &transfer, None).await;
     result.expect("a chunk that takes 2 s to send is not cut off by a 1.5 s timeout");
     assert!(events.retries().is_empty(), "{:?}", events.retries());

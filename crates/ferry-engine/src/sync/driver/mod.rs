@@ -109,7 +109,7 @@ impl Driver {
             user_events(event);
         });
         let shared = Arc::new(job::Shared {
-            http: crate::transport::tus::http_client(options.timeout),
+            http: crate::transport::tus::http_client(options.transfer.timeout),
             door: door.clone(),
             credentials,
             targets: tokio::sync::Mutex::default(),
@@ -335,7 +335,7 @@ impl Driver {
             let spec = job::JobSpec::new(&folder.info, &start);
             let mut options = job::send_options(&self.options, &self.limit, &self.events);
             if !start.parallel {
-                options.parallel = 1;
+                options.transfer.parallel = 1;
             }
             let shared = Arc::clone(&self.shared);
             let ended = self.ended.clone();

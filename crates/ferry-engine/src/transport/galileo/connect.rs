@@ -83,7 +83,7 @@ pub(super) async fn connect(
         )
         .await
     };
-    let timeout = transfer.timeout;
+    let timeout = transfer.options.timeout;
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok((socket, _))) => Ok((socket, activity)),
         Ok(Err(err)) => Err(connect_error(&server, err)),

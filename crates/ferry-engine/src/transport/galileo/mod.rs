@@ -71,7 +71,7 @@ pub fn saved_upload(state: &ResumeState, size: u64) -> Option<&str> {
 /// retried), [`EngineError::FileChanged`] (the file changed; nothing was finished with
 /// mixed bytes; the caller starts a new upload with the new content and forgets `resume`),
 /// [`EngineError::Galileo`] (the server refused in a way retrying cannot fix),
-/// [`EngineError::GaveUp`] (`transfer.retry.max_attempts` failed attempts in a row without
+/// [`EngineError::GaveUp`] (`transfer.options.retry.max_attempts` failed attempts in a row without
 /// the server confirming a byte beyond the most it ever had, or a second fresh start), [`EngineError::File`] (the file cannot be read).
 #[tracing::instrument(skip_all, fields(path = %transfer.remote_path, server = %target.url), err)]
 pub async fn send(
@@ -130,13 +130,13 @@ pub async fn send(
                 });
             }
             Recovery::Retry => {
-                if transfer.retry.exhausted(failures) {
+                if transfer.options.retry.exhausted(failures) {
                     return Err(EngineError::GaveUp {
                         attempts: failures,
                         last: Box::new(error),
                     });
                 }
-                let delay = transfer.retry.next_delay(failures);
+                let delay = transfer.options.retry.next_delay(failures);
                 tracing::debug!(error = %error, ?delay, "GalileoSend attempt failed; retrying");
                 run.emit(Event::Retrying {
                     path: run.path(),

@@ -72,12 +72,13 @@ impl<'r, 'a> Session<'r, 'a> {
         };
         let result = session.drive(&mut socket).await;
         // A courtesy close; the connection may be gone already.
-        let _ = tokio::time::timeout(session.run.transfer.timeout, socket.close(None)).await;
+        let _ =
+            tokio::time::timeout(session.run.transfer.options.timeout, socket.close(None)).await;
         result.map_err(|failure| (session.progressed, failure))
     }
 
     async fn drive(&mut self, socket: &mut Socket) -> Result<(), Failure> {
-        let timeout = self.run.transfer.timeout;
+        let timeout = self.run.transfer.options.timeout;
         loop {
             // Events first: the caller records a confirmation before more is sent.
             while let Some(event) = self.client.poll_event() {
@@ -243,7 +244,7 @@ impl<'r, 'a> Session<'r, 'a> {
 
     /// Nothing moved within the timeout: the link counts as dead.
     fn silent(&self) -> Failure {
-        let timeout = self.run.transfer.timeout;
+        let timeout = self.run.transfer.options.timeout;
         tracing::debug!(?timeout, "GalileoSend link silent");
         Failure::retry(EngineError::unreachable(
             &self.run.server(),

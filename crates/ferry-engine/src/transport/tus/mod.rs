@@ -93,7 +93,7 @@ pub async fn send(
         file: &transfer.file,
         token: transfer.token.as_ref(),
         limit: &transfer.limit,
-        timeout: transfer.timeout,
+        timeout: transfer.options.timeout,
         sent: Arc::clone(&sent),
     };
     let location = driver.run(&mut upload, &wire, on_confirmed).await?;
@@ -202,9 +202,12 @@ impl Driver<'_> {
             .map_err(|e| EngineError::Bug(format!("the tus metadata of the upload: {e}")))?;
         options.metadata = metadata;
         options.chunk_size = transfer.chunk_size.max(1);
-        options.checksum = transfer.chunk_checksums.then_some(ChecksumAlgorithm::Sha1);
+        options.checksum = transfer
+            .options
+            .chunk_checksums
+            .then_some(ChecksumAlgorithm::Sha1);
         options.creation_with_upload = true;
-        options.parallel = transfer.parallel.max(1);
+        options.parallel = transfer.options.parallel.max(1);
         Ok(options)
     }
 
@@ -252,13 +255,13 @@ impl Driver<'_> {
     /// Counts a failed attempt: gives up, or pauses before the next one.
     fn failed(&mut self, err: EngineError) -> Result<(), EngineError> {
         self.failures += 1;
-        if self.transfer.retry.exhausted(self.failures) {
+        if self.transfer.options.retry.exhausted(self.failures) {
             return Err(EngineError::GaveUp {
                 attempts: self.failures,
                 last: Box::new(err),
             });
         }
-        let delay = self.transfer.retry.next_delay(self.failures);
+        let delay = self.transfer.options.retry.next_delay(self.failures);
         tracing::debug!(attempt = self.failures, ?delay, error = %err, "retrying");
         (self.transfer.events)(Event::Retrying {
             path: self.path.clone(),
