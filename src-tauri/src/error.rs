@@ -157,9 +157,9 @@ mod tests {
         EngineError::unreachable("https://files.example", kind, reason)
     }
 
-    #[test]
-    fn engine_errors_map_to_the_codes_of_the_contract() {
-        let cases: Vec<(EngineError, ErrorCode)> = vec![
+    /// Sign-in and network failures, with the codes the window gets for them.
+    fn sign_in_and_network_cases() -> Vec<(EngineError, ErrorCode)> {
+        vec![
             (
                 EngineError::WrongPassword {
                     server: "s".into(),
@@ -203,6 +203,12 @@ mod tests {
                 ),
                 ErrorCode::Unreachable,
             ),
+        ]
+    }
+
+    /// The other failures, with their codes.
+    fn other_cases() -> Vec<(EngineError, ErrorCode)> {
+        vec![
             (
                 EngineError::TooManyAttempts {
                     server: "s".into(),
@@ -253,8 +259,12 @@ mod tests {
                 EngineError::FileChanged { path: "/a".into() },
                 ErrorCode::Internal,
             ),
-        ];
-        for (err, code) in cases {
+        ]
+    }
+
+    #[test]
+    fn engine_errors_map_to_the_codes_of_the_contract() {
+        for (err, code) in sign_in_and_network_cases().into_iter().chain(other_cases()) {
             let shown = format!("{err:?}");
             let crossed = CommandError::from(err);
             assert_eq!(crossed.code, code, "{shown}");
