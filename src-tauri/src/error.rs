@@ -79,6 +79,7 @@ fn code_of(err: &EngineError) -> ErrorCode {
         | EngineError::Bug(_)
         // The server's own words say what it showed instead.
         | EngineError::NotStored { .. }
+        | EngineError::ForeignOrigin { .. }
         // Another Ferry syncs this home: its message says which and what to do.
         | EngineError::Busy { .. }
         // Its message says when to try again: the window shows it as it is.

@@ -8,7 +8,8 @@
 //!   drivers of the sans-IO machines in [`ferry_proto`], with retries.
 //! - [`file`]: a local file's facts, sha1 and ranges; noticing that it changed.
 //! - [`retry`], [`rate`]: backoff with jitter, and the rate limit shared by all uploads.
-//! - [`secret`]: the bearer token type that never shows itself.
+//! - [`secret`]: the bearer token type that never shows itself; [`origin`]: the one origin
+//!   a token may go to.
 //! - [`home`]: the home directory and its journal; [`journal`]: the one door async code
 //!   goes through to the journal (a thread of its own, group commit); [`resume`]: saved machine state as
 //!   journal rows and back.
@@ -39,6 +40,7 @@ pub mod events;
 pub mod file;
 pub mod home;
 pub mod journal;
+pub mod origin;
 pub mod rate;
 pub mod resume;
 pub mod retry;

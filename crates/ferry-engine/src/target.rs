@@ -13,7 +13,11 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::EngineError;
+use crate::origin::TokenOrigin;
 use crate::secret::Token;
+
+/// The most bytes of `/api/v1/info` read: a real one is a few hundred.
+const INFO_MAX: usize = 64 * 1024;
 
 /// A tus endpoint and what it offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +147,10 @@ impl Target {
         if !reply.status().is_success() {
             return Ok(None);
         }
-        let Ok(info) = reply.json::<Info>().await else {
+        let body = crate::transport::capped_body(reply, INFO_MAX)
+            .await
+            .map_err(|e| e.into_engine(url))?;
+        let Ok(info) = serde_json::from_slice::<Info>(&body) else {
             return Ok(None);
         };
         if info.server != "ferry-server" {
@@ -190,6 +197,14 @@ impl Target {
             }
             None => None,
         };
+        // The token signed in here goes only here: endpoints elsewhere are refused.
+        let origin = TokenOrigin::of(base);
+        if let Some(tus) = &tus {
+            origin.check(&tus.endpoint, "the tus endpoint in /api/v1/info")?;
+        }
+        if let Some(galileo) = &galileo {
+            origin.check(&galileo.url, "the GalileoSend endpoint in /api/v1/info")?;
+        }
         Ok(Some(Self {
             server: url.to_owned(),
             ferry_server: true,

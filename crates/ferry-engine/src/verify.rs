@@ -86,7 +86,7 @@ async fn listing(
     if let Some(token) = token {
         request = request.bearer_auth(token.expose());
     }
-    let mut reply = request
+    let reply = request
         .send()
         .await
         .map_err(|e| EngineError::network(&target.server, &e))?;
@@ -102,20 +102,15 @@ async fn listing(
             format!("it answered {status} when asked which files it holds at {remote:?}"),
         ));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = reply
-        .chunk()
+    let body = crate::transport::capped_body(reply, MAX_LISTING)
         .await
-        .map_err(|e| EngineError::network(&target.server, &e))?
-    {
-        if body.len() + chunk.len() > MAX_LISTING {
-            return Err(answered(
+        .map_err(|e| match e {
+            crate::transport::CappedError::TooLarge { .. } => answered(
                 NetworkFailure::BadAnswer,
                 format!("its listing of {remote:?} is larger than {MAX_LISTING} bytes"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+            ),
+            other @ crate::transport::CappedError::Network(_) => other.into_engine(&target.server),
+        })?;
     let files: Vec<Listed> = serde_json::from_slice(&body).map_err(|e| {
         answered(
             NetworkFailure::BadAnswer,

@@ -9,6 +9,10 @@ use url::Url;
 
 use crate::error::EngineError;
 use crate::secret::Token;
+use crate::transport::capped_body;
+
+/// The most bytes of a sign-in or sign-out answer read (a real one is a few hundred).
+const ANSWER_MAX: usize = 64 * 1024;
 
 /// How long a sign-in or sign-out request may take before Ferry gives up on the server.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -111,7 +115,9 @@ pub async fn login(
         reason,
     };
     if status.is_success() {
-        let body = reply.bytes().await.map_err(|e| network(server, &e))?;
+        let body = capped_body(reply, ANSWER_MAX)
+            .await
+            .map_err(|e| e.into_engine(server))?;
         // The parse error is not shown: it may quote the body, and the body is the token.
         let token = serde_json::from_slice::<Issued>(&body)
             .ok()
@@ -129,7 +135,9 @@ pub async fn login(
         reqwest::StatusCode::UNAUTHORIZED => {
             // Only a ferry-server's own refusal means the password was wrong; a 401 without
             // its `{error, code}` comes from something else in front of or instead of one.
-            let body = reply.bytes().await.map_err(|e| network(server, &e))?;
+            let body = capped_body(reply, ANSWER_MAX)
+                .await
+                .map_err(|e| e.into_engine(server))?;
             match serde_json::from_slice::<ServerError>(&body) {
                 Ok(refusal) => {
                     tracing::debug!(code = %refusal.code, error = %refusal.error, "sign-in refused");
@@ -202,7 +210,9 @@ pub async fn logout(
         .map_err(|e| network(server, &e))?;
     let status = reply.status();
     if status.is_success() {
-        let body = reply.bytes().await.map_err(|e| network(server, &e))?;
+        let body = capped_body(reply, ANSWER_MAX)
+            .await
+            .map_err(|e| e.into_engine(server))?;
         if serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_object()) {
             tracing::info!("token revoked");
             return Ok(Logout {

@@ -166,6 +166,19 @@ pub enum EngineError {
         /// What the server showed instead.
         reason: String,
     },
+    /// A server pointed a request that would carry the token to another origin (another
+    /// scheme, host or port): refused, the token goes only where it was issued.
+    #[error(
+        "{what} points to {url}, outside {origin}, the server the sign-in is for; Ferry sends the token only there and did not follow it: ask the server's operator to serve uploads from {origin}"
+    )]
+    ForeignOrigin {
+        /// What pointed there (`the upload's Location`, `a redirect`, ...).
+        what: String,
+        /// Where it pointed (without user, password or query).
+        url: String,
+        /// The origin the token is for.
+        origin: String,
+    },
     /// Gave up after retrying.
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp {
@@ -260,6 +273,8 @@ impl EngineError {
             | Self::Watch { .. }
             // Sending the same bytes again to the same place would end the same way.
             | Self::NotStored { .. }
+            // The server's own answer: asking again gets the same one.
+            | Self::ForeignOrigin { .. }
             | Self::GaveUp { .. } => false,
         }
     }

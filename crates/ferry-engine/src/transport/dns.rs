@@ -42,5 +42,7 @@ impl reqwest::dns::Resolve for Resolver {
 /// A reqwest client builder that resolves names through [`lookup`]; every client of the
 /// engine starts from it.
 pub fn client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder().dns_resolver(Arc::new(Resolver))
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(Resolver))
+        .redirect(crate::origin::redirect_policy())
 }

@@ -2,6 +2,7 @@
 //!
 //! - `tus`: tus 1.0.0 over reqwest, bodies streamed from the file.
 //! - `galileo`: GalileoSend over tokio-tungstenite.
+//! - `capped`: answers read with a size cap.
 //! - `dns`: the name lookups of both, whose failures can be told apart by type.
 //! - `watchdog`: the one rule of both for a dead link: nothing moved for the timeout.
 //!
@@ -9,6 +10,7 @@
 //! [`ResumeState`], report every confirmation to the caller (who records it in the journal)
 //! and retry what can be retried themselves. They know nothing of the journal or the UI.
 
+mod capped;
 pub mod dns;
 pub mod galileo;
 pub mod tus;
@@ -18,6 +20,8 @@ use std::time::Duration;
 
 use ferry_proto::checksum::Checksum;
 pub use ferry_proto::tus::ResumeState;
+
+pub use self::capped::{CappedError, capped_body};
 
 use crate::error::EngineError;
 

@@ -126,6 +126,17 @@ pub enum TusError {
         /// The offset it reports now.
         reported: u64,
     },
+    /// The server acknowledged a PATCH with a body but kept none of its bytes: counted as a
+    /// failed attempt, so a server that never moves its offset is given up on.
+    #[error(
+        "the server acknowledged {sent} bytes at offset {offset} but kept none of them (Upload-Offset stayed at {offset}); asking it again"
+    )]
+    NoProgress {
+        /// The offset the PATCH started at, which the server reported again.
+        offset: u64,
+        /// The bytes the PATCH carried.
+        sent: u64,
+    },
     /// Every partial upload is complete, but the final upload joining them is not (yet).
     #[error(
         "the server holds {reported} bytes of the final upload joining the partial uploads, not the {length} of the file; asking again"
@@ -210,6 +221,7 @@ impl TusError {
             | Self::MissingHeader { .. }
             | Self::BadHeader { .. }
             | Self::OffsetWentBackwards { .. }
+            | Self::NoProgress { .. }
             | Self::FinalIncomplete { .. } => Recovery::Retry,
         }
     }

@@ -92,6 +92,7 @@ pub async fn send(
         http,
         file: &transfer.file,
         token: transfer.token.as_ref(),
+        origin: crate::origin::TokenOrigin::of(&target.endpoint),
         limit: &transfer.limit,
         timeout: transfer.options.timeout,
         sent: Arc::clone(&sent),

@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
-use ferry_proto::tus::{Request, RequestId, Response};
+use ferry_proto::tus::{Request, RequestId, RequestKind, Response};
 
 use crate::error::network::classify;
 use crate::error::{EngineError, NetworkFailure, with_causes};
 use crate::file::LocalFile;
+use crate::origin::TokenOrigin;
 use crate::rate::RateLimit;
 use crate::secret::Token;
 use crate::transport::watchdog::Activity;
@@ -47,6 +48,8 @@ pub(super) struct Wire<'a> {
     pub(super) http: &'a reqwest::Client,
     pub(super) file: &'a LocalFile,
     pub(super) token: Option<&'a Token>,
+    /// Where the token may go (the endpoint's origin): a request elsewhere is refused.
+    pub(super) origin: TokenOrigin,
     pub(super) limit: &'a RateLimit,
     /// How long the link may show no sign of life before the request counts as lost.
     pub(super) timeout: Duration,
@@ -59,6 +62,16 @@ impl Wire<'_> {
     /// answer, giving up when the link stays quiet for the timeout.
     pub(super) async fn exchange(&self, mut request: Request) -> (RequestId, Outcome) {
         let id = request.id;
+        if self.token.is_some() {
+            let what = match request.kind {
+                RequestKind::Create => "the tus endpoint",
+                RequestKind::Discover => "the tus server",
+                _ => "the upload's Location",
+            };
+            if let Err(err) = self.origin.check(&request.url, what) {
+                return (id, Outcome::Local(err));
+            }
+        }
         let body = request.body.clone();
         let mut held = None;
         if let Some(body) = &body {

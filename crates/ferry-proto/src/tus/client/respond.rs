@@ -188,6 +188,12 @@ impl Upload {
             header: "Upload-Offset",
         })?;
         let (min, max) = (pending.offset, pending.offset + pending.body_len);
+        if reported == min && pending.body_len > 0 {
+            return Err(TusError::NoProgress {
+                offset: reported,
+                sent: pending.body_len,
+            });
+        }
         if !(min..=max).contains(&reported) {
             return Err(TusError::OffsetOutOfRange {
                 request: kind,
