@@ -9,6 +9,7 @@ mod auth;
 mod bad_servers;
 mod driver;
 mod galileo;
+mod hostile;
 mod service;
 mod support;
 mod sync;

@@ -62,15 +62,9 @@ impl Wire<'_> {
     /// answer, giving up when the link stays quiet for the timeout.
     pub(super) async fn exchange(&self, mut request: Request) -> (RequestId, Outcome) {
         let id = request.id;
-        if self.token.is_some() {
-            let what = match request.kind {
-                RequestKind::Create => "the tus endpoint",
-                RequestKind::Discover => "the tus server",
-                _ => "the upload's Location",
-            };
-            if let Err(err) = self.origin.check(&request.url, what) {
-                return (id, Outcome::Local(err));
-            }
+        let url = request.url.clone();
+        if let Some(refused) = self.off_origin(&request) {
+            return (id, Outcome::Local(refused));
         }
         let body = request.body.clone();
         let mut held = None;
@@ -143,7 +137,10 @@ impl Wire<'_> {
             Ok::<_, reqwest::Error>(answer)
         };
         let outcome = match activity.within(self.timeout, exchange).await {
-            Some(Ok(answer)) => Outcome::Answer(answer),
+            Some(Ok(answer)) => match self.redirected_elsewhere(&url, &answer) {
+                Some(refused) => Outcome::Local(refused),
+                None => Outcome::Answer(answer),
+            },
             Some(Err(err)) => match local.lock().unwrap_or_else(PoisonError::into_inner).take() {
                 Some(local) => Outcome::Local(local),
                 None => Outcome::Lost(classify(&err), with_causes(&err)),
@@ -157,6 +154,33 @@ impl Wire<'_> {
             ),
         };
         (id, outcome)
+    }
+}
+
+impl Wire<'_> {
+    /// A request that would carry the token off its origin, as the error that refuses it.
+    fn off_origin(&self, request: &Request) -> Option<EngineError> {
+        self.token?;
+        let what = match request.kind {
+            RequestKind::Create => "the tus endpoint",
+            RequestKind::Discover => "the tus server",
+            _ => "the upload's Location",
+        };
+        self.origin.check(&request.url, what).err()
+    }
+
+    /// A redirect (not followed: see [`crate::origin::redirect_policy`]) to another origin,
+    /// as the error that names it when the request carried the token.
+    fn redirected_elsewhere(&self, url: &url::Url, answer: &Response) -> Option<EngineError> {
+        if self.token.is_none() || !answer.status.is_redirection() {
+            return None;
+        }
+        let target = answer
+            .headers
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|location| url.join(location).ok())?;
+        self.origin.check(&target, "a redirect").err()
     }
 }
 

@@ -1,0 +1,485 @@
+//! Servers that try to fool, leak from or hang Ferry (issue "No server can fool, leak from or
+//! hang Ferry"): the whole one-shot upload (`upload_file`, with its journal and a token)
+//! against raw listeners on 127.0.0.1 that record every byte they receive.
+//!
+//! - The token stays with its origin: a `Location`, a redirect or an `/api/v1/info` endpoint
+//!   on another port is refused, and the other listener never hears the token (it is
+//!   grepped for in everything that listener received).
+//! - Every loop is bounded: offsets that never move, the same 5xx forever, endless 409s end
+//!   in a given-up error after the retry policy's attempts, with the PATCHes counted.
+//! - Answers are read with caps: huge headers and endless bodies end in a clear error.
+//!
+//! Each case also checks that the journal records nothing as uploaded.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_engine::home::Home;
+use ferry_engine::rate::RateLimit;
+use ferry_engine::retry::RetryPolicy;
+use ferry_engine::upload::{UploadRequest, upload_file};
+use ferry_engine::{EngineError, Token, TransferOptions, events};
+use ferry_proto::tus::TusError;
+use ferry_store::{HistoryQuery, Outcome};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::random_file;
+
+/// The token the uploads carry: grepped for on listeners that must never see it.
+const CANARY: &str = "tok-CANARY-4f1d9b";
+/// The test file's size: four chunks.
+const SIZE: u64 = 4096;
+/// Bytes per PATCH.
+const CHUNK: u64 = 1024;
+/// Failed attempts in a row before giving up.
+const ATTEMPTS: u32 = 3;
+/// Far more than three quick retries need; a hang or an endless loop fails here.
+const BOUND: Duration = Duration::from_secs(20);
+
+/// One request as a fake listener read it.
+#[derive(Debug, Clone)]
+struct Head {
+    method: String,
+    path: String,
+    /// `Upload-Offset`, if sent and numeric.
+    offset: Option<u64>,
+    body_len: u64,
+}
+
+/// What a listener answers: bytes to write, then the connection closes.
+type Answer = Arc<dyn Fn(&Head) -> Vec<u8> + Send + Sync>;
+
+/// Everything a listener received, raw, and the requests it read.
+#[derive(Clone, Default)]
+struct Heard {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    requests: Arc<Mutex<Vec<Head>>>,
+}
+
+impl Heard {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
+    }
+
+    fn count(&self, method: &str) -> usize {
+        let requests = self.requests.lock().unwrap();
+        requests.iter().filter(|r| r.method == method).count()
+    }
+
+    fn assert_never_heard_the_token(&self, who: &str) {
+        let text = self.text();
+        assert!(
+            !text.contains(CANARY),
+            "{who} received the token, which is not for it:\n{text}"
+        );
+    }
+}
+
+fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n");
+    for (name, value) in headers {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    let _ = write!(out, "Content-Length: {}\r\n\r\n{body}", body.len());
+    out.into_bytes()
+}
+
+fn offset_reply(offset: u64) -> Vec<u8> {
+    http(
+        "204 No Content",
+        &[("Upload-Offset", offset.to_string())],
+        "",
+    )
+}
+
+/// A plain tus server's answers (creation, no checksums), its uploads at `/files/f1`.
+fn plain_tus(head: &Head) -> Vec<u8> {
+    match head.method.as_str() {
+        "GET" => http("404 Not Found", &[], "not found"),
+        "OPTIONS" => http(
+            "204 No Content",
+            &[
+                ("Tus-Version", "1.0.0".into()),
+                ("Tus-Extension", "creation".into()),
+            ],
+            "",
+        ),
+        "POST" => http("201 Created", &[("Location", "/files/f1".into())], ""),
+        "HEAD" => http(
+            "200 OK",
+            &[
+                ("Upload-Offset", "0".into()),
+                ("Upload-Length", SIZE.to_string()),
+                ("Cache-Control", "no-store".into()),
+            ],
+            "",
+        ),
+        "PATCH" => offset_reply(head.offset.unwrap_or(0) + head.body_len),
+        _ => http("405 Method Not Allowed", &[], ""),
+    }
+}
+
+/// Reads one request, recording its bytes; `None` if the client went away.
+async fn read_request(stream: &mut BufReader<TcpStream>, log: &Heard) -> Option<Head> {
+    let mut line = String::new();
+    stream.read_line(&mut line).await.ok()?;
+    log.bytes.lock().unwrap().extend_from_slice(line.as_bytes());
+    let mut words = line.split_whitespace();
+    let method = words.next()?.to_owned();
+    let path = words.next()?.to_owned();
+    let (mut offset, mut length, mut chunked) = (None, 0u64, false);
+    loop {
+        line.clear();
+        stream.read_line(&mut line).await.ok()?;
+        log.bytes.lock().unwrap().extend_from_slice(line.as_bytes());
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        let value = value.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "upload-offset" => offset = value.parse().ok(),
+            "content-length" => length = value.parse().ok()?,
+            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
+            _ => {}
+        }
+    }
+    let body_len = if chunked {
+        let mut total = 0;
+        loop {
+            line.clear();
+            stream.read_line(&mut line).await.ok()?;
+            let len = u64::from_str_radix(line.trim(), 16).ok()?;
+            let mut piece = vec![0u8; usize::try_from(len + 2).ok()?];
+            stream.read_exact(&mut piece).await.ok()?;
+            log.bytes.lock().unwrap().extend_from_slice(&piece);
+            if len == 0 {
+                break total;
+            }
+            total += len;
+        }
+    } else {
+        let mut body = vec![0u8; usize::try_from(length).ok()?];
+        stream.read_exact(&mut body).await.ok()?;
+        log.bytes.lock().unwrap().extend_from_slice(&body);
+        length
+    };
+    let head = Head {
+        method,
+        path,
+        offset,
+        body_len,
+    };
+    log.requests.lock().unwrap().push(head.clone());
+    Some(head)
+}
+
+/// A listener on 127.0.0.1 port 0 that records what it receives and answers with `answer`.
+async fn listener(answer: Answer) -> (SocketAddr, Heard) {
+    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let heard = Heard::default();
+    let kept = heard.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = socket.accept().await {
+            let (answer, heard) = (Arc::clone(&answer), kept.clone());
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                let Some(request) = read_request(&mut stream, &heard).await else {
+                    return;
+                };
+                let _ = stream.get_mut().write_all(&answer(&request)).await;
+                let _ = stream.get_mut().shutdown().await;
+            });
+        }
+    });
+    (addr, heard)
+}
+
+/// A second origin (another port) that plays a willing tus server and records everything.
+async fn elsewhere() -> (SocketAddr, Heard) {
+    listener(Arc::new(plain_tus)).await
+}
+
+/// The result of one upload with the token, after checking the journal shows nothing done.
+async fn upload_with_token(server: &str) -> EngineError {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = random_file(dir.path(), "f.bin", usize::try_from(SIZE).unwrap(), 9);
+    let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
+    let timeout = Duration::from_secs(2);
+    let http = ferry_engine::transport::tus::http_client(timeout);
+    let request = UploadRequest {
+        file,
+        server: server.to_owned(),
+        user: String::new(),
+        token: Some(Token::new(CANARY)),
+        remote: None,
+        protocol: None,
+        transfer: TransferOptions {
+            chunk_size: Some(CHUNK),
+            parallel: 1,
+            chunk_checksums: true,
+            retry: RetryPolicy {
+                base: Duration::from_millis(10),
+                max: Duration::from_millis(50),
+                max_attempts: ATTEMPTS,
+            },
+            timeout,
+        },
+        limit: RateLimit::unlimited(),
+        events: events::discard(),
+    };
+    let result = tokio::time::timeout(BOUND, upload_file(&home, &http, &request))
+        .await
+        .unwrap_or_else(|_| panic!("the upload to {server} did not end within {BOUND:?}"));
+    let history = home
+        .journal()
+        .unwrap()
+        .history(&HistoryQuery::default())
+        .unwrap();
+    assert!(
+        history.iter().all(|h| h.outcome != Outcome::Uploaded),
+        "a hostile server must not get an upload recorded as done: {history:?}"
+    );
+    let err = result.expect_err("a hostile server got the upload finished");
+    let shown = err.to_string();
+    assert!(
+        !shown.contains(CANARY),
+        "the token is in the error: {shown}"
+    );
+    err
+}
+
+fn says(err: &EngineError, needles: &[&str]) {
+    let text = err.to_string();
+    for needle in needles {
+        assert!(
+            text.contains(needle),
+            "the message should say {needle:?}: {text}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The token stays with its origin
+
+#[tokio::test]
+async fn a_location_on_another_port_is_refused_and_the_token_stays_home() {
+    let (other, heard) = elsewhere().await;
+    let location = format!("http://{other}/files/f1");
+    let (home, _) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
+        "POST" => http("201 Created", &[("Location", location.clone())], ""),
+        _ => plain_tus(head),
+    }))
+    .await;
+    let err = upload_with_token(&format!("http://{home}/files/")).await;
+    assert!(matches!(err, EngineError::ForeignOrigin { .. }), "{err}");
+    assert!(err.is_permanent(), "asking again gets the same Location");
+    says(
+        &err,
+        &[
+            "the upload's Location",
+            &format!("http://{other}/files/f1"),
+            &format!("http://{home}"),
+        ],
+    );
+    heard.assert_never_heard_the_token("the other origin");
+    assert_eq!(
+        heard.count("PATCH") + heard.count("HEAD"),
+        0,
+        "nothing went there"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let (other, heard) = elsewhere().await;
+    let target = format!("http://{other}/files/");
+    let (home, _) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
+        "POST" => http(
+            "307 Temporary Redirect",
+            &[("Location", target.clone())],
+            "",
+        ),
+        _ => plain_tus(head),
+    }))
+    .await;
+    let err = upload_with_token(&format!("http://{home}/files/")).await;
+    assert!(matches!(err, EngineError::ForeignOrigin { .. }), "{err}");
+    says(&err, &["a redirect", &format!("http://{other}/files/")]);
+    heard.assert_never_heard_the_token("the redirect's target");
+    assert!(
+        heard.requests.lock().unwrap().is_empty(),
+        "nothing followed the redirect"
+    );
+}
+
+#[tokio::test]
+async fn an_info_endpoint_on_another_origin_is_refused() {
+    let (other, heard) = elsewhere().await;
+    let info = format!(
+        r#"{{"server":"ferry-server","protocols":{{"tus":{{"endpoint":"http://{other}/files/","extensions":["creation"]}}}}}}"#
+    );
+    let (home, _) = listener(Arc::new(move |head: &Head| {
+        if head.method == "GET" && head.path == "/api/v1/info" {
+            http(
+                "200 OK",
+                &[("Content-Type", "application/json".into())],
+                &info,
+            )
+        } else {
+            http("404 Not Found", &[], "")
+        }
+    }))
+    .await;
+    let err = upload_with_token(&format!("http://{home}/")).await;
+    assert!(matches!(err, EngineError::ForeignOrigin { .. }), "{err}");
+    says(
+        &err,
+        &[
+            "the tus endpoint in /api/v1/info",
+            &format!("http://{home}"),
+        ],
+    );
+    heard.assert_never_heard_the_token("the endpoint /api/v1/info named");
+    assert!(heard.requests.lock().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Every loop bounded
+
+/// The error behind a given-up upload, with the attempts it took.
+fn gave_up(err: &EngineError) -> (u32, &TusError) {
+    match err {
+        EngineError::GaveUp { attempts, last } => match last.as_ref() {
+            EngineError::Tus { source, .. } => (*attempts, source),
+            other => panic!("expected a tus error behind the give-up, got: {other}"),
+        },
+        other => panic!("expected the engine to give up after retrying, got: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn an_offset_that_never_moves_is_given_up_after_the_attempts() {
+    let (home, heard) = listener(Arc::new(|head: &Head| match head.method.as_str() {
+        "PATCH" => offset_reply(head.offset.unwrap_or(0)),
+        _ => plain_tus(head),
+    }))
+    .await;
+    let err = upload_with_token(&format!("http://{home}/files/")).await;
+    let (attempts, last) = gave_up(&err);
+    assert_eq!(attempts, ATTEMPTS);
+    assert!(
+        matches!(last, TusError::NoProgress { offset: 0, .. }),
+        "{err}"
+    );
+    says(&err, &["kept none of them"]);
+    assert_eq!(
+        heard.count("PATCH"),
+        ATTEMPTS as usize,
+        "one PATCH per attempt"
+    );
+}
+
+#[tokio::test]
+async fn the_same_5xx_forever_is_given_up_after_the_attempts() {
+    let (home, heard) = listener(Arc::new(|head: &Head| match head.method.as_str() {
+        "PATCH" => http("503 Service Unavailable", &[], "down for maintenance"),
+        _ => plain_tus(head),
+    }))
+    .await;
+    let err = upload_with_token(&format!("http://{home}/files/")).await;
+    let (attempts, last) = gave_up(&err);
+    assert_eq!(attempts, ATTEMPTS);
+    assert!(matches!(last, TusError::ServerUnavailable { .. }), "{err}");
+    says(&err, &["503", "down for maintenance"]);
+    assert!(
+        heard.count("PATCH") <= ATTEMPTS as usize,
+        "{}",
+        heard.count("PATCH")
+    );
+}
+
+#[tokio::test]
+async fn endless_409s_are_given_up_after_the_attempts() {
+    let (home, heard) = listener(Arc::new(|head: &Head| match head.method.as_str() {
+        "PATCH" => http("409 Conflict", &[], ""),
+        _ => plain_tus(head),
+    }))
+    .await;
+    let err = upload_with_token(&format!("http://{home}/files/")).await;
+    let (attempts, last) = gave_up(&err);
+    assert_eq!(attempts, ATTEMPTS);
+    assert!(matches!(last, TusError::OffsetConflict { .. }), "{err}");
+    assert!(
+        heard.count("PATCH") <= ATTEMPTS as usize,
+        "{}",
+        heard.count("PATCH")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers read with caps
+
+#[tokio::test]
+async fn huge_headers_end_in_a_network_error_not_a_hang() {
+    let huge = "x".repeat(2 << 20);
+    let (home, heard) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
+        "POST" => http(
+            "201 Created",
+            &[
+                ("Location", "/files/f1".into()),
+                ("X-Padding", huge.clone()),
+            ],
+            "",
+        ),
+        _ => plain_tus(head),
+    }))
+    .await;
+    let err = upload_with_token(&format!("http://{home}/files/")).await;
+    assert!(
+        matches!(&err, EngineError::GaveUp { last, .. } if matches!(last.as_ref(), EngineError::Network { .. })),
+        "{err}"
+    );
+    assert!(heard.count("POST") <= ATTEMPTS as usize + 1);
+}
+
+#[tokio::test]
+async fn an_endless_info_body_is_cut_off_at_its_cap() {
+    // `/api/v1/info` answered with a body that never ends: Ferry reads its cap and stops.
+    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = Arc::clone(&written);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = socket.accept().await {
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                let Some(_) = read_request(&mut stream, &Heard::default()).await else {
+                    return;
+                };
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                if stream.get_mut().write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let piece = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+                // Until the client hangs up (bounded by the test's own timeout).
+                while stream.get_mut().write_all(piece.as_bytes()).await.is_ok() {
+                    counter.fetch_add(64 * 1024, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let err = upload_with_token(&format!("http://{addr}/")).await;
+    says(&err, &["larger than the 65536 bytes Ferry reads"]);
+    let sent = written.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        sent < 64 << 20,
+        "Ferry stopped reading early, not after {sent} bytes"
+    );
+}
