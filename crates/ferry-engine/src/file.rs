@@ -36,7 +36,17 @@ fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
     reason = "blocking by design: callers run it on the blocking pool or the journal thread"
 )]
 pub fn facts_of(path: &Path) -> Result<FileFacts, EngineError> {
-    let meta = std::fs::metadata(path).map_err(read_error(path))?;
+    // Not `metadata`: a symbolic link is not followed, here or when the file is read.
+    let meta = std::fs::symlink_metadata(path).map_err(read_error(path))?;
+    if meta.file_type().is_symlink() {
+        return Err(EngineError::File {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a symbolic link: Ferry uploads files, not links (name the file itself)",
+            ),
+        });
+    }
     if !meta.is_file() {
         return Err(EngineError::File {
             path: path.to_path_buf(),
@@ -118,8 +128,7 @@ impl LocalFile {
     pub async fn sha1(&self) -> Result<Checksum, EngineError> {
         let file = self.clone();
         tokio::task::spawn_blocking(move || {
-            #[expect(clippy::disallowed_methods, reason = "on the blocking pool")]
-            let mut handle = std::fs::File::open(&file.path).map_err(read_error(&file.path))?;
+            let mut handle = file.open_checked()?;
             let mut hasher = ChecksumAlgorithm::Sha1.hasher();
             let mut buf = vec![0u8; PIECE];
             loop {
@@ -138,14 +147,41 @@ impl LocalFile {
         })?
     }
 
-    /// Reads bytes `start..start + buf.len()` into `buf` (blocking; for drivers that read a
-    /// chunk at a time on a blocking thread).
+    /// Opens the file for reading (blocking) without following a symbolic link, and checks
+    /// that what was opened is the file looked at (same inode, size and modification time):
+    /// the bytes read from the handle are the scanned file's, whatever is swapped in at its
+    /// path later. A link, another file or nothing at the path is
+    /// [`EngineError::FileChanged`].
     #[expect(
         clippy::disallowed_methods,
-        reason = "blocking by design: drivers call it on a blocking thread"
+        reason = "blocking by design: readers call it on a blocking thread"
     )]
+    pub fn open_checked(&self) -> Result<std::fs::File, EngineError> {
+        let changed = || EngineError::FileChanged {
+            path: self.path.clone(),
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let handle = match options.open(&self.path) {
+            Ok(handle) => handle,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(changed()),
+            #[cfg(unix)]
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(changed()),
+            Err(e) => return Err(read_error(&self.path)(e)),
+        };
+        let meta = handle.metadata().map_err(read_error(&self.path))?;
+        if !meta.is_file() || facts_from(&meta) != self.facts {
+            return Err(changed());
+        }
+        Ok(handle)
+    }
+
+    /// Reads bytes `start..start + buf.len()` into `buf` (blocking; for drivers that read a
+    /// chunk at a time on a blocking thread).
     pub fn read_at(&self, start: u64, buf: &mut [u8]) -> Result<(), EngineError> {
-        let mut handle = std::fs::File::open(&self.path).map_err(read_error(&self.path))?;
+        let mut handle = self.open_checked()?;
         handle
             .seek(SeekFrom::Start(start))
             .map_err(read_error(&self.path))?;
@@ -197,5 +233,33 @@ mod tests {
             matches!(LocalFile::open(dir.path()), Err(EngineError::File { .. })),
             "a folder is not a file"
         );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_symlink_swapped_in_is_never_read_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, secret) = (dir.path().join("f"), dir.path().join("secret"));
+        std::fs::write(&path, b"public bytes").unwrap();
+        std::fs::write(&secret, b"secret bytes").unwrap();
+        let file = LocalFile::open(&path).unwrap();
+        // The scanned file is swapped for a link to another file of the same size.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&secret, &path).unwrap();
+        let mut buf = [0u8; 6];
+        assert!(matches!(
+            file.read_at(0, &mut buf),
+            Err(EngineError::FileChanged { .. })
+        ));
+        assert!(matches!(
+            file.sha1().await,
+            Err(EngineError::FileChanged { .. })
+        ));
+        assert!(matches!(
+            file.open_checked(),
+            Err(EngineError::FileChanged { .. })
+        ));
+        let refused = LocalFile::open(&path).unwrap_err().to_string();
+        assert!(refused.contains("symbolic link"), "{refused}");
     }
 }

@@ -14,6 +14,16 @@ pub use crate::sync::ignore::IGNORE_FILE;
     reason = "blocking by design: the service calls it through blocking_io"
 )]
 fn read(file: &Path) -> Result<String, ServiceError> {
+    if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(ServiceError::Io {
+            action: "read",
+            path: file.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is a symbolic link; Ferry edits only a real .ferryignore file",
+            ),
+        });
+    }
     match std::fs::read_to_string(file) {
         Ok(rules) => Ok(rules),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
@@ -42,7 +52,18 @@ fn write(file: &Path, rules: &str) -> Result<(), ServiceError> {
         text.push('\n');
     }
     let temp = file.with_file_name(format!("{IGNORE_FILE}.tmp"));
-    let mut out = std::fs::File::create(&temp).map_err(io)?;
+    // Never through a link: a leftover temp file (or a link planted in its place) is
+    // removed, not followed, and the new one is created fresh (`create_new` does not follow
+    // links). The rename replaces `.ferryignore` itself, even if it is a link.
+    match std::fs::remove_file(&temp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(io)?;
     out.write_all(text.as_bytes()).map_err(io)?;
     out.sync_all().map_err(io)?;
     drop(out);

@@ -321,6 +321,55 @@ async fn ignore_rules_live_in_the_folders_ferryignore() {
     assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn writing_ignore_rules_never_follows_a_link_planted_in_the_folder() {
+    let (dir, home) = home();
+    let service = service(&home).await;
+    let synced = dir.path().join("Docs");
+    std::fs::create_dir(&synced).unwrap();
+    home.journal()
+        .unwrap()
+        .account("http://127.0.0.1:9/", "")
+        .unwrap();
+    let folder = service
+        .add_folder(NewFolder {
+            path: synced.to_str().unwrap().to_owned(),
+            server: "http://127.0.0.1:9/".into(),
+            user: Some(String::new()),
+            remote_prefix: None,
+            protocol: None,
+        })
+        .await
+        .unwrap();
+    // Links where the temp file and the rules file go, both pointing outside the folder.
+    let (victim, shown) = (dir.path().join("victim"), dir.path().join("shown"));
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::write(&shown, b"not the rules").unwrap();
+    std::os::unix::fs::symlink(&victim, synced.join(format!("{IGNORE_FILE}.tmp"))).unwrap();
+    std::os::unix::fs::symlink(&shown, synced.join(IGNORE_FILE)).unwrap();
+    let refused = service.ignore_rules(&folder.path).await.unwrap_err();
+    assert!(refused.to_string().contains("symbolic link"), "{refused}");
+    service
+        .set_ignore_rules(&folder.path, "*.tmp")
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        b"precious",
+        "the link was not followed"
+    );
+    assert_eq!(std::fs::read(&shown).unwrap(), b"not the rules");
+    let rules = synced.join(IGNORE_FILE);
+    assert!(
+        !std::fs::symlink_metadata(&rules)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&rules).unwrap(), "*.tmp\n");
+}
+
 #[tokio::test]
 async fn history_pages_and_days_come_from_the_journal() {
     let (_dir, home) = home();

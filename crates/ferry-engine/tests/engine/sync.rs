@@ -296,3 +296,55 @@ async fn a_permanent_failure_is_parked_with_its_reason_until_the_file_changes() 
     assert!(until(&engine, 10, || engine.activity().failed.is_empty()).await);
     engine.shutdown().await;
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlink_swapped_in_during_the_quiet_period_is_never_uploaded() {
+    let server = TestServer::start().await;
+    let (work, home, dir, mut options) = setup(&server.base, None);
+    options.quiet_period = Duration::from_millis(800);
+    let secret = work.path().join("secret.txt");
+    std::fs::write(
+        &secret,
+        b"the contents of a file outside every synced folder",
+    )
+    .unwrap();
+    let engine = Engine::start(
+        &home,
+        options,
+        Credentials::with_env_token(Some(&server.ann)),
+        ferry_engine::events::discard(),
+    )
+    .await
+    .unwrap();
+    // A file appears, and before it has been quiet long enough it becomes a link out.
+    let note = dir.join("note.txt");
+    std::fs::write(&note, b"an ordinary note").unwrap();
+    std::fs::remove_file(&note).unwrap();
+    std::os::unix::fs::symlink(&secret, &note).unwrap();
+    // A later file, uploaded once the engine has dealt with everything before it.
+    let (after, _) = random_file(&dir, "after.bin", 4096, 5);
+    assert!(
+        until(&engine, 30, || same(
+            &after,
+            &server.file("ann", "pre/after.bin")
+        ))
+        .await,
+        "the later file is uploaded"
+    );
+    assert!(
+        until(&engine, 30, || engine.activity().queue.is_empty()).await,
+        "the queue empties: {:?}",
+        engine.activity()
+    );
+    let landed = server.file("ann", "pre/note.txt");
+    assert_eq!(
+        crate::support::files_containing(&server.data(), "outside every synced folder"),
+        Vec::<PathBuf>::new(),
+        "the link's target went to the server"
+    );
+    assert!(
+        std::fs::read(&landed).map_or(true, |bytes| bytes == b"an ordinary note"),
+        "only the file itself may be on the server"
+    );
+}

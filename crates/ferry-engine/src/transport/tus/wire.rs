@@ -224,8 +224,7 @@ async fn read_range(
             )
         })?;
         let mut buf = vec![0u8; len];
-        #[expect(clippy::disallowed_methods, reason = "on the blocking pool")]
-        let mut handle = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+        let mut handle = local.open_checked()?;
         handle
             .seek(SeekFrom::Start(range.start))
             .map_err(|e| file_error(path, e))?;
@@ -275,8 +274,7 @@ async fn hash_range(
     tokio::task::spawn_blocking(move || {
         local.check_unchanged()?;
         let path = &local.path;
-        #[expect(clippy::disallowed_methods, reason = "on the blocking pool")]
-        let mut handle = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+        let mut handle = local.open_checked()?;
         handle
             .seek(SeekFrom::Start(range.start))
             .map_err(|e| file_error(path, e))?;
@@ -312,10 +310,6 @@ struct Reader {
 
 /// Reads the piece at `pos` (opening the file the first time); after the last piece checks
 /// that the file did not change, so a body read across a change never ends well.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "blocking by design: the body stream calls it on a blocking thread"
-)]
 fn read_piece(
     file: &LocalFile,
     handle: Option<std::fs::File>,
@@ -327,7 +321,7 @@ fn read_piece(
     let mut handle = if let Some(handle) = handle {
         handle
     } else {
-        let mut handle = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+        let mut handle = file.open_checked()?;
         handle
             .seek(SeekFrom::Start(pos))
             .map_err(|e| file_error(path, e))?;
