@@ -172,6 +172,23 @@ fn choose_account(
     }
 }
 
+/// `given` canonical (see [`canonical_dir`]), if it is a place that may be synced (not the
+/// root, the home directory itself, a system tree or a folder holding `ferry_home`).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: the service calls it through blocking_io"
+)]
+fn syncable_dir(given: &Path, ferry_home: &Path) -> Result<String, ServiceError> {
+    let path = canonical_dir(given)?;
+    let canonical = |dir: PathBuf| dir.canonicalize().unwrap_or(dir);
+    let home = directories::BaseDirs::new().map(|dirs| canonical(dirs.home_dir().to_path_buf()));
+    let ferry_home = canonical(ferry_home.to_path_buf());
+    match super::places::refused(Path::new(&path), home.as_deref(), &ferry_home) {
+        Some(why) => Err(ServiceError::invalid("path", why)),
+        None => Ok(path),
+    }
+}
+
 /// `given` canonical (it must be an absolute path to an existing directory), as text.
 #[expect(
     clippy::disallowed_methods,
@@ -223,7 +240,11 @@ impl Service {
     /// already exists (the folder is synced).
     pub async fn add_folder(&self, new: NewFolder) -> Result<FolderView, ServiceError> {
         let given = PathBuf::from(new.path.trim());
-        let path = blocking_io("open", &given.clone(), move || canonical_dir(&given)).await?;
+        let ferry_home = self.home.dir().to_path_buf();
+        let path = blocking_io("open", &given.clone(), move || {
+            syncable_dir(&given, &ferry_home)
+        })
+        .await?;
         let prefix = clean_prefix(new.remote_prefix.as_deref().unwrap_or(""))?;
         self.journal(move |journal| {
             let account = choose_account(journal, &new.server, new.user.as_deref())?;

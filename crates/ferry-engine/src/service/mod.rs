@@ -28,6 +28,7 @@ pub mod error;
 pub mod folders;
 pub mod history;
 pub mod ignore;
+mod places;
 pub mod probe;
 pub mod status;
 

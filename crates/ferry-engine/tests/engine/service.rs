@@ -188,9 +188,11 @@ async fn folders_are_added_checked_counted_paused_and_removed() {
 async fn folders_never_overlap_and_take_the_one_account_of_their_server() {
     let (dir, home) = home();
     let service = service(&home).await;
-    let outer = dir.path().join("Work");
+    // Under a folder of their own: the temp dir itself holds Ferry's home.
+    let parent = dir.path().join("sync");
+    let outer = parent.join("Work");
     let inner = outer.join("Project");
-    let beside = dir.path().join("Work2");
+    let beside = parent.join("Work2");
     for d in [&inner, &beside] {
         std::fs::create_dir_all(d).unwrap();
     }
@@ -209,7 +211,7 @@ async fn folders_never_overlap_and_take_the_one_account_of_their_server() {
     assert_eq!(service.users_at(open_server).await.unwrap(), [""]);
 
     // Nested either way is refused; a name that only starts the same is not nested.
-    for clash in [&inner, &dir.path().to_path_buf()] {
+    for clash in [&inner, &parent] {
         let err = service
             .add_folder(new(clash, open_server))
             .await
@@ -553,4 +555,46 @@ async fn sign_in_and_out_go_through_the_server_and_the_real_keyring() {
     assert!(!ann.signed_in, "the account stays, signed out: {listed:?}");
     let err = service.sign_out(&url, "carol").await.unwrap_err();
     assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_root_system_trees_and_a_folder_holding_ferrys_data_are_never_synced() {
+    let (dir, home) = home();
+    let service = service(&home).await;
+    home.journal()
+        .unwrap()
+        .account("http://127.0.0.1:9/", "")
+        .unwrap();
+    let add = |path: &std::path::Path| NewFolder {
+        path: path.to_str().unwrap().to_owned(),
+        server: "http://127.0.0.1:9/".into(),
+        user: Some(String::new()),
+        remote_prefix: None,
+        protocol: None,
+    };
+    for (path, words) in [
+        (std::path::PathBuf::from("/"), "whole filesystem"),
+        (std::path::PathBuf::from("/etc"), "belongs to the system"),
+        (
+            std::path::PathBuf::from("/usr/share"),
+            "belongs to the system",
+        ),
+        // The temp dir holds Ferry's home here: its journal would upload itself.
+        (dir.path().to_path_buf(), "holds Ferry's own data"),
+    ] {
+        let err = service.add_folder(add(&path)).await.unwrap_err();
+        assert!(
+            matches!(err, ServiceError::InvalidInput { field: "path", .. }),
+            "{}: {err:?}",
+            path.display()
+        );
+        assert!(err.to_string().contains(words), "{}: {err}", path.display());
+    }
+    let dirs = directories::BaseDirs::new().expect("the test runs with a home directory");
+    let err = service.add_folder(add(dirs.home_dir())).await.unwrap_err();
+    assert!(err.to_string().contains("whole home directory"), "{err}");
+    assert!(
+        service.folders().await.unwrap().is_empty(),
+        "nothing was added"
+    );
 }
