@@ -21,6 +21,37 @@ pub enum StoreError {
         /// What went wrong.
         source: rusqlite_migration::Error,
     },
+    /// The journal file is not a readable SQLite database (damaged, or not a database at
+    /// all): left untouched, with the way out.
+    #[error(
+        "the journal {shown} is damaged ({reason}); Ferry left it untouched. Move it aside (mv '{shown}' '{shown}.damaged') and start Ferry again: it begins a new journal, checks each synced file against the server again, and the old history stays in the moved file", shown = path.display()
+    )]
+    Damaged {
+        /// The journal file.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
+    /// The file is another program's SQLite database: never migrated into a journal.
+    #[error(
+        "{} is not Ferry's journal (it holds another program's tables); Ferry left it untouched. Set FERRY_HOME to another directory, or move the file aside", path.display()
+    )]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A newer Ferry wrote the journal.
+    #[error(
+        "the journal {} was written by a newer Ferry (schema {found}; this one knows up to {known}); update Ferry to use it", path.display()
+    )]
+    TooNew {
+        /// The journal file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this Ferry knows.
+        known: usize,
+    },
     /// The folder is synced already.
     #[error("the folder {0} is synced already")]
     FolderExists(String),

@@ -63,11 +63,21 @@ impl Journal {
     }
 
     fn prepare(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
+        // Before anything is written (even the switch to WAL changes the file's header).
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Self::check_kind(&conn, path)?;
         let setup = |conn: &Connection| -> rusqlite::Result<()> {
             // First, so that the pragmas below wait for another process instead of failing.
             conn.busy_timeout(Duration::from_secs(5))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
+            // The WAL is checkpointed every 1000 pages (SQLite's default) and cut back to
+            // 4 MiB after each checkpoint, so it stays bounded however long Ferry runs.
+            conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)?;
             conn.pragma_update(None, "foreign_keys", "ON")
         };
         // Switching a new database to WAL takes an exclusive lock, and SQLite may answer
@@ -75,6 +85,9 @@ impl Journal {
         // same new journal: try again for up to ~5 s, like the migrations below.
         let mut attempt = 0;
         while let Err(source) = setup(&conn) {
+            if let Some(damaged) = damaged(path, &source) {
+                return Err(damaged);
+            }
             let busy = matches!(
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
@@ -112,6 +125,44 @@ impl Journal {
         Ok(Self { conn })
     }
 
+    /// Refuses a database that is not a journal this Ferry can use, before anything is
+    /// written to it: another program's (tables, but no schema version of ours) or a newer
+    /// Ferry's (a schema version beyond ours).
+    fn check_kind(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+        let open_error = |source: rusqlite::Error| {
+            damaged(path, &source).unwrap_or_else(|| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_error)?;
+        let known = schema::MIGRATIONS.len();
+        if usize::try_from(version).is_ok_and(|v| v > known) {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known,
+            });
+        }
+        if version == 0 {
+            let tables: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(open_error)?;
+            if tables > 0 {
+                return Err(StoreError::Foreign {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `f` with every write it makes in one transaction: one flush to disk at the end
     /// instead of one per write (the planning of many files at once). What `f` wrote is
     /// durable only when this returns `Ok`; a crash before leaves none of it, as if `f` had
@@ -133,6 +184,18 @@ impl Journal {
         }
         Ok(out)
     }
+}
+
+/// The error for a file SQLite cannot read as a database, if `source` says so.
+fn damaged(path: &Path, source: &rusqlite::Error) -> Option<StoreError> {
+    matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+    .then(|| StoreError::Damaged {
+        path: path.to_path_buf(),
+        reason: source.to_string(),
+    })
 }
 
 /// Milliseconds since the Unix epoch, now.
