@@ -23,7 +23,7 @@ use crate::tus::message::{RequestKind, Response};
 /// was `current`: `None` when the body was already at the floor (nothing smaller to try).
 /// The result is never larger than `current`, so answers to requests sent before an earlier
 /// reduction do not raise it again.
-pub fn smaller_chunk(current: u64, body_len: u64) -> Option<u64> {
+pub(super) fn smaller_chunk(current: u64, body_len: u64) -> Option<u64> {
     let refused = current.min(body_len);
     if refused <= MIN_CHUNK_SIZE {
         return None;
