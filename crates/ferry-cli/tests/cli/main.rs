@@ -4,6 +4,7 @@ mod basics;
 mod interop;
 mod keyring;
 mod kill;
+mod limits;
 mod restart;
 mod rewrite;
 mod sleep;
