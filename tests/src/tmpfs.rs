@@ -67,7 +67,10 @@ impl Drop for Tmpfs {
         };
         // Lazily if something still holds a file there: the mount goes once it lets go.
         if !umount(false) && !umount(true) {
-            eprintln!("could not unmount the tmpfs on {}", self.dir.path().display());
+            eprintln!(
+                "could not unmount the tmpfs on {}",
+                self.dir.path().display()
+            );
         }
     }
 }

@@ -10,7 +10,11 @@ use crate::{Journal, StoreError, from_sql, now_ms, to_sql};
 impl Journal {
     /// The chunk size that works at `endpoint` over `protocol`, if a server's refusals
     /// taught one.
-    pub fn chunk_limit(&self, endpoint: &str, protocol: Protocol) -> Result<Option<u64>, StoreError> {
+    pub fn chunk_limit(
+        &self,
+        endpoint: &str,
+        protocol: Protocol,
+    ) -> Result<Option<u64>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -48,8 +52,12 @@ mod tests {
         let journal = Journal::open_in_memory().unwrap();
         let tus = "http://127.0.0.1:8080/files/";
         assert_eq!(journal.chunk_limit(tus, Protocol::Tus).unwrap(), None);
-        journal.set_chunk_limit(tus, Protocol::Tus, 1 << 20).unwrap();
-        journal.set_chunk_limit(tus, Protocol::Tus, 512 << 10).unwrap();
+        journal
+            .set_chunk_limit(tus, Protocol::Tus, 1 << 20)
+            .unwrap();
+        journal
+            .set_chunk_limit(tus, Protocol::Tus, 512 << 10)
+            .unwrap();
         assert_eq!(
             journal.chunk_limit(tus, Protocol::Tus).unwrap(),
             Some(512 << 10),

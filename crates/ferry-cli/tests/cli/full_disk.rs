@@ -15,11 +15,9 @@ const FULL: &str = "the server is out of space; run the same command again once 
 
 async fn run(home: &Path, token: &str, args: &[&str]) -> std::process::Output {
     let command = ferry_command(home, Some(token), args);
-    tokio::task::spawn_blocking(move || {
-        run_bounded("ferry", command, Duration::from_secs(120))
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || run_bounded("ferry", command, Duration::from_secs(120)))
+        .await
+        .unwrap()
 }
 
 /// How many uploads the journal in `home` records as uploaded.
@@ -102,7 +100,11 @@ async fn folder_sync_shows_a_file_waiting_for_space_on_a_full_server() {
     let synced = run(&home, &server.ann, &["sync", "--once", "--quiet-ms", "0"]).await;
     assert!(!synced.status.success(), "the file did not go up");
     let status = run(&home, &server.ann, &["status"]).await;
-    let shown = format!("{}{}", stdout(&status), String::from_utf8_lossy(&synced.stderr));
+    let shown = format!(
+        "{}{}",
+        stdout(&status),
+        String::from_utf8_lossy(&synced.stderr)
+    );
     assert!(
         shown.contains("waiting: the server is out of space"),
         "status shows why the file waits: {shown}"

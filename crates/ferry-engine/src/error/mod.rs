@@ -274,9 +274,11 @@ impl EngineError {
         match self {
             // Every kind, an untrusted certificate too: a captive portal's certificate goes
             // away once the person has signed in to the Wi-Fi.
-            Self::Network { .. } | Self::FileChanged { .. } | Self::LostUpload { .. } => true,
-            // Once space is freed, the same upload goes on from the server's offset.
-            Self::ServerFull { .. } => true,
+            // ServerFull: once space is freed, the upload goes on from the server's offset.
+            Self::Network { .. }
+            | Self::FileChanged { .. }
+            | Self::LostUpload { .. }
+            | Self::ServerFull { .. } => true,
             Self::Tus { source, .. } => source.is_retryable(),
             Self::Galileo { source, .. } => source.is_retryable(),
             Self::BadUrl { .. }

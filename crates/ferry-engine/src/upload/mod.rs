@@ -275,7 +275,9 @@ async fn learnt_chunk(
     wanted: u64,
 ) -> Result<u64, EngineError> {
     let key = endpoint.to_owned();
-    let learnt = door.call(move |j| Ok(j.chunk_limit(&key, protocol)?)).await?;
+    let learnt = door
+        .call(move |j| Ok(j.chunk_limit(&key, protocol)?))
+        .await?;
     Ok(match learnt {
         Some(limit) if limit < wanted => {
             tracing::info!(

@@ -66,7 +66,8 @@ fn drive(file: &[u8], chunk_size: u64, creation_with_upload: bool, proxy: Proxy)
             server.handle(&request, &body, now)
         };
         let result = upload.handle_response(request.id, &response);
-        run.events.extend(std::iter::from_fn(|| upload.poll_event()));
+        run.events
+            .extend(std::iter::from_fn(|| upload.poll_event()));
         if let Err(err) = result {
             assert!(!err.is_retryable(), "no retryable error here: {err}");
             run.result = Err(err);
@@ -115,7 +116,11 @@ fn a_413_to_bodies_behind_a_256_kib_limit_halves_the_chunks_until_they_pass() {
     let file = file_of(3 * MIB as usize, 7);
     let run = drive(&file, 8 * MIB, true, Proxy::BodyOver(256 * KIB));
     run.result.as_ref().expect("the upload completes");
-    assert_eq!(completed(&run), Some(&file[..]), "the server holds the file");
+    assert_eq!(
+        completed(&run),
+        Some(&file[..]),
+        "the server holds the file"
+    );
     assert_eq!(
         reductions(&run),
         [

@@ -321,7 +321,7 @@ impl SyncCore {
     }
 
     /// A failed job: tried again later (its wait never shorter than the last one, nor than
-    /// `least`), or parked.
+    /// `at_least`), or parked.
     fn failed(
         &mut self,
         now: Instant,
@@ -329,7 +329,7 @@ impl SyncCore {
         message: String,
         retryable: bool,
         auth: bool,
-        least: Option<Duration>,
+        at_least: Option<Duration>,
     ) {
         if auth {
             self.push(Action::ForgetServer(key.0));
@@ -341,7 +341,7 @@ impl SyncCore {
             let attempt = before + 1;
             let jitter = self.jitter();
             let drawn = self.options.file_retry.delay(attempt, jitter);
-            let delay = drawn.max(last).max(least.unwrap_or_default());
+            let delay = drawn.max(last).max(at_least.unwrap_or_default());
             self.attempts.insert(key.clone(), (attempt, delay));
             self.retry_at.insert(key.clone(), now + delay);
             self.push(Action::RecordFailure {

@@ -261,7 +261,11 @@ impl Driver<'_> {
     /// A request body was refused as too large: says so, and leaves the smaller size where
     /// the caller remembers it for this server.
     fn chunk_reduced(&self, from: u64, to: u64) {
-        tracing::info!(from, to, "the server refused a request body as too large (413)");
+        tracing::info!(
+            from,
+            to,
+            "the server refused a request body as too large (413)"
+        );
         self.transfer.reduced_chunk.store(to, Ordering::Relaxed);
         (self.transfer.events)(Event::Warning {
             message: format!(
@@ -396,14 +400,14 @@ impl Driver<'_> {
 /// A chunk size for people: `512 KiB`, `1.5 MiB`, or bytes when not a whole KiB.
 pub(crate) fn human_bytes(n: u64) -> String {
     const KIB: u64 = 1024;
-    if n >= KIB * KIB && n % (KIB * KIB / 2) == 0 {
+    if n >= KIB * KIB && n.is_multiple_of(KIB * KIB / 2) {
         let halves = n / (KIB * KIB / 2);
-        if halves % 2 == 0 {
+        if halves.is_multiple_of(2) {
             format!("{} MiB", halves / 2)
         } else {
             format!("{}.5 MiB", halves / 2)
         }
-    } else if n >= KIB && n % KIB == 0 {
+    } else if n >= KIB && n.is_multiple_of(KIB) {
         format!("{} KiB", n / KIB)
     } else {
         format!("{n}-byte")

@@ -28,7 +28,11 @@ pub(super) fn smaller_chunk(current: u64, body_len: u64) -> Option<u64> {
     if refused <= MIN_CHUNK_SIZE {
         return None;
     }
-    Some((refused / 2).clamp(MIN_CHUNK_SIZE, DEFAULT_CHUNK_SIZE).min(current))
+    Some(
+        (refused / 2)
+            .clamp(MIN_CHUNK_SIZE, DEFAULT_CHUNK_SIZE)
+            .min(current),
+    )
 }
 
 impl Upload {
