@@ -5,13 +5,16 @@
 #   real Secret Service in a private D-Bus session, as
 #   `dbus-run-session -- bash -c 'echo -n pass | gnome-keyring-daemon --unlock --components=secrets; ...'`
 #   (DESIGN section 5). Without them those tests fail and say to run this.
+# - nginx (Debian's nginx-light is enough; `nginx` pulls the full default build): the
+#   hostile-server tests put ferry-server behind a real nginx with Debian's default body limit
+#   (client_max_body_size 1m), started by the test as a child process with its own config.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-bash "$root/scripts/apt-ensure.sh" dbus gnome-keyring
+bash "$root/scripts/apt-ensure.sh" dbus gnome-keyring nginx
 
-for tool in dbus-run-session gnome-keyring-daemon; do
+for tool in dbus-run-session gnome-keyring-daemon nginx; do
     command -v "$tool" >/dev/null 2>&1 ||
         { printf 'setup-test-tools: %s is still missing after installing its package\n' "$tool" >&2; exit 1; }
 done

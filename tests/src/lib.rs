@@ -4,6 +4,9 @@
 //! - [`proxy`]: a TCP proxy on 127.0.0.1 that forwards to a server and misbehaves on
 //!   command: cuts connections at chosen byte offsets, stalls, throttles, refuses
 //!   connections for a while, flips a bit.
+//! - [`nginx`]: a real nginx (Debian's) as a reverse proxy before a server, with its default
+//!   body limit or another, on 127.0.0.1 and a free port.
+//! - [`tmpfs`]: a small filesystem mounted for a test (a full disk), unmounted when dropped.
 //! - [`peers`]: the pinned Node.js interop peers and the `node` that runs them.
 //! - [`process`]: real programs as child processes, waited for on their exit or their
 //!   `listening on` line, never left running.
@@ -22,7 +25,9 @@
 )]
 
 pub mod keyring;
+pub mod nginx;
 pub mod peers;
 pub mod process;
 pub mod proxy;
 pub mod server;
+pub mod tmpfs;

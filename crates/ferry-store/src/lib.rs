@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //! - [`Journal`]: opening, migrations ([`schema`]), and the typed queries, grouped by table
-//!   in `accounts`, `folders`, `files`, `uploads` and `history`.
+//!   in `accounts`, `folders`, `files`, `uploads` and `history`; what is learnt of servers
+//!   (the request size they take) in `limits`.
 //! - [`StoreError`]: what can go wrong, with the path or name a person needs.
 //!
 //! This crate knows nothing of networks, protocols or user interfaces: it stores facts the
@@ -21,6 +22,7 @@ mod error;
 mod files;
 mod folders;
 mod history;
+mod limits;
 mod schema;
 mod uploads;
 

@@ -126,6 +126,17 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE uploads ADD COLUMN final_location TEXT;
     ALTER TABLE history ADD COLUMN verification TEXT;",
     ),
+    // The largest request body a server (or the proxy before it) took, learnt from its 413
+    // answers: uploads there start at that chunk size instead of being refused again.
+    M::up(
+        "CREATE TABLE server_limits (
+        endpoint TEXT NOT NULL,
+        protocol TEXT NOT NULL CHECK (protocol IN ('tus', 'galileo')),
+        max_chunk INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (endpoint, protocol)
+    );",
+    ),
 ];
 
 #[cfg(test)]

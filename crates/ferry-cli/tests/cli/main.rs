@@ -1,9 +1,11 @@
 //! The `ferry` binary, run as a user runs it: in a scratch home, against a real ferry-server.
 
 mod basics;
+mod full_disk;
 mod interop;
 mod keyring;
 mod kill;
+mod limits;
 mod restart;
 mod rewrite;
 mod sleep;

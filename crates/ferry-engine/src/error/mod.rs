@@ -79,6 +79,17 @@ pub enum EngineError {
         /// The server.
         server: String,
     },
+    /// The server has no room for the file's bytes (tus 507 Insufficient Storage,
+    /// GalileoSend `disk_full`). Neither permanent nor worth a quick retry: what the server
+    /// confirmed stays, a one-shot upload stops at once (run again, it resumes from the
+    /// server's offset), folder sync waits minutes before trying again.
+    #[error("the server is out of space; run the same command again once space is freed")]
+    ServerFull {
+        /// The local file.
+        path: PathBuf,
+        /// The server.
+        server: String,
+    },
     /// Ferry got itself into a state it should never be in.
     #[error("a bug in Ferry: {0}; please report it")]
     Bug(String),
@@ -243,6 +254,15 @@ impl EngineError {
         }
     }
 
+    /// Whether the server is out of space (or gave up over that).
+    pub fn is_server_full(&self) -> bool {
+        match self {
+            Self::ServerFull { .. } => true,
+            Self::GaveUp { last, .. } => last.is_server_full(),
+            _ => false,
+        }
+    }
+
     /// Whether this is a TLS certificate the connection did not trust (expired, self-signed,
     /// another host's), as opposed to a connection that could not be made at all.
     pub fn is_certificate(&self) -> bool {
@@ -254,7 +274,11 @@ impl EngineError {
         match self {
             // Every kind, an untrusted certificate too: a captive portal's certificate goes
             // away once the person has signed in to the Wi-Fi.
-            Self::Network { .. } | Self::FileChanged { .. } | Self::LostUpload { .. } => true,
+            // ServerFull: once space is freed, the upload goes on from the server's offset.
+            Self::Network { .. }
+            | Self::FileChanged { .. }
+            | Self::LostUpload { .. }
+            | Self::ServerFull { .. } => true,
             Self::Tus { source, .. } => source.is_retryable(),
             Self::Galileo { source, .. } => source.is_retryable(),
             Self::BadUrl { .. }
@@ -381,5 +405,17 @@ mod tests {
         assert!(EngineError::Unauthorized { server: "s".into() }.is_permanent());
         assert!(EngineError::Bug("x".into()).is_permanent());
         assert!(!EngineError::FileChanged { path: "/x".into() }.is_permanent());
+        let full = EngineError::ServerFull {
+            path: "/x".into(),
+            server: "s".into(),
+        };
+        assert!(
+            !full.is_permanent() && full.is_server_full(),
+            "waits for space, not for the person"
+        );
+        assert_eq!(
+            full.to_string(),
+            "the server is out of space; run the same command again once space is freed"
+        );
     }
 }

@@ -83,14 +83,25 @@ pub(crate) fn send_options(
     }
 }
 
+/// A file's status while its server is out of space.
+pub(crate) const SERVER_FULL_WAITING: &str = "waiting: the server is out of space";
+
 /// A job's error as the core takes it.
 fn end_of(err: &EngineError) -> JobEnd {
     match err {
         EngineError::FileChanged { .. } => JobEnd::FileChanged,
+        // What `ferry status` and the live status show while the file waits for space.
+        err if err.is_server_full() => JobEnd::Failed {
+            message: SERVER_FULL_WAITING.to_owned(),
+            retryable: true,
+            unauthorized: false,
+            server_full: true,
+        },
         err => JobEnd::Failed {
             message: err.to_string(),
             retryable: !err.is_permanent(),
             unauthorized: matches!(err, EngineError::Unauthorized { .. }),
+            server_full: false,
         },
     }
 }

@@ -16,6 +16,8 @@ pub mod galileo;
 pub mod tus;
 mod watchdog;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use ferry_proto::checksum::Checksum;
@@ -89,6 +91,9 @@ pub struct Transfer {
     pub chunk_size: u64,
     /// How to send it.
     pub options: TransferOptions,
+    /// Set by the transport when the server refused a request body as too large and the
+    /// chunks became smaller (0: they did not): the size to remember for this server.
+    pub reduced_chunk: Arc<AtomicU64>,
     /// The bearer token, if the server wants one.
     pub token: Option<Token>,
     /// The shared rate limit.

@@ -7,6 +7,8 @@
 //! Knows nothing of terminals: it reports through the event sink.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use ferry_proto::checksum::{Checksum, ChecksumAlgorithm};
 use ferry_store::{
@@ -183,13 +185,14 @@ pub(crate) async fn send_file(
             None => file.sha1().await?,
         };
         let record = file_record(door, job, &file, known, &sha1.to_hex()).await?;
-        let (endpoint, chunk_size) =
+        let (endpoint, wanted_chunk) =
             endpoint_and_chunk(target, protocol, options.transfer.chunk_size);
+        let chunk_size = learnt_chunk(door, &endpoint, protocol, wanted_chunk).await?;
         let wanted = NewUpload {
             file: record.id,
             account: job.account,
             protocol,
-            endpoint,
+            endpoint: endpoint.clone(),
             remote_path: job.remote.clone(),
             facts: file.facts,
             sha1: sha1.to_hex(),
@@ -226,6 +229,7 @@ pub(crate) async fn send_file(
                 parallel: options.transfer.parallel.max(1),
                 ..options.transfer
             },
+            reduced_chunk: Arc::default(),
             token: options.token.clone(),
             limit: options.limit.clone(),
             events: options.events.clone(),
@@ -240,6 +244,12 @@ pub(crate) async fn send_file(
             &row,
         )
         .await;
+        let reduced = transfer.reduced_chunk.load(Ordering::Relaxed);
+        if reduced > 0 {
+            let endpoint = endpoint.clone();
+            door.call(move |j| Ok(j.set_chunk_limit(&endpoint, protocol, reduced)?))
+                .await?;
+        }
         if let Some(entry) = settle(
             door,
             &row,
@@ -254,6 +264,30 @@ pub(crate) async fn send_file(
         }
     }
     Err(EngineError::FileChanged { path: path.clone() })
+}
+
+/// The chunk size to start with at `endpoint`: the one wanted, or the smaller one an earlier
+/// upload learnt there from the server's 413 answers (the journal remembers it).
+async fn learnt_chunk(
+    door: &JournalDoor,
+    endpoint: &str,
+    protocol: Protocol,
+    wanted: u64,
+) -> Result<u64, EngineError> {
+    let key = endpoint.to_owned();
+    let learnt = door
+        .call(move |j| Ok(j.chunk_limit(&key, protocol)?))
+        .await?;
+    Ok(match learnt {
+        Some(limit) if limit < wanted => {
+            tracing::info!(
+                "{endpoint}: the server refused larger requests before; sending {} chunks",
+                crate::transport::tus::human_bytes(limit)
+            );
+            limit
+        }
+        _ => wanted,
+    })
 }
 
 /// A crash came after the server stored the file and before the journal said so: it is

@@ -89,6 +89,7 @@ async fn transfer(path: &Path, remote: &str, token: &str) -> (Transfer, Events) 
             },
             timeout: Duration::from_secs(5),
         },
+        reduced_chunk: std::sync::Arc::default(),
         token: Some(Token::new(token)),
         limit: RateLimit::unlimited(),
         events: events.sink(),

@@ -94,6 +94,7 @@ async fn transfer_of(path: &Path, remote: &str, token: &str, events: &Recorded) 
             },
             timeout: Duration::from_secs(2),
         },
+        reduced_chunk: std::sync::Arc::default(),
         token: Some(Token::new(token)),
         limit: RateLimit::unlimited(),
         events: events.sink(),

@@ -41,7 +41,34 @@ pub enum TusError {
         /// The server's message, if any.
         message: Option<String>,
     },
-    /// The upload is larger than the server accepts (413, or `Tus-Max-Size` exceeded).
+    /// A request body was refused as too large (413) although it was already as small as
+    /// Ferry makes them ([`crate::tus::client::MIN_CHUNK_SIZE`]): a body limit below that on
+    /// the server or a proxy before it.
+    #[error(
+        "the server refuses requests of {sent} bytes (413 to {request}){}, and Ferry sends no smaller ones than {} bytes: raise the request body limit of the server or of the proxy before it (nginx: client_max_body_size)",
+        detail(.message),
+        crate::tus::client::MIN_CHUNK_SIZE
+    )]
+    RequestTooLarge {
+        /// The request that was refused.
+        request: RequestKind,
+        /// The bytes its body carried.
+        sent: u64,
+        /// The server's message, if any.
+        message: Option<String>,
+    },
+    /// The server has no room for the upload's bytes (507 Insufficient Storage). Neither
+    /// permanent nor a quick retry: the bytes it confirmed stay, and the upload continues
+    /// from them once space is freed.
+    #[error("the server is out of space (507 to {request}){}", detail(.message))]
+    ServerFull {
+        /// The request that was refused.
+        request: RequestKind,
+        /// The server's message, if any.
+        message: Option<String>,
+    },
+    /// The upload is larger than the server accepts (413 to a request without a body, or
+    /// `Tus-Max-Size` exceeded).
     #[error("the file ({length} bytes) is larger than the server accepts{}", limit(*.max_size))]
     TooLarge {
         /// The size of the upload, if known.
@@ -208,6 +235,7 @@ impl TusError {
             Self::Unauthorized { .. }
             | Self::Forbidden { .. }
             | Self::TooLarge { .. }
+            | Self::RequestTooLarge { .. }
             | Self::Unsupported(_)
             | Self::Discovery(_)
             | Self::UnexpectedStatus { .. }
@@ -218,6 +246,7 @@ impl TusError {
             | Self::OffsetOutOfRange { .. } => Recovery::Resync,
             Self::LengthMismatch { .. } | Self::OffsetBeyondLength { .. } => Recovery::StartOver,
             Self::ServerUnavailable { .. }
+            | Self::ServerFull { .. }
             | Self::MissingHeader { .. }
             | Self::BadHeader { .. }
             | Self::OffsetWentBackwards { .. }

@@ -11,5 +11,6 @@ mod galileo_props;
 mod tus_concat_resume;
 mod tus_fixtures;
 mod tus_flows;
+mod tus_limits;
 mod tus_props;
 mod tus_sim;

@@ -369,9 +369,15 @@ fn every_error_status_of_a_patch_is_typed_with_its_recovery() {
             Recovery::Fatal,
         ),
         (
+            // A 413 to a PATCH is about its body; a 4-byte body is below the 64 KiB floor.
             "413 Payload Too Large",
-            |e| matches!(e, TusError::TooLarge { length: 100, .. }),
+            |e| matches!(e, TusError::RequestTooLarge { sent: 4, .. }),
             Recovery::Fatal,
+        ),
+        (
+            "507 Insufficient Storage",
+            |e| matches!(e, TusError::ServerFull { .. }),
+            Recovery::Retry,
         ),
         (
             "423 Locked",

@@ -101,6 +101,7 @@ fn a_refused_sign_in_forgets_the_server() {
         message: "refused".into(),
         retryable: false,
         unauthorized: true,
+        server_full: false,
     };
     core.handle_job_done(t0, job.key, job.id, end);
     let actions = drain(&mut core);
@@ -119,4 +120,38 @@ fn retry_now_examines_the_files_at_once_and_forgets_their_waits() {
     core.handle_retry(t0 + secs(1), vec![key(A, "f")]);
     assert_eq!(examined(&drain(&mut core)), vec![key(A, "f")]);
     assert_eq!(core.retrying().count(), 0);
+}
+
+#[test]
+fn a_server_out_of_space_makes_the_file_wait_minutes_with_that_reason() {
+    let t0 = Instant::now();
+    let mut core = core_with(Mode::Watch, &[(A, false)], t0);
+    let job = queue(&mut core, t0, &[(key(A, "f"), 1)]).remove(0);
+    let end = JobEnd::Failed {
+        message: "waiting: the server is out of space".into(),
+        retryable: true,
+        unauthorized: false,
+        server_full: true,
+    };
+    core.handle_job_done(t0, job.key, job.id, end);
+    let actions = drain(&mut core);
+    let (message, wait) = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::RecordFailure {
+                message, retry_in, ..
+            } => Some((message.clone(), *retry_in)),
+            _ => None,
+        })
+        .expect("recorded");
+    assert_eq!(message, "waiting: the server is out of space");
+    let wait = wait.expect("tried again by itself, not parked");
+    assert!(wait >= handle::SERVER_FULL_WAIT, "a long wait: {wait:?}");
+    assert_eq!(core.poll_timeout(), Some(t0 + wait));
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Notify(Notice::SignedOut(_)))),
+        "not a sign-in problem"
+    );
 }

@@ -12,6 +12,10 @@ use super::{Action, CoreOptions, Examined, FolderState, JobEnd, Key, Mode, Notic
 /// again (it is tried by the next `ferry sync --once` after that).
 pub(super) const ONCE_RETRY: Duration = Duration::from_secs(5);
 
+/// The shortest wait before a file is tried again on a server that is out of space: space
+/// is freed by a person, in minutes, and asking every few seconds only fills the log.
+pub(crate) const SERVER_FULL_WAIT: Duration = Duration::from_secs(5 * 60);
+
 /// What a full scan of a folder found, relative to the folder, as facts for the core.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ScanFound {
@@ -260,7 +264,11 @@ impl SyncCore {
                 message,
                 retryable,
                 unauthorized,
-            } => self.failed(now, key, message, retryable, unauthorized),
+                server_full,
+            } => {
+                let least = server_full.then_some(SERVER_FULL_WAIT);
+                self.failed(now, key, message, retryable, unauthorized, least);
+            }
         }
         self.step(now);
     }
@@ -312,9 +320,17 @@ impl SyncCore {
         self.step(now);
     }
 
-    /// A failed job: tried again later (its wait never shorter than the last one), or
-    /// parked.
-    fn failed(&mut self, now: Instant, key: Key, message: String, retryable: bool, auth: bool) {
+    /// A failed job: tried again later (its wait never shorter than the last one, nor than
+    /// `at_least`), or parked.
+    fn failed(
+        &mut self,
+        now: Instant,
+        key: Key,
+        message: String,
+        retryable: bool,
+        auth: bool,
+        at_least: Option<Duration>,
+    ) {
         if auth {
             self.push(Action::ForgetServer(key.0));
             self.notify(Notice::SignedOut(key.0));
@@ -325,7 +341,7 @@ impl SyncCore {
             let attempt = before + 1;
             let jitter = self.jitter();
             let drawn = self.options.file_retry.delay(attempt, jitter);
-            let delay = drawn.max(last);
+            let delay = drawn.max(last).max(at_least.unwrap_or_default());
             self.attempts.insert(key.clone(), (attempt, delay));
             self.retry_at.insert(key.clone(), now + delay);
             self.push(Action::RecordFailure {

@@ -115,6 +115,8 @@ pub(crate) enum JobEnd {
         retryable: bool,
         /// The server refused the sign-in.
         unauthorized: bool,
+        /// The server is out of space: tried again after minutes, not seconds.
+        server_full: bool,
     },
 }
 

@@ -200,6 +200,7 @@ impl World {
                 message: "x".into(),
                 retryable: kind == 1,
                 unauthorized: false,
+                server_full: false,
             },
             3 => JobEnd::FileChanged,
             _ => JobEnd::Unchanged,

@@ -88,6 +88,7 @@ pub(super) fn failed(retryable: bool) -> JobEnd {
         message: "boom".into(),
         retryable,
         unauthorized: false,
+        server_full: false,
     }
 }
 

@@ -108,6 +108,10 @@ pub async fn send(
         };
         failures = if progressed { 1 } else { failures + 1 };
         let Failure { error, recovery } = failure;
+        if error.is_server_full() {
+            // Waiting for space is for minutes, not seconds: the caller decides when.
+            return Err(error);
+        }
         match recovery {
             Recovery::Fatal => return Err(error),
             Recovery::StartOver if started_over => {
@@ -182,6 +186,14 @@ impl Run<'_> {
     }
 
     fn galileo_error(&self, err: GalileoError) -> EngineError {
+        if matches!(&err, GalileoError::Rejected { signal, .. }
+            if signal.code == Some(ferry_proto::galileo::ErrorCode::DiskFull))
+        {
+            return EngineError::ServerFull {
+                path: self.transfer.file.path.clone(),
+                server: self.server(),
+            };
+        }
         EngineError::Galileo {
             path: self.transfer.file.path.clone(),
             server: self.server(),

@@ -170,6 +170,10 @@ impl Driver<'_> {
             TusError::Unauthorized { .. } => EngineError::Unauthorized {
                 server: self.server.clone(),
             },
+            TusError::ServerFull { .. } => EngineError::ServerFull {
+                path: self.transfer.file.path.clone(),
+                server: self.server.clone(),
+            },
             other => EngineError::Tus {
                 path: self.transfer.file.path.clone(),
                 server: self.server.clone(),
@@ -247,10 +251,29 @@ impl Driver<'_> {
                     next = Next::Finished(Some(location).filter(|l| !l.is_empty()));
                 }
                 TusEvent::Terminated { .. } => next = Next::Terminated,
+                TusEvent::ChunkSizeReduced { from, to } => self.chunk_reduced(from, to),
                 TusEvent::Discovered(_) => {}
             }
         }
         Ok(next)
+    }
+
+    /// A request body was refused as too large: says so, and leaves the smaller size where
+    /// the caller remembers it for this server.
+    fn chunk_reduced(&self, from: u64, to: u64) {
+        tracing::info!(
+            from,
+            to,
+            "the server refused a request body as too large (413)"
+        );
+        self.transfer.reduced_chunk.store(to, Ordering::Relaxed);
+        (self.transfer.events)(Event::Warning {
+            message: format!(
+                "{}: the server refuses requests of {from} bytes (413); sending {} chunks",
+                self.server,
+                human_bytes(to)
+            ),
+        });
     }
 
     /// Counts a failed attempt: gives up, or pauses before the next one.
@@ -342,6 +365,9 @@ impl Driver<'_> {
             match outcome {
                 Outcome::Answer(answer) => match upload.handle_response(id, &answer) {
                     Ok(()) => {}
+                    // Not retried here: waiting for space is for minutes, not seconds. What
+                    // the server confirmed is recorded; the next attempt resumes from it.
+                    Err(err @ TusError::ServerFull { .. }) => return Err(self.tus_error(err)),
                     Err(err) if err.is_retryable() => {
                         let err = self.tus_error(err);
                         self.failed(err)?;
@@ -368,5 +394,22 @@ impl Driver<'_> {
         EngineError::FileChanged {
             path: self.transfer.file.path.clone(),
         }
+    }
+}
+
+/// A chunk size for people: `512 KiB`, `1.5 MiB`, or bytes when not a whole KiB.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const KIB: u64 = 1024;
+    if n >= KIB * KIB && n.is_multiple_of(KIB * KIB / 2) {
+        let halves = n / (KIB * KIB / 2);
+        if halves.is_multiple_of(2) {
+            format!("{} MiB", halves / 2)
+        } else {
+            format!("{}.5 MiB", halves / 2)
+        }
+    } else if n >= KIB && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n}-byte")
     }
 }

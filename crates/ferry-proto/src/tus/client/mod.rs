@@ -54,6 +54,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod limits;
 mod part;
 mod requests;
 mod respond;
@@ -76,6 +77,11 @@ use crate::checksum::ChecksumAlgorithm;
 /// The chunk size used when the caller does not choose one: 8 MiB, large enough for full
 /// speed on a LAN, small enough that a cut costs little.
 pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+
+/// The smallest chunk the machine falls back to when a server (or a proxy before it)
+/// answers 413 to a request body: 64 KiB. A 413 to a body this small is a permanent
+/// [`TusError::RequestTooLarge`].
+pub const MIN_CHUNK_SIZE: u64 = 64 * 1024;
 
 /// How to upload one file.
 #[derive(Debug, Clone)]
@@ -141,6 +147,15 @@ pub enum Event {
     Finished {
         /// The URL of the complete upload (the final upload when concatenating).
         location: String,
+    },
+    /// A request body was refused as too large (413 to a PATCH or to a creation with its
+    /// first bytes): from now on requests carry at most `to` bytes. The driver reports it
+    /// and may remember `to` for this server ([`Upload::chunk_size`]).
+    ChunkSizeReduced {
+        /// The chunk size before.
+        from: u64,
+        /// The chunk size now.
+        to: u64,
     },
     /// The upload was abandoned after [`Upload::terminate`].
     Terminated {
@@ -408,6 +423,12 @@ impl Upload {
     /// Whether the upload failed for good (after a fatal error).
     pub fn is_failed(&self) -> bool {
         self.phase == Phase::Failed
+    }
+
+    /// The most bytes one request carries now: the chosen chunk size, lowered after every
+    /// [`Event::ChunkSizeReduced`].
+    pub fn chunk_size(&self) -> u64 {
+        self.opts.chunk_size
     }
 
     /// Whether per-chunk checksums are sent (the server lists the chosen algorithm).

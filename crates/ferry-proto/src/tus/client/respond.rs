@@ -34,8 +34,11 @@ impl Upload {
         if let Some(part) = self.parts.get_mut(pending.part) {
             part.busy = false;
         }
-        let result = match refusal(pending.kind, response, self.opts.length) {
+        let result = match refusal(pending.kind, response) {
             Some(err) => Err(err),
+            None if response.status == StatusCode::PAYLOAD_TOO_LARGE => {
+                self.on_too_large(&pending, response)
+            }
             None => match pending.kind {
                 RequestKind::Discover => self.on_discover(response),
                 RequestKind::Create => self.on_create(&pending, response),
@@ -426,8 +429,9 @@ fn offset_header(request: RequestKind, response: &Response) -> Result<Option<u64
         .map_err(|source: HeaderError| TusError::BadHeader { request, source })
 }
 
-/// The answers that mean the same whatever the request: sign-in, version, size, overload.
-fn refusal(request: RequestKind, response: &Response, length: Option<u64>) -> Option<TusError> {
+/// The answers that mean the same whatever the request: sign-in, version, overload, a full
+/// disk. (A 413 depends on the request: `limits.rs`.)
+fn refusal(request: RequestKind, response: &Response) -> Option<TusError> {
     let status = response.status;
     let message = response.message();
     match status {
@@ -436,10 +440,7 @@ fn refusal(request: RequestKind, response: &Response, length: Option<u64>) -> Op
             "it refuses tus 1.0.0 (412 to {request}){}",
             message.map(|m| format!(": {m}")).unwrap_or_default()
         ))),
-        StatusCode::PAYLOAD_TOO_LARGE => Some(TusError::TooLarge {
-            length: length.unwrap_or(0),
-            max_size: None,
-        }),
+        StatusCode::INSUFFICIENT_STORAGE => Some(TusError::ServerFull { request, message }),
         StatusCode::FORBIDDEN
             if !matches!(request, RequestKind::Status | RequestKind::FinalStatus) =>
         {
