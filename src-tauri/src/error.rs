@@ -80,6 +80,8 @@ fn code_of(err: &EngineError) -> ErrorCode {
         // The server's own words say what it showed instead.
         | EngineError::NotStored { .. }
         | EngineError::ForeignOrigin { .. }
+        // "waiting: the server is out of space" says it all.
+        | EngineError::ServerFull { .. }
         // Another Ferry syncs this home: its message says which and what to do.
         | EngineError::Busy { .. }
         // Its message says when to try again: the window shows it as it is.
