@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //! - [`Journal`]: opening, migrations ([`schema`]), and the typed queries, grouped by table
-//!   in `accounts`, `folders`, `files`, `uploads` and `history`.
+//!   in `accounts`, `folders`, `files`, `uploads`, `history` and `trusted` (certificates a
+//!   person trusted deliberately).
 //! - [`StoreError`]: what can go wrong, with the path or name a person needs.
 //!
 //! This crate knows nothing of networks, protocols or user interfaces: it stores facts the
@@ -22,6 +23,7 @@ mod files;
 mod folders;
 mod history;
 mod schema;
+mod trusted;
 mod uploads;
 
 use std::path::Path;
@@ -35,6 +37,7 @@ pub use crate::error::StoreError;
 pub use crate::files::{FileCounts, FileFacts, FileId, FileRecord, FileState};
 pub use crate::folders::{Folder, FolderId};
 pub use crate::history::{DayTotal, HistoryEntry, HistoryQuery, Outcome, Verification};
+pub use crate::trusted::TrustedCertificate;
 pub use crate::uploads::{FinalUpload, NewUpload, PartRecord, Progress, UploadId, UploadRecord};
 
 /// The journal: one open SQLite connection.
