@@ -108,8 +108,10 @@ impl Driver {
             tracked.touch();
             user_events(event);
         });
+        let trust = crate::tls::Trust::load(door.pins().await?).await;
         let shared = Arc::new(job::Shared {
-            http: crate::transport::tus::http_client(options.transfer.timeout),
+            http: crate::transport::tus::http_client(options.transfer.timeout, &trust),
+            trust,
             door: door.clone(),
             credentials,
             targets: tokio::sync::Mutex::default(),
@@ -333,7 +335,7 @@ impl Driver {
                 continue;
             };
             let spec = job::JobSpec::new(&folder.info, &start);
-            let mut options = job::send_options(&self.options, &self.limit, &self.events);
+            let mut options = job::send_options(&self.options, &self.limit, &self.events, &self.shared.trust);
             if !start.parallel {
                 options.transfer.parallel = 1;
             }
