@@ -269,7 +269,11 @@ impl EngineError {
         }
     }
 
-    fn refused(server: &str, refused: &crate::tls::CertificateRefused, kind: NetworkFailure) -> Self {
+    fn refused(
+        server: &str,
+        refused: &crate::tls::CertificateRefused,
+        kind: NetworkFailure,
+    ) -> Self {
         Self::Certificate {
             server: server.to_owned(),
             presented: refused.presented.clone(),

@@ -190,16 +190,18 @@ impl Service {
         let trust = self.trust().await?;
         let revocation = match blocking(move || lookup.token(&at, &who)).await? {
             None => Revocation::NoToken,
-            Some(token) => match auth::logout(&auth::sign_in_client(&trust), server, &token).await {
-                Ok(done) => {
-                    tracing::info!(revoked = done.revoked, "signed out");
-                    Revocation::Answered(done)
+            Some(token) => {
+                match auth::logout(&auth::sign_in_client(&trust), server, &token).await {
+                    Ok(done) => {
+                        tracing::info!(revoked = done.revoked, "signed out");
+                        Revocation::Answered(done)
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "could not revoke the token on the server; deleting it here anyway");
+                        Revocation::Failed(err.to_string())
+                    }
                 }
-                Err(err) => {
-                    tracing::warn!(%err, "could not revoke the token on the server; deleting it here anyway");
-                    Revocation::Failed(err.to_string())
-                }
-            },
+            }
         };
         let (at, who) = (server.to_owned(), user.to_owned());
         blocking(move || keyring.delete(&at, &who)).await?;

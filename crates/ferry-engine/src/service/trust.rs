@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::tls::{self, CertificateInfo, Fingerprint, Pin, Trust};
 
-use super::{Service, ServiceError, ServerProbe};
+use super::{ServerProbe, Service, ServiceError};
 
 /// How long the handshake that shows a server's certificate may take.
 pub(super) const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
@@ -89,7 +89,10 @@ impl Service {
         let Some(authority) = tls::authority(server) else {
             return Ok(());
         };
-        let (sha256, subject) = (certificate.fingerprint.to_hex(), certificate.subject.clone());
+        let (sha256, subject) = (
+            certificate.fingerprint.to_hex(),
+            certificate.subject.clone(),
+        );
         tracing::info!(%authority, fingerprint = %certificate.fingerprint, "certificate trusted");
         self.journal(move |j| Ok(j.trust_certificate(&authority, &sha256, &subject)?))
             .await

@@ -144,7 +144,13 @@ mod tests {
         ] {
             assert_eq!(given.parse::<Fingerprint>(), Ok(shown), "{given:?}");
         }
-        for wrong in ["", "AB:CD", &text[3..], &format!("{text}:00"), "zz".repeat(32).as_str()] {
+        for wrong in [
+            "",
+            "AB:CD",
+            &text[3..],
+            &format!("{text}:00"),
+            "zz".repeat(32).as_str(),
+        ] {
             let err = wrong.parse::<Fingerprint>().expect_err(wrong);
             assert!(err.to_string().contains("64 hexadecimal digits"), "{err}");
         }
@@ -157,7 +163,11 @@ mod tests {
         let der = certified.cert.der();
         let info = CertificateInfo::of(der);
         assert_eq!(info.fingerprint, Fingerprint::of(der));
-        assert!(info.subject.contains("CN=rcgen self signed cert"), "{}", info.subject);
+        assert!(
+            info.subject.contains("CN=rcgen self signed cert"),
+            "{}",
+            info.subject
+        );
         assert!(info.subject.contains("files.example"), "{}", info.subject);
         assert_eq!(
             CertificateInfo::of(b"not DER").subject,

@@ -210,7 +210,11 @@ mod tests {
         let never = || -> bool { panic!("the platform is not asked about the pinned certificate") };
         assert_eq!(decide(&[a], a, never), Verdict::Pinned);
         assert_eq!(decide(&[], a, || true), Verdict::Trusted);
-        assert_eq!(decide(&[b], a, || true), Verdict::Trusted, "a certificate the platform trusts needs no pin");
+        assert_eq!(
+            decide(&[b], a, || true),
+            Verdict::Trusted,
+            "a certificate the platform trusts needs no pin"
+        );
         assert_eq!(decide(&[], a, || false), Verdict::Refused { pinned: None });
         assert_eq!(
             decide(&[b], a, || false),

@@ -335,7 +335,8 @@ impl Driver {
                 continue;
             };
             let spec = job::JobSpec::new(&folder.info, &start);
-            let mut options = job::send_options(&self.options, &self.limit, &self.events, &self.shared.trust);
+            let mut options =
+                job::send_options(&self.options, &self.limit, &self.events, &self.shared.trust);
             if !start.parallel {
                 options.transfer.parallel = 1;
             }
