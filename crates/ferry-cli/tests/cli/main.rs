@@ -9,5 +9,6 @@ mod rewrite;
 mod sleep;
 mod support;
 mod sync;
+mod tls;
 mod upload;
 mod verify;
