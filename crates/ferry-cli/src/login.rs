@@ -30,9 +30,8 @@ async fn certificate_to_trust(
     server: &str,
     given: Option<Fingerprint>,
 ) -> anyhow::Result<Option<Fingerprint>> {
-    let err = match service.check_certificate(server, given).await {
-        Ok(_) => return Ok(given),
-        Err(err) => err,
+    let Err(err) = service.check_certificate(server, given).await else {
+        return Ok(given);
     };
     let ServiceError::Engine(EngineError::Certificate {
         presented,

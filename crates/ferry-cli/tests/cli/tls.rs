@@ -247,13 +247,7 @@ async fn a_self_signed_certificate_is_trusted_only_by_its_fingerprint_and_a_chan
     let port = ferry_tests::server::free_port();
     let server = serve_tls(&data, port, &first);
     let url = server.url.clone();
-    let login_args = [
-        "login",
-        url.as_str(),
-        "--user",
-        "ann",
-        "--password-stdin",
-    ];
+    let login_args = ["login", url.as_str(), "--user", "ann", "--password-stdin"];
 
     // Not on a terminal, nothing to ask: refused, naming the fingerprint and the flag.
     let (refused, said) = ferry(&home, &login_args, Some(&password));

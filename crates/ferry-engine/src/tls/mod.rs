@@ -82,6 +82,9 @@ impl Trust {
     /// The platform's verifier with `pins`. Reads the system's certificate store, which
     /// blocks: async code calls [`Trust::load`]. Without any system store, only pinned
     /// certificates are accepted (and a warning logged on every refusal).
+    ///
+    /// # Panics
+    /// If ring offers no safe TLS version, which only a broken build can cause.
     pub fn new(pins: impl IntoIterator<Item = Pin>) -> Self {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let platform = match rustls_platform_verifier::Verifier::new(Arc::clone(&provider)) {
