@@ -258,8 +258,15 @@ impl Driver {
             self.options = *options;
         }
         if asked.reload {
-            // Accounts may have signed in or out: ask for tokens and servers anew.
+            // Accounts may have signed in or out (and a certificate been trusted): ask for
+            // tokens, servers and trusted certificates anew.
             self.shared.forget_all().await;
+            match self.door.pins().await {
+                Ok(pins) => self.shared.trust.set_pins(pins),
+                Err(err) => {
+                    tracing::warn!(%err, "the trusted certificates could not be read; keeping the ones known")
+                }
+            }
             guard(&self.views.tracker).signed_out = false;
             self.load_folders().await;
         }
