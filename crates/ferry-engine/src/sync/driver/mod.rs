@@ -264,7 +264,7 @@ impl Driver {
             match self.door.pins().await {
                 Ok(pins) => self.shared.trust.set_pins(pins),
                 Err(err) => {
-                    tracing::warn!(%err, "the trusted certificates could not be read; keeping the ones known")
+                    tracing::warn!(%err, "the trusted certificates could not be read; keeping the ones known");
                 }
             }
             guard(&self.views.tracker).signed_out = false;
