@@ -15,6 +15,7 @@ use ferry_engine::service::{
 };
 use ferry_engine::settings::Settings;
 use ferry_engine::target::Protocol;
+use ferry_engine::tls::Fingerprint;
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;
 
@@ -35,10 +36,28 @@ async fn blocking<T: Send + 'static>(
         .map_err(CommandError::from)
 }
 
-/// What the server at `url` is and offers.
+/// `trust_fingerprint` as given by the window, parsed.
+fn fingerprint(given: Option<String>) -> Reply<Option<Fingerprint>> {
+    given
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| {
+            f.parse().map_err(|e: ferry_engine::tls::BadFingerprint| {
+                ServiceError::invalid("trustFingerprint", e.to_string()).into()
+            })
+        })
+        .transpose()
+}
+
+/// What the server at `url` is and offers; `trust_fingerprint`: the certificate the person
+/// chose to trust for it (shown to them after a `certificate` error).
 #[tauri::command]
-pub async fn server_probe(url: String) -> Reply<ServerProbe> {
-    Ok(service::probe_server(&url).await?)
+pub async fn server_probe(
+    state: State<'_, AppState>,
+    url: String,
+    trust_fingerprint: Option<String>,
+) -> Reply<ServerProbe> {
+    let trusted = fingerprint(trust_fingerprint)?;
+    Ok(state.service.probe(&url, trusted).await?)
 }
 
 /// Signs in with a password, a pasted token, or nothing (servers without accounts).
@@ -50,7 +69,9 @@ pub async fn sign_in(
     user: Option<String>,
     password: Option<String>,
     token: Option<String>,
+    trust_fingerprint: Option<String>,
 ) -> Reply<AccountView> {
+    let trusted = fingerprint(trust_fingerprint)?;
     let password = password.filter(|p| !p.is_empty());
     let token = token.filter(|t| !t.trim().is_empty());
     let secret = match (&password, token) {
@@ -66,7 +87,13 @@ pub async fn sign_in(
     let device = service::device_name("Ferry desktop").await;
     let account = state
         .service
-        .sign_in(&server, user.as_deref().unwrap_or(""), secret, &device)
+        .sign_in_trusting(
+            &server,
+            user.as_deref().unwrap_or(""),
+            secret,
+            &device,
+            trusted,
+        )
         .await?;
     sync::reload(&app);
     Ok(account)

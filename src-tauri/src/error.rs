@@ -42,6 +42,38 @@ pub struct CommandError {
     pub code: ErrorCode,
     /// One sentence for people.
     pub message: String,
+    /// With `certificate`: the certificate the server presented, for the window to show and
+    /// ask whether to trust it (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateView>,
+}
+
+/// A refused server certificate as the window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateView {
+    /// Its SHA-256 fingerprint, `AB:CD:…`.
+    pub fingerprint: String,
+    /// Its subject.
+    pub subject: String,
+    /// The fingerprint trusted for this server instead, when the certificate changed (then
+    /// the window does not offer to trust it: the person signs in again on purpose).
+    pub trusted: Option<String>,
+}
+
+/// The certificate of a refusal, if `err` is one (or gave up after one).
+fn certificate_of(err: &EngineError) -> Option<CertificateView> {
+    match err {
+        EngineError::Certificate {
+            presented, pinned, ..
+        } => Some(CertificateView {
+            fingerprint: presented.fingerprint.to_string(),
+            subject: presented.subject.clone(),
+            trusted: pinned.map(|p| p.to_string()),
+        }),
+        EngineError::GaveUp { last, .. } => certificate_of(last),
+        _ => None,
+    }
 }
 
 impl CommandError {
@@ -50,6 +82,7 @@ impl CommandError {
         Self {
             code,
             message: message.into(),
+            certificate: None,
         }
     }
 }
@@ -67,6 +100,7 @@ fn code_of(err: &EngineError) -> ErrorCode {
         EngineError::Unauthorized { .. } => ErrorCode::SignedOut,
         e if e.is_certificate() => ErrorCode::Certificate,
         EngineError::Network { .. } => ErrorCode::Unreachable,
+        EngineError::Certificate { .. } => ErrorCode::Certificate,
         EngineError::Keyring(_) => ErrorCode::NoKeyring,
         EngineError::NoProtocol { .. } | EngineError::NotFerryServer { .. } => ErrorCode::NotAServer,
         EngineError::BadUrl { .. } => ErrorCode::InvalidInput,
@@ -98,6 +132,26 @@ fn message_of(err: &EngineError) -> String {
         EngineError::Unauthorized { server } => {
             format!("{server} no longer accepts Ferry's sign-in; sign in again.")
         }
+        EngineError::Certificate {
+            server,
+            presented,
+            pinned: Some(pinned),
+            ..
+        } => format!(
+            "The certificate of {server} changed: Ferry trusts the one with fingerprint {pinned}, but the server now presents {} ({}). Ferry does not connect. If the certificate was replaced on purpose, sign in again and trust the new one.",
+            presented.fingerprint, presented.subject
+        ),
+        EngineError::Certificate {
+            server,
+            presented,
+            problem,
+            ..
+        } => format!(
+            "The certificate of {server} is not trusted by this computer ({}). Its SHA-256 fingerprint is {} ({}). If this is your server, compare the fingerprint with the one its administrator gives you before you trust it.",
+            problem.words(),
+            presented.fingerprint,
+            presented.subject
+        ),
         EngineError::Network { server, reason, .. } if err.is_certificate() => format!(
             "The certificate of {server} is not trusted ({reason}). Check the address; if the server uses its own certificate, install it in the system's trusted certificates."
         ),
@@ -121,7 +175,10 @@ fn message_of(err: &EngineError) -> String {
 
 impl From<EngineError> for CommandError {
     fn from(err: EngineError) -> Self {
-        Self::new(code_of(&err), message_of(&err))
+        Self {
+            certificate: certificate_of(&err),
+            ..Self::new(code_of(&err), message_of(&err))
+        }
     }
 }
 

@@ -120,6 +120,11 @@ pub(crate) struct LoginArgs {
     /// Read a token from standard input instead of signing in with a password.
     #[arg(long)]
     pub(crate) token_stdin: bool,
+    /// Trust the server's certificate when its SHA-256 fingerprint is this one (hex, with or
+    /// without colons): for a self-signed server, without asking. `ferry login URL` on a
+    /// terminal shows the fingerprint and asks.
+    #[arg(long, value_name = "SHA256")]
+    pub(crate) trust_fingerprint: Option<ferry_engine::tls::Fingerprint>,
 }
 
 #[derive(Debug, Args)]

@@ -76,7 +76,8 @@ pub(crate) async fn run(
         parallel: args.parallel,
         ..transfer_options()
     };
-    let http = ferry_engine::transport::tus::http_client(options.timeout);
+    let trust = service.trust().await?;
+    let http = ferry_engine::transport::tus::http_client(options.timeout, &trust);
     let limit = RateLimit::new(args.limit_rate.unwrap_or(0));
     let mut failed = Vec::new();
     for file in &args.files {
@@ -97,6 +98,7 @@ pub(crate) async fn run(
             transfer: options,
             limit: limit.clone(),
             events: Arc::clone(&events),
+            trust: trust.clone(),
         };
         match upload_file(home, &http, &request).await {
             Ok(entry) if json => println!(

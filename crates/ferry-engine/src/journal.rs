@@ -89,6 +89,26 @@ impl JournalDoor {
         }
     }
 
+    /// The certificates people trusted at sign-in, as the pins of [`crate::tls::Trust`]. A
+    /// row that holds no fingerprint (only another program could have written it) is
+    /// skipped with a warning: it trusts nothing.
+    pub async fn pins(&self) -> Result<Vec<crate::tls::Pin>, EngineError> {
+        let rows = self.call(|j| Ok(j.trusted_certificates()?)).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match row.sha256.parse() {
+                Ok(fingerprint) => Some(crate::tls::Pin {
+                    authority: row.authority,
+                    fingerprint,
+                }),
+                Err(err) => {
+                    tracing::warn!(authority = %row.authority, %err, "a trusted certificate in the journal is not a fingerprint; ignored");
+                    None
+                }
+            })
+            .collect())
+    }
+
     /// Runs `f` on the journal thread, inside the transaction of its group, and returns what
     /// it returned once that transaction is durable. `f` must not start a batch of its own.
     pub async fn call<T, F>(&self, f: F) -> Result<T, EngineError>

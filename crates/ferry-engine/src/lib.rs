@@ -6,6 +6,8 @@
 //!   `FERRY_TOKEN`).
 //! - [`transport`]: tus over reqwest and GalileoSend over tokio-tungstenite, thin async
 //!   drivers of the sans-IO machines in [`ferry_proto`], with retries.
+//! - [`tls`]: the one TLS configuration of both: the platform's verifier and the
+//!   certificates a person trusted at sign-in.
 //! - [`file`]: a local file's facts, sha1 and ranges; noticing that it changed.
 //! - [`retry`], [`rate`]: backoff with jitter, and the rate limit shared by all uploads.
 //! - [`secret`]: the bearer token type that never shows itself; [`origin`]: the one origin
@@ -49,6 +51,7 @@ pub mod service;
 pub mod settings;
 pub mod sync;
 pub mod target;
+pub mod tls;
 pub mod transport;
 pub mod upload;
 mod verify;

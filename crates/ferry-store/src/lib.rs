@@ -9,8 +9,9 @@
 //!
 //! # Layout
 //! - [`Journal`]: opening, migrations ([`schema`]), and the typed queries, grouped by table
-//!   in `accounts`, `folders`, `files`, `uploads` and `history`; what is learnt of servers
-//!   (the request size they take) in `limits`.
+//!   in `accounts`, `folders`, `files`, `uploads`, `history` and `trusted` (certificates a
+//!   person trusted deliberately); what is learnt of servers (the request size they take)
+//!   in `limits`.
 //! - [`StoreError`]: what can go wrong, with the path or name a person needs.
 //!
 //! This crate knows nothing of networks, protocols or user interfaces: it stores facts the
@@ -24,6 +25,7 @@ mod folders;
 mod history;
 mod limits;
 mod schema;
+mod trusted;
 mod uploads;
 
 use std::path::Path;
@@ -37,6 +39,7 @@ pub use crate::error::StoreError;
 pub use crate::files::{FileCounts, FileFacts, FileId, FileRecord, FileState};
 pub use crate::folders::{Folder, FolderId};
 pub use crate::history::{DayTotal, HistoryEntry, HistoryQuery, Outcome, Verification};
+pub use crate::trusted::TrustedCertificate;
 pub use crate::uploads::{FinalUpload, NewUpload, PartRecord, Progress, UploadId, UploadRecord};
 
 /// The journal: one open SQLite connection.

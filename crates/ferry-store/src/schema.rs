@@ -137,6 +137,15 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
         PRIMARY KEY (endpoint, protocol)
     );",
     ),
+    // Certificates a person trusted deliberately (self-signed servers), one per `host:port`.
+    M::up(
+        "CREATE TABLE trusted_certificates (
+        authority TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        trusted_at_ms INTEGER NOT NULL
+    );",
+    ),
 ];
 
 #[cfg(test)]

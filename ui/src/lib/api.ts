@@ -28,6 +28,8 @@ export interface SignInArgs {
   user?: string;
   password?: string;
   token?: string;
+  /** The certificate fingerprint the person chose to trust for this server. */
+  trustFingerprint?: string;
 }
 
 export interface FolderAddArgs {
@@ -39,7 +41,8 @@ export interface FolderAddArgs {
 }
 
 export const api = {
-  serverProbe: (url: string) => call<ServerProbe>("server_probe", { url }),
+  serverProbe: (url: string, trustFingerprint?: string) =>
+    call<ServerProbe>("server_probe", { url, trustFingerprint }),
   signIn: (args: SignInArgs) => call<Account>("sign_in", { ...args }),
   signOut: (server: string, user: string) => call<null>("sign_out", { server, user }),
   accounts: () => call<Account[]>("accounts"),

@@ -17,9 +17,26 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** With `certificate`: the certificate the server presented (docs/desktop.md). */
+export interface CertificateInfo {
+  /** SHA-256, `AB:CD:…`. */
+  fingerprint: string;
+  subject: string;
+  /** The fingerprint trusted for this server instead, when the certificate changed. */
+  trusted: string | null;
+}
+
 export interface FerryError {
   code: ErrorCode;
   message: string;
+  certificate?: CertificateInfo;
+}
+
+function certificateOf(value: unknown): CertificateInfo | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { fingerprint, subject, trusted } = value as Record<string, unknown>;
+  if (typeof fingerprint !== "string" || typeof subject !== "string") return undefined;
+  return { fingerprint, subject, trusted: typeof trusted === "string" ? trusted : null };
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {
@@ -31,9 +48,12 @@ const UNEXPECTED = "Something unexpected went wrong inside Ferry.";
 /** Whatever a command rejected with, as `{code, message}`; anything not from the shell is `internal`. */
 export function toFerryError(e: unknown): FerryError {
   if (typeof e === "object" && e !== null) {
-    const { code, message } = e as { code?: unknown; message?: unknown };
+    const { code, message, certificate } = e as { code?: unknown; message?: unknown; certificate?: unknown };
     if (isErrorCode(code)) {
-      return { code, message: typeof message === "string" ? message : "" };
+      const error: FerryError = { code, message: typeof message === "string" ? message : "" };
+      const cert = certificateOf(certificate);
+      if (cert) error.certificate = cert;
+      return error;
     }
     if (typeof message === "string" && message !== "") {
       return { code: "internal", message };

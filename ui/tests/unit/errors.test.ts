@@ -18,6 +18,19 @@ describe("error codes", () => {
 });
 
 describe("toFerryError", () => {
+  it("keeps the refused certificate a certificate error carries, for the window to show", () => {
+    const certificate = { fingerprint: "AB:CD", subject: "CN=files", trusted: null };
+    expect(toFerryError({ code: "certificate", message: "Not trusted.", certificate })).toEqual({
+      code: "certificate",
+      message: "Not trusted.",
+      certificate,
+    });
+    expect(toFerryError({ code: "certificate", message: "m", certificate: { fingerprint: 1 } })).toEqual({
+      code: "certificate",
+      message: "m",
+    });
+  });
+
   it("keeps an error from the shell as it is", () => {
     expect(toFerryError({ code: "unreachable", message: "Cannot reach x." })).toEqual({
       code: "unreachable",

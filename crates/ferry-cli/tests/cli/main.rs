@@ -11,5 +11,6 @@ mod rewrite;
 mod sleep;
 mod support;
 mod sync;
+mod tls;
 mod upload;
 mod verify;

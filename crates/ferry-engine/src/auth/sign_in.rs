@@ -74,8 +74,8 @@ fn server_failed(server: &str, status: reqwest::StatusCode) -> EngineError {
 ///
 /// # Panics
 /// If the TLS backend cannot start, which only a broken build can cause.
-pub fn sign_in_client() -> reqwest::Client {
-    crate::transport::dns::client_builder()
+pub fn sign_in_client(trust: &crate::tls::Trust) -> reqwest::Client {
+    crate::transport::dns::client_builder(trust)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(REQUEST_TIMEOUT)
         .build()

@@ -190,6 +190,19 @@ pub enum EngineError {
         /// The origin the token is for.
         origin: String,
     },
+    /// A server's certificate was refused: this computer does not trust it, or it is not
+    /// the one a person trusted for that server (it changed).
+    #[error("{}", certificate_words(server, presented, pinned.as_ref(), *problem))]
+    Certificate {
+        /// The server.
+        server: String,
+        /// The certificate it presented.
+        presented: crate::tls::CertificateInfo,
+        /// The certificate trusted for it instead, when one is.
+        pinned: Option<crate::tls::Fingerprint>,
+        /// Why it was refused.
+        problem: TlsProblem,
+    },
     /// Gave up after retrying.
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp {
@@ -216,23 +229,70 @@ pub fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// What a refused certificate means and what to do: trust it deliberately, or, when it is
+/// not the one trusted before, check why it changed. Both fingerprints are named.
+fn certificate_words(
+    server: &str,
+    presented: &crate::tls::CertificateInfo,
+    pinned: Option<&crate::tls::Fingerprint>,
+    problem: TlsProblem,
+) -> String {
+    let crate::tls::CertificateInfo {
+        fingerprint,
+        subject,
+    } = presented;
+    match pinned {
+        Some(pinned) => format!(
+            "the certificate of {server} changed: Ferry trusts the certificate with SHA-256 fingerprint {pinned} there, but the server now presents SHA-256 {fingerprint} ({subject}), so it is refused. If the server's certificate was replaced on purpose, compare the new fingerprint with the server's and sign in again with `ferry login {server} --trust-fingerprint {fingerprint}`"
+        ),
+        None => format!(
+            "{server} presented a certificate this computer does not trust ({}): SHA-256 fingerprint {fingerprint}, subject {subject}. If you trust it, compare the fingerprint with the server's and sign in with `ferry login {server} --trust-fingerprint {fingerprint}`, or install its certificate authority in the system's trusted certificates",
+            problem.words()
+        ),
+    }
+}
+
 impl EngineError {
     /// A network failure of `err` (a reqwest or hyper error, or anything with one in its
     /// source chain) on the way to `server`: classified here, once.
     pub fn network(server: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        let kind = network::classify(err);
+        if let Some(refused) = network::refused_certificate(err) {
+            return Self::refused(server, refused, kind);
+        }
         Self::Network {
             server: server.to_owned(),
-            kind: network::classify(err),
+            kind,
             reason: with_causes(err),
         }
     }
 
     /// A WebSocket failure of `err` on the way to `server`.
     pub fn network_ws(server: &str, err: &tokio_tungstenite::tungstenite::Error) -> Self {
+        let kind = network::classify_ws(err);
+        if let Some(refused) = network::refused_certificate(err) {
+            return Self::refused(server, refused, kind);
+        }
         Self::Network {
             server: server.to_owned(),
-            kind: network::classify_ws(err),
+            kind,
             reason: with_causes(err),
+        }
+    }
+
+    fn refused(
+        server: &str,
+        refused: &crate::tls::CertificateRefused,
+        kind: NetworkFailure,
+    ) -> Self {
+        Self::Certificate {
+            server: server.to_owned(),
+            presented: refused.presented.clone(),
+            pinned: refused.pinned,
+            problem: match kind {
+                NetworkFailure::Tls(problem) => problem,
+                _ => TlsProblem::BadCertificate,
+            },
         }
     }
 
@@ -249,6 +309,7 @@ impl EngineError {
     pub fn network_failure(&self) -> Option<NetworkFailure> {
         match self {
             Self::Network { kind, .. } => Some(*kind),
+            Self::Certificate { problem, .. } => Some(NetworkFailure::Tls(*problem)),
             Self::GaveUp { last, .. } => last.network_failure(),
             _ => None,
         }
@@ -275,7 +336,10 @@ impl EngineError {
             // Every kind, an untrusted certificate too: a captive portal's certificate goes
             // away once the person has signed in to the Wi-Fi.
             // ServerFull: once space is freed, the upload goes on from the server's offset.
+            // A refused certificate too: a captive portal's goes away, and a changed one is
+            // refused again every time (never accepted), shown each time.
             Self::Network { .. }
+            | Self::Certificate { .. }
             | Self::FileChanged { .. }
             | Self::LostUpload { .. }
             | Self::ServerFull { .. } => true,

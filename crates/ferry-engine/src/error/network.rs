@@ -45,6 +45,9 @@ pub enum TlsProblem {
     WrongHost,
     /// Another fault of the certificate (bad signature, revoked, badly encoded, ...).
     BadCertificate,
+    /// The certificate is not the one a person trusted for this server (it changed, or
+    /// another server answers).
+    Changed,
     /// The handshake failed for a reason other than the certificate (not TLS at all, no
     /// common protocol version or cipher).
     Handshake,
@@ -54,6 +57,18 @@ impl TlsProblem {
     /// Whether the certificate itself was not trusted.
     pub fn is_certificate(self) -> bool {
         !matches!(self, Self::Handshake)
+    }
+
+    /// What it means, in words for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::UnknownIssuer => "it is signed by no authority this computer trusts",
+            Self::Expired => "it has expired or is not valid yet",
+            Self::WrongHost => "it is issued for another name",
+            Self::BadCertificate => "it is faulty",
+            Self::Changed => "it is not the certificate trusted for this server",
+            Self::Handshake => "the secure connection could not be set up",
+        }
     }
 }
 
@@ -136,19 +151,55 @@ fn telling(err: &(dyn StdError + 'static)) -> Option<NetworkFailure> {
     }
 }
 
+/// The certificate Ferry's verifier refused (`crate::tls`), if `err`'s chain holds one.
+pub fn refused_certificate<'e>(
+    err: &'e (dyn StdError + 'static),
+) -> Option<&'e crate::tls::CertificateRefused> {
+    let mut next = Some(err);
+    while let Some(current) = next {
+        if let Some(refused) = refused_in(current) {
+            return Some(refused);
+        }
+        next = current.source();
+    }
+    None
+}
+
+fn refused_in<'e>(err: &'e (dyn StdError + 'static)) -> Option<&'e crate::tls::CertificateRefused> {
+    if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) =
+        err.downcast_ref::<rustls::Error>()
+    {
+        return other.0.downcast_ref();
+    }
+    // An io::Error's `source()` skips the error it wraps (rustls's travels inside one).
+    let inner: &(dyn StdError + 'static) = err.downcast_ref::<io::Error>()?.get_ref()?;
+    refused_in(inner)
+}
+
 fn tls_problem(err: &rustls::Error) -> TlsProblem {
     use rustls::CertificateError as C;
     match err {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            C::UnknownIssuer => TlsProblem::UnknownIssuer,
-            C::Expired
-            | C::ExpiredContext { .. }
-            | C::NotValidYet
-            | C::NotValidYetContext { .. } => TlsProblem::Expired,
-            C::NotValidForName | C::NotValidForNameContext { .. } => TlsProblem::WrongHost,
-            _ => TlsProblem::BadCertificate,
-        },
+        rustls::Error::InvalidCertificate(C::Other(other)) => {
+            match other.0.downcast_ref::<crate::tls::CertificateRefused>() {
+                Some(refused) if refused.pinned.is_some() => TlsProblem::Changed,
+                Some(refused) => certificate_problem(&refused.problem),
+                None => TlsProblem::BadCertificate,
+            }
+        }
+        rustls::Error::InvalidCertificate(cert) => certificate_problem(cert),
         _ => TlsProblem::Handshake,
+    }
+}
+
+fn certificate_problem(cert: &rustls::CertificateError) -> TlsProblem {
+    use rustls::CertificateError as C;
+    match cert {
+        C::UnknownIssuer => TlsProblem::UnknownIssuer,
+        C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
+            TlsProblem::Expired
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => TlsProblem::WrongHost,
+        _ => TlsProblem::BadCertificate,
     }
 }
 

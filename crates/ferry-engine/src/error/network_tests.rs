@@ -14,7 +14,7 @@ use crate::error::EngineError;
 /// A client as the engine builds them, with a short total timeout so that a listener that
 /// never answers fails quickly.
 fn client() -> reqwest::Client {
-    crate::transport::dns::client_builder()
+    crate::transport::dns::client_builder(&crate::tls::Trust::new([]))
         .timeout(Duration::from_millis(300))
         .build()
         .expect("a client")
@@ -120,6 +120,42 @@ async fn a_self_signed_certificate_is_a_certificate_problem() {
     let err = EngineError::network(&url, &client().get(&url).send().await.unwrap_err());
     assert!(err.is_certificate(), "{err}");
     assert!(err.is_retryable() && !err.is_permanent(), "{err}");
+    let fingerprint = crate::tls::Fingerprint::of(certified.cert.der());
+    assert!(
+        matches!(&err, EngineError::Certificate { presented, pinned: None, .. } if presented.fingerprint == fingerprint),
+        "the refusal carries the certificate a person would check: {err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&fingerprint.to_string()) && text.contains("--trust-fingerprint"),
+        "the message names the fingerprint and the way to trust it: {text}"
+    );
+
+    // Pinned, exactly that certificate is accepted; another pinned one is a changed one.
+    let pinned = |fingerprint| {
+        let trust = crate::tls::Trust::new([crate::tls::Pin {
+            authority: format!("localhost:{}", server.addr.port()),
+            fingerprint,
+        }]);
+        crate::transport::dns::client_builder(&trust)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a client")
+    };
+    let reply = pinned(fingerprint)
+        .get(&url)
+        .send()
+        .await
+        .expect("the pinned certificate is trusted");
+    assert!(reply.status().is_success(), "{}", reply.status());
+    let other = crate::tls::Fingerprint::of(b"another certificate");
+    let err = pinned(other).get(&url).send().await.unwrap_err();
+    assert_eq!(classify(&err), NetworkFailure::Tls(TlsProblem::Changed));
+    let text = EngineError::network(&url, &err).to_string();
+    assert!(
+        text.contains(&fingerprint.to_string()) && text.contains(&other.to_string()),
+        "a changed certificate names both fingerprints: {text}"
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::Token;
 use crate::auth::{self, Credentials, Logout};
 use crate::target::Target;
+use crate::tls::{self, Fingerprint};
 
 use super::{Service, ServiceError};
 
@@ -76,6 +77,24 @@ impl Service {
         secret: Secret<'_>,
         device: &str,
     ) -> Result<AccountView, ServiceError> {
+        self.sign_in_trusting(server, user, secret, device, None)
+            .await
+    }
+
+    /// [`Service::sign_in`], trusting the server's certificate when its SHA-256 fingerprint
+    /// is `trusted` (a self-signed server the person decided to trust, having seen the
+    /// fingerprint: [`Service::check_certificate`]); the fingerprint is remembered for the
+    /// server's address and every later connection there accepts exactly that certificate
+    /// (or one the platform trusts). Before anything is sent, the certificate is checked:
+    /// one that is not trusted is an [`crate::EngineError::Certificate`] naming it.
+    pub async fn sign_in_trusting(
+        &self,
+        server: &str,
+        user: &str,
+        secret: Secret<'_>,
+        device: &str,
+        trusted: Option<Fingerprint>,
+    ) -> Result<AccountView, ServiceError> {
         let server = server.trim().to_owned();
         let user = user.trim().to_owned();
         if server.is_empty() {
@@ -84,6 +103,22 @@ impl Service {
                 "Enter the server's address.",
             ));
         }
+        let url = super::trust::parse_server(&server)?;
+        let trust = self.trust_with(&url, trusted).await?;
+        let presented = match tls::check(&trust, &url, super::trust::CHECK_TIMEOUT).await {
+            Ok(presented) => presented,
+            // A pasted token needs no connection: an unreachable server is not a reason to
+            // refuse it (an untrusted certificate is, and so is a fingerprint to check).
+            Err(err)
+                if matches!(secret, Secret::Token(_))
+                    && trusted.is_none()
+                    && !err.is_certificate() =>
+            {
+                tracing::warn!(%err, "the server's certificate could not be checked");
+                None
+            }
+            Err(err) => return Err(err.into()),
+        };
         let token = match secret {
             Secret::Password(password) => {
                 if user.is_empty() {
@@ -92,7 +127,7 @@ impl Service {
                 if password.is_empty() {
                     return Err(ServiceError::invalid("password", "Enter your password."));
                 }
-                let http = auth::sign_in_client();
+                let http = auth::sign_in_client(&trust);
                 Some(auth::login(&http, &server, &user, password, device).await?)
             }
             Secret::Token(token) if token.is_empty() => {
@@ -100,7 +135,7 @@ impl Service {
             }
             Secret::Token(token) => Some(token),
             Secret::Nothing => {
-                let http = auth::sign_in_client();
+                let http = auth::sign_in_client(&trust);
                 if Target::discover(&http, &server, None).await?.ferry_server {
                     return Err(ServiceError::invalid(
                         "password",
@@ -122,6 +157,11 @@ impl Service {
         }
         let (at, who) = (server.clone(), user.clone());
         self.journal(move |j| Ok(j.account(&at, &who)?)).await?;
+        if let (Some(trusted), Some(presented)) = (trusted, presented)
+            && presented.fingerprint == trusted
+        {
+            self.remember_trusted(&url, &presented).await?;
+        }
         Ok(AccountView {
             server,
             user,
@@ -147,18 +187,21 @@ impl Service {
         }
         let keyring = Credentials::with_env_token(None);
         let (lookup, at, who) = (keyring.clone(), server.to_owned(), user.to_owned());
+        let trust = self.trust().await?;
         let revocation = match blocking(move || lookup.token(&at, &who)).await? {
             None => Revocation::NoToken,
-            Some(token) => match auth::logout(&auth::sign_in_client(), server, &token).await {
-                Ok(done) => {
-                    tracing::info!(revoked = done.revoked, "signed out");
-                    Revocation::Answered(done)
+            Some(token) => {
+                match auth::logout(&auth::sign_in_client(&trust), server, &token).await {
+                    Ok(done) => {
+                        tracing::info!(revoked = done.revoked, "signed out");
+                        Revocation::Answered(done)
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "could not revoke the token on the server; deleting it here anyway");
+                        Revocation::Failed(err.to_string())
+                    }
                 }
-                Err(err) => {
-                    tracing::warn!(%err, "could not revoke the token on the server; deleting it here anyway");
-                    Revocation::Failed(err.to_string())
-                }
-            },
+            }
         };
         let (at, who) = (server.to_owned(), user.to_owned());
         blocking(move || keyring.delete(&at, &who)).await?;

@@ -12,6 +12,8 @@
 //!
 //! # Layout
 //! - [`probe`]: [`probe_server`], a server's kind and protocols, checked live.
+//! - `trust`: what TLS trusts ([`Service::trust`]) and a server's certificate shown before
+//!   signing in ([`Service::check_certificate`]).
 //! - [`accounts`]: signing in and out, the accounts and whether each is signed in.
 //! - [`folders`]: the folder rules; adding, removing, pausing and listing folders with
 //!   their file counts.
@@ -31,6 +33,7 @@ pub mod ignore;
 mod places;
 pub mod probe;
 pub mod status;
+mod trust;
 
 use std::path::{Path, PathBuf};
 

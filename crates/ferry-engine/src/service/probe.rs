@@ -70,11 +70,20 @@ pub fn normalise_url(url: &str) -> Result<String, ServiceError> {
     Ok(parsed.to_string())
 }
 
-/// Finds out what the server at `url` is and offers. A `ws(s)://` URL is taken as a
-/// GalileoSend endpoint without connecting (the first upload checks it).
+/// Finds out what the server at `url` is and offers, trusting the certificates the
+/// platform trusts (and no pinned one: [`super::Service::probe`] knows those). A `ws(s)://`
+/// URL is taken as a GalileoSend endpoint without connecting (the first upload checks it).
 pub async fn probe_server(url: &str) -> Result<ServerProbe, ServiceError> {
+    probe_with(url, &crate::tls::Trust::load(Vec::new()).await).await
+}
+
+/// [`probe_server`] with what `trust` trusts.
+pub(super) async fn probe_with(
+    url: &str,
+    trust: &crate::tls::Trust,
+) -> Result<ServerProbe, ServiceError> {
     let url = normalise_url(url)?;
-    let http = crate::transport::dns::client_builder()
+    let http = crate::transport::dns::client_builder(trust)
         .timeout(PROBE_TIMEOUT)
         .connect_timeout(PROBE_TIMEOUT)
         .build()

@@ -71,6 +71,7 @@ pub(crate) fn send_options(
     options: &SyncOptions,
     limit: &RateLimit,
     events: &EventSink,
+    trust: &crate::tls::Trust,
 ) -> SendOptions {
     SendOptions {
         token: None,
@@ -80,6 +81,7 @@ pub(crate) fn send_options(
         // Folder sync waits for a changing file to be quiet instead.
         restarts_for_changes: 0,
         announce_queued: false,
+        trust: trust.clone(),
     }
 }
 
@@ -110,6 +112,8 @@ fn end_of(err: &EngineError) -> JobEnd {
 /// tokens.
 pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
+    /// What TLS trusts: `http` was built with it, the WebSockets connect with it.
+    pub(crate) trust: crate::tls::Trust,
     pub(crate) door: JournalDoor,
     pub(crate) credentials: Credentials,
     pub(crate) targets: tokio::sync::Mutex<HashMap<String, Arc<Target>>>,

@@ -3,7 +3,7 @@
 //! comes back as [`NameNotResolved`] inside the error, so that a DNS failure is told apart
 //! by its type ([`crate::error::network::classify`]) rather than by the resolver's words.
 //!
-//! It knows nothing of HTTP, WebSockets or servers.
+//! It knows nothing of HTTP, WebSockets or servers (what TLS trusts is `crate::tls`'s).
 
 use std::io;
 use std::net::SocketAddr;
@@ -39,10 +39,12 @@ impl reqwest::dns::Resolve for Resolver {
     }
 }
 
-/// A reqwest client builder that resolves names through [`lookup`]; every client of the
-/// engine starts from it.
-pub fn client_builder() -> reqwest::ClientBuilder {
+/// A reqwest client builder that resolves names through [`lookup`] and verifies
+/// certificates as `trust` says (the platform's verifier and the pinned certificates, the
+/// same as the GalileoSend WebSocket's); every client of the engine starts from it.
+pub fn client_builder(trust: &crate::tls::Trust) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(Resolver))
         .redirect(crate::origin::redirect_policy())
+        .use_preconfigured_tls((*trust.config()).clone())
 }

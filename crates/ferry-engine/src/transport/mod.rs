@@ -100,6 +100,8 @@ pub struct Transfer {
     pub limit: RateLimit,
     /// Where progress and retries are reported.
     pub events: EventSink,
+    /// What TLS trusts (the WebSocket's connector; reqwest's client has it already).
+    pub trust: crate::tls::Trust,
 }
 
 /// How an upload ended well.

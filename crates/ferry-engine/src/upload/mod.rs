@@ -59,6 +59,9 @@ pub struct UploadRequest {
     pub limit: RateLimit,
     /// Where events go.
     pub events: EventSink,
+    /// What TLS trusts: the same as the HTTP client given with the request was built with
+    /// ([`crate::service::Service::trust`]).
+    pub trust: crate::tls::Trust,
 }
 
 impl std::fmt::Debug for UploadRequest {
@@ -119,6 +122,7 @@ pub async fn upload_file(
         events: request.events.clone(),
         restarts_for_changes: MAX_RESTARTS_FOR_CHANGES,
         announce_queued: true,
+        trust: request.trust.clone(),
     };
     send_file(&door, http, &target, protocol, &job, &options).await
 }
@@ -140,6 +144,8 @@ pub(crate) struct SendOptions {
     /// Whether to report each file as queued when its attempt starts (folder sync reports
     /// it when the file enters its queue instead).
     pub(crate) announce_queued: bool,
+    /// What TLS trusts, for the WebSocket (the HTTP client has it already).
+    pub(crate) trust: crate::tls::Trust,
 }
 
 /// One file to send.
@@ -233,6 +239,7 @@ pub(crate) async fn send_file(
             token: options.token.clone(),
             limit: options.limit.clone(),
             events: options.events.clone(),
+            trust: options.trust.clone(),
         };
         let sent = send_and_verify(
             http,

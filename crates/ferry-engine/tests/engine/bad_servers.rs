@@ -262,7 +262,8 @@ async fn upload_to(server: &str) -> Attempt {
     let (file, _) = random_file(dir.path(), "f.bin", usize::try_from(SIZE).unwrap(), 7);
     let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
     let timeout = Duration::from_secs(2);
-    let http = ferry_engine::transport::tus::http_client(timeout);
+    let trust = ferry_engine::tls::Trust::load(Vec::new()).await;
+    let http = ferry_engine::transport::tus::http_client(timeout, &trust);
     let request = UploadRequest {
         file: file.clone(),
         server: server.to_owned(),
@@ -283,6 +284,7 @@ async fn upload_to(server: &str) -> Attempt {
         },
         limit: RateLimit::unlimited(),
         events: events::discard(),
+        trust,
     };
     let started = Instant::now();
     let result = tokio::time::timeout(BOUND, upload_file(&home, &http, &request))

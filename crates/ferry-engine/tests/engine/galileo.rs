@@ -93,6 +93,7 @@ async fn transfer(path: &Path, remote: &str, token: &str) -> (Transfer, Events) 
         token: Some(Token::new(token)),
         limit: RateLimit::unlimited(),
         events: events.sink(),
+        trust: ferry_engine::tls::Trust::load(Vec::new()).await,
     };
     (transfer, events)
 }

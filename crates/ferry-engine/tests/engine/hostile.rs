@@ -211,7 +211,8 @@ async fn upload_with_token(server: &str) -> EngineError {
     let (file, _) = random_file(dir.path(), "f.bin", usize::try_from(SIZE).unwrap(), 9);
     let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
     let timeout = Duration::from_secs(2);
-    let http = ferry_engine::transport::tus::http_client(timeout);
+    let trust = ferry_engine::tls::Trust::load(Vec::new()).await;
+    let http = ferry_engine::transport::tus::http_client(timeout, &trust);
     let request = UploadRequest {
         file,
         server: server.to_owned(),
@@ -232,6 +233,7 @@ async fn upload_with_token(server: &str) -> EngineError {
         },
         limit: RateLimit::unlimited(),
         events: events::discard(),
+        trust,
     };
     let result = tokio::time::timeout(BOUND, upload_file(&home, &http, &request))
         .await

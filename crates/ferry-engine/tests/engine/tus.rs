@@ -98,6 +98,7 @@ async fn transfer_of(path: &Path, remote: &str, token: &str, events: &Recorded) 
         token: Some(Token::new(token)),
         limit: RateLimit::unlimited(),
         events: events.sink(),
+        trust: ferry_engine::tls::Trust::load(Vec::new()).await,
     }
 }
 
@@ -113,7 +114,7 @@ async fn send_all(
 ) -> (Result<Transferred, EngineError>, Vec<ResumeState>) {
     let mut states = Vec::new();
     let result = send(
-        &http_client(transfer.options.timeout),
+        &http_client(transfer.options.timeout, &transfer.trust),
         target,
         transfer,
         resume,
@@ -138,7 +139,7 @@ fn spawn_send(
     let (target, transfer) = (target.clone(), transfer.clone());
     let task = tokio::spawn(async move {
         send(
-            &http_client(transfer.options.timeout),
+            &http_client(transfer.options.timeout, &transfer.trust),
             &target,
             &transfer,
             None,

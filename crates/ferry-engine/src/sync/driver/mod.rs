@@ -108,8 +108,10 @@ impl Driver {
             tracked.touch();
             user_events(event);
         });
+        let trust = crate::tls::Trust::load(door.pins().await?).await;
         let shared = Arc::new(job::Shared {
-            http: crate::transport::tus::http_client(options.transfer.timeout),
+            http: crate::transport::tus::http_client(options.transfer.timeout, &trust),
+            trust,
             door: door.clone(),
             credentials,
             targets: tokio::sync::Mutex::default(),
@@ -256,8 +258,15 @@ impl Driver {
             self.options = *options;
         }
         if asked.reload {
-            // Accounts may have signed in or out: ask for tokens and servers anew.
+            // Accounts may have signed in or out (and a certificate been trusted): ask for
+            // tokens, servers and trusted certificates anew.
             self.shared.forget_all().await;
+            match self.door.pins().await {
+                Ok(pins) => self.shared.trust.set_pins(pins),
+                Err(err) => {
+                    tracing::warn!(%err, "the trusted certificates could not be read; keeping the ones known");
+                }
+            }
             guard(&self.views.tracker).signed_out = false;
             self.load_folders().await;
         }
@@ -333,7 +342,8 @@ impl Driver {
                 continue;
             };
             let spec = job::JobSpec::new(&folder.info, &start);
-            let mut options = job::send_options(&self.options, &self.limit, &self.events);
+            let mut options =
+                job::send_options(&self.options, &self.limit, &self.events, &self.shared.trust);
             if !start.parallel {
                 options.transfer.parallel = 1;
             }

@@ -64,6 +64,7 @@ pub(super) async fn connect(
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_SERVER_MESSAGE))
         .max_frame_size(Some(MAX_SERVER_MESSAGE));
+    let connector = transfer.trust.websocket();
     let activity = Activity::new();
     let watched = Arc::clone(&activity);
     let connecting = async move {
@@ -79,7 +80,7 @@ pub(super) async fn connect(
             request,
             Watched::new(tcp, watched),
             Some(config),
-            None,
+            Some(connector),
         )
         .await
     };

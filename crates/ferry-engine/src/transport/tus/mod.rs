@@ -41,8 +41,8 @@ use crate::target::TusTarget;
 ///
 /// # Panics
 /// If the TLS backend cannot be set up, which only a broken build can cause.
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    super::dns::client_builder()
+pub fn http_client(timeout: Duration, trust: &crate::tls::Trust) -> reqwest::Client {
+    super::dns::client_builder(trust)
         .connect_timeout(timeout)
         .tcp_keepalive(timeout)
         .pool_idle_timeout(Duration::from_secs(30))
