@@ -485,3 +485,118 @@ async fn an_endless_info_body_is_cut_off_at_its_cap() {
         "Ferry stopped reading early, not after {sent} bytes"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Folder sync: parked or retried, never a tight loop
+
+/// Folder sync of one new file to the tus server at `server` with the token, until `done`
+/// holds of its activity (at most 30 s); the engine's activity then.
+async fn sync_one_file(
+    server: &str,
+    done: impl Fn(&ferry_engine::sync::status::Activity) -> bool,
+) -> ferry_engine::sync::status::Activity {
+    use ferry_engine::auth::Credentials;
+    use ferry_engine::sync::{Engine, SyncOptions};
+    let work = tempfile::tempdir().unwrap();
+    let home = Home::locate(Some(&work.path().join("home"))).unwrap();
+    let dir = work.path().join("synced");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = std::fs::canonicalize(dir).unwrap();
+    {
+        let journal = home.journal().unwrap();
+        let account = journal.account(server, "").unwrap();
+        journal
+            .add_folder(dir.to_str().unwrap(), account.id, "", None)
+            .unwrap();
+    }
+    let options = SyncOptions {
+        quiet_period: Duration::from_millis(100),
+        transfer: TransferOptions {
+            chunk_size: Some(CHUNK),
+            timeout: Duration::from_secs(2),
+            retry: RetryPolicy {
+                base: Duration::from_millis(10),
+                max: Duration::from_millis(50),
+                max_attempts: ATTEMPTS,
+            },
+            ..TransferOptions::default()
+        },
+        ..SyncOptions::default()
+    };
+    let engine = Engine::start(
+        &home,
+        options,
+        Credentials::with_env_token(Some(CANARY)),
+        events::discard(),
+    )
+    .await
+    .unwrap();
+    random_file(&dir, "f.bin", usize::try_from(SIZE).unwrap(), 11);
+    let deadline = tokio::time::Instant::now() + BOUND;
+    let mut changes = engine.changes();
+    while !done(&engine.activity()) {
+        let waited = tokio::time::timeout_at(deadline, changes.changed()).await;
+        assert!(
+            matches!(waited, Ok(true)),
+            "folder sync never got there: {:?}",
+            engine.activity()
+        );
+    }
+    let history = home
+        .journal()
+        .unwrap()
+        .history(&HistoryQuery::default())
+        .unwrap();
+    assert!(
+        history.iter().all(|h| h.outcome != Outcome::Uploaded),
+        "{history:?}"
+    );
+    engine.activity()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folder_sync_parks_a_file_whose_location_points_elsewhere() {
+    let (other, heard) = elsewhere().await;
+    let location = format!("http://{other}/files/f1");
+    let (home, _) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
+        "POST" => http("201 Created", &[("Location", location.clone())], ""),
+        _ => plain_tus(head),
+    }))
+    .await;
+    let activity = sync_one_file(&format!("http://{home}/files/"), |a| !a.failed.is_empty()).await;
+    let parked = &activity.failed[0];
+    assert!(parked.permanent, "{parked:?}");
+    assert!(parked.error.contains("outside"), "{parked:?}");
+    assert!(!parked.error.contains(CANARY), "{parked:?}");
+    heard.assert_never_heard_the_token("the other origin");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folder_sync_retries_an_offset_that_never_moves_with_a_backoff() {
+    let (home, heard) = listener(Arc::new(|head: &Head| match head.method.as_str() {
+        "PATCH" => offset_reply(head.offset.unwrap_or(0)),
+        _ => plain_tus(head),
+    }))
+    .await;
+    // Given up within one attempt's bound, then waiting for its next try (not parked).
+    let activity = sync_one_file(&format!("http://{home}/files/"), |a| {
+        a.queue
+            .iter()
+            .any(|q| q.state == ferry_engine::sync::status::QueueState::Retrying)
+    })
+    .await;
+    assert!(activity.failed.is_empty(), "not parked: {activity:?}");
+    let waiting = &activity.queue[0];
+    assert!(
+        waiting
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("kept none")),
+        "the reason is shown: {waiting:?}"
+    );
+    assert!(
+        heard.count("PATCH") <= ATTEMPTS as usize,
+        "one attempt's PATCHes, then a pause: {}",
+        heard.count("PATCH")
+    );
+}
