@@ -1,7 +1,7 @@
 //! Bad replies from fake servers: the whole one-shot upload (`upload_file`, with its
 //! journal) against servers that misbehave on purpose, written here in a few lines each.
 //!
-//! - a raw HTTP server (a `TcpListener` that reads just enough of each request and answers
+//! - a raw HTTP server (`fake_http`: a listener that reads just enough of each request and answers
 //!   with scripted bytes, closing the connection after every answer) that plays a tus
 //!   server and then lies about offsets, leaves out headers, answers garbage or a web page;
 //! - a WebSocket server that plays GalileoSend and then sends garbage JSON, binary frames
@@ -11,7 +11,6 @@
 //! no panic, an end within seconds (retries are bounded), and a journal that shows nothing
 //! done (no `uploaded` history row, the file not marked uploaded).
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,14 +26,12 @@ use ferry_proto::galileo::GalileoError;
 use ferry_proto::tus::TusError;
 use ferry_store::{FileState, HistoryQuery, Outcome};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::fake_http::{Head, SIZE, http, listener, offset_reply, plain_tus};
 use crate::support::random_file;
 
-/// The test file's size: four chunks.
-const SIZE: u64 = 4096;
 /// Bytes per PATCH or frame.
 const CHUNK: u64 = 1024;
 /// Far more than three quick retries need; a hang or an endless loop fails here.
@@ -43,134 +40,16 @@ const BOUND: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------
 // A raw HTTP server
 
-/// What the fake HTTP server saw of a request.
-#[derive(Debug)]
-struct Request {
-    method: String,
-    /// `Upload-Offset`, if sent and numeric.
-    offset: Option<u64>,
-    /// The body's length.
-    body_len: u64,
-}
-
-/// An HTTP/1.1 answer that closes the connection.
-fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n");
-    for (name, value) in headers {
-        let _ = write!(out, "{name}: {value}\r\n");
-    }
-    let _ = write!(out, "Content-Length: {}\r\n\r\n{body}", body.len());
-    out.into_bytes()
-}
-
-/// What a plain tus server (creation only, no checksums) answers, holding nothing.
-fn well_behaved(request: &Request) -> Vec<u8> {
-    match request.method.as_str() {
-        "GET" => http("404 Not Found", &[], "not found"),
-        "OPTIONS" => http(
-            "204 No Content",
-            &[
-                ("Tus-Version", "1.0.0".into()),
-                ("Tus-Extension", "creation".into()),
-            ],
-            "",
-        ),
-        "POST" => http("201 Created", &[("Location", "/files/f1".into())], ""),
-        "HEAD" => http(
-            "200 OK",
-            &[
-                ("Upload-Offset", "0".into()),
-                ("Upload-Length", SIZE.to_string()),
-                ("Cache-Control", "no-store".into()),
-            ],
-            "",
-        ),
-        "PATCH" => offset_reply(request.offset.unwrap_or(0) + request.body_len),
-        _ => http("405 Method Not Allowed", &[], ""),
-    }
-}
-
-fn offset_reply(offset: u64) -> Vec<u8> {
-    http(
-        "204 No Content",
-        &[("Upload-Offset", offset.to_string())],
-        "",
-    )
-}
-
 /// Answers a request with `Some(bytes)` to misbehave, `None` to behave.
-type Script = Arc<dyn Fn(&Request) -> Option<Vec<u8>> + Send + Sync>;
+type Script = Arc<dyn Fn(&Head) -> Option<Vec<u8>> + Send + Sync>;
 
-/// Reads one request (head and body, plain or chunked); `None` if the client went away.
-async fn read_request(stream: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    stream.read_line(&mut line).await.ok()?;
-    let mut words = line.split_whitespace();
-    let method = words.next()?.to_owned();
-    let (mut offset, mut length, mut chunked) = (None, 0u64, false);
-    loop {
-        line.clear();
-        stream.read_line(&mut line).await.ok()?;
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        let value = value.trim();
-        match name.to_ascii_lowercase().as_str() {
-            "upload-offset" => offset = value.parse().ok(),
-            "content-length" => length = value.parse().ok()?,
-            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-            _ => {}
-        }
-    }
-    let body_len = if chunked {
-        let mut total = 0;
-        loop {
-            line.clear();
-            stream.read_line(&mut line).await.ok()?;
-            let len = u64::from_str_radix(line.trim(), 16).ok()?;
-            let mut piece = vec![0u8; usize::try_from(len + 2).ok()?];
-            stream.read_exact(&mut piece).await.ok()?;
-            if len == 0 {
-                break total;
-            }
-            total += len;
-        }
-    } else {
-        let mut body = vec![0u8; usize::try_from(length).ok()?];
-        stream.read_exact(&mut body).await.ok()?;
-        length
-    };
-    Some(Request {
-        method,
-        offset,
-        body_len,
-    })
-}
-
-/// A tus server on 127.0.0.1 that answers as `script` says, else as [`well_behaved`];
+/// A tus server on 127.0.0.1 that answers as `script` says, else as [`plain_tus`];
 /// returns the URL of its endpoint.
 async fn tus_server(script: Script) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let script = Arc::clone(&script);
-            tokio::spawn(async move {
-                let mut stream = BufReader::new(stream);
-                let Some(request) = read_request(&mut stream).await else {
-                    return;
-                };
-                let reply = script(&request).unwrap_or_else(|| well_behaved(&request));
-                let _ = stream.get_mut().write_all(&reply).await;
-                let _ = stream.get_mut().shutdown().await;
-            });
-        }
-    });
+    let (addr, _) = listener(Arc::new(move |head: &Head| {
+        script(head).unwrap_or_else(|| plain_tus(head))
+    }))
+    .await;
     format!("http://{addr}/files/")
 }
 
@@ -363,7 +242,7 @@ fn says(err: &EngineError, needles: &[&str]) {
 
 #[tokio::test]
 async fn tus_an_offset_past_what_was_sent_is_refused_and_retries_end() {
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "PATCH").then(|| offset_reply(r.offset.unwrap_or(0) + r.body_len + 100))
     }))
     .await;
@@ -387,7 +266,7 @@ async fn tus_an_offset_past_what_was_sent_is_refused_and_retries_end() {
 async fn tus_an_offset_that_goes_backwards_is_refused_and_retries_end() {
     // The first chunk is taken; then every PATCH is answered with an offset below where it
     // started, and HEAD says the server lost everything: a server that keeps losing data.
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         let offset = r.offset.unwrap_or(0);
         (r.method == "PATCH" && offset > 0).then(|| offset_reply(offset - 512))
     }))
@@ -408,7 +287,7 @@ async fn tus_an_offset_that_goes_backwards_is_refused_and_retries_end() {
 async fn tus_a_server_that_keeps_losing_the_upload_is_given_up() {
     // Takes the first chunk, then answers 410 Gone to the next PATCH: the upload starts
     // over with a new POST, again and again.
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "PATCH" && r.offset.unwrap_or(0) > 0).then(|| http("410 Gone", &[], ""))
     }))
     .await;
@@ -425,7 +304,7 @@ async fn tus_a_server_that_keeps_losing_the_upload_is_given_up() {
 
 #[tokio::test]
 async fn tus_a_patch_answer_without_upload_offset_is_a_missing_header() {
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "PATCH").then(|| http("204 No Content", &[], ""))
     }))
     .await;
@@ -446,7 +325,7 @@ async fn tus_a_patch_answer_without_upload_offset_is_a_missing_header() {
 
 #[tokio::test]
 async fn tus_a_non_numeric_upload_offset_is_a_bad_header() {
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "PATCH")
             .then(|| http("204 No Content", &[("Upload-Offset", "lots".into())], ""))
     }))
@@ -465,7 +344,7 @@ async fn tus_a_non_numeric_upload_offset_is_a_bad_header() {
 
 #[tokio::test]
 async fn tus_a_creation_without_location_is_a_missing_header() {
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "POST").then(|| http("201 Created", &[], ""))
     }))
     .await;
@@ -486,7 +365,7 @@ async fn tus_a_creation_without_location_is_a_missing_header() {
 
 #[tokio::test]
 async fn tus_garbage_instead_of_http_is_a_network_error() {
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "POST").then(|| b"\x00\x01garbage, not HTTP at all\r\n\r\n".to_vec())
     }))
     .await;
@@ -498,7 +377,7 @@ async fn tus_garbage_instead_of_http_is_a_network_error() {
 
 #[tokio::test]
 async fn tus_a_connection_closed_mid_reply_is_a_network_error() {
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "PATCH").then(|| b"HTTP/1.1 204 No Content\r\nUpload-Offs".to_vec())
     }))
     .await;
@@ -515,7 +394,7 @@ async fn tus_a_connection_closed_mid_reply_is_a_network_error() {
 
 #[tokio::test]
 async fn tus_options_without_tus_version_is_no_protocol() {
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "OPTIONS").then(|| http("204 No Content", &[], ""))
     }))
     .await;
@@ -530,7 +409,7 @@ async fn tus_options_without_tus_version_is_no_protocol() {
 #[tokio::test]
 async fn tus_a_web_page_for_every_request_is_no_protocol() {
     let page = "<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>";
-    let server = tus_server(Arc::new(move |_: &Request| {
+    let server = tus_server(Arc::new(move |_: &Head| {
         Some(http(
             "200 OK",
             &[("Content-Type", "text/html".into())],
@@ -548,7 +427,7 @@ async fn tus_a_web_page_for_every_request_is_no_protocol() {
 
 #[tokio::test]
 async fn tus_a_web_page_as_the_answer_to_a_patch_is_a_missing_header() {
-    let server = tus_server(Arc::new(|r: &Request| {
+    let server = tus_server(Arc::new(|r: &Head| {
         (r.method == "PATCH").then(|| {
             http(
                 "200 OK",

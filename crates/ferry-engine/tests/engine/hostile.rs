@@ -11,9 +11,8 @@
 //!
 //! Each case also checks that the journal records nothing as uploaded.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_engine::home::Home;
@@ -23,15 +22,14 @@ use ferry_engine::upload::{UploadRequest, upload_file};
 use ferry_engine::{EngineError, Token, TransferOptions, events};
 use ferry_proto::tus::TusError;
 use ferry_store::{HistoryQuery, Outcome};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 
+use crate::fake_http::{Head, Heard, SIZE, http, listener, offset_reply, plain_tus, read_request};
 use crate::support::random_file;
 
 /// The token the uploads carry: grepped for on listeners that must never see it.
 const CANARY: &str = "tok-CANARY-4f1d9b";
-/// The test file's size: four chunks.
-const SIZE: u64 = 4096;
 /// Bytes per PATCH.
 const CHUNK: u64 = 1024;
 /// Failed attempts in a row before giving up.
@@ -39,165 +37,13 @@ const ATTEMPTS: u32 = 3;
 /// Far more than three quick retries need; a hang or an endless loop fails here.
 const BOUND: Duration = Duration::from_secs(20);
 
-/// One request as a fake listener read it.
-#[derive(Debug, Clone)]
-struct Head {
-    method: String,
-    path: String,
-    /// `Upload-Offset`, if sent and numeric.
-    offset: Option<u64>,
-    body_len: u64,
-}
-
-/// What a listener answers: bytes to write, then the connection closes.
-type Answer = Arc<dyn Fn(&Head) -> Vec<u8> + Send + Sync>;
-
-/// Everything a listener received, raw, and the requests it read.
-#[derive(Clone, Default)]
-struct Heard {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    requests: Arc<Mutex<Vec<Head>>>,
-}
-
-impl Heard {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
-    }
-
-    fn count(&self, method: &str) -> usize {
-        let requests = self.requests.lock().unwrap();
-        requests.iter().filter(|r| r.method == method).count()
-    }
-
-    fn assert_never_heard_the_token(&self, who: &str) {
-        let text = self.text();
-        assert!(
-            !text.contains(CANARY),
-            "{who} received the token, which is not for it:\n{text}"
-        );
-    }
-}
-
-fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n");
-    for (name, value) in headers {
-        let _ = write!(out, "{name}: {value}\r\n");
-    }
-    let _ = write!(out, "Content-Length: {}\r\n\r\n{body}", body.len());
-    out.into_bytes()
-}
-
-fn offset_reply(offset: u64) -> Vec<u8> {
-    http(
-        "204 No Content",
-        &[("Upload-Offset", offset.to_string())],
-        "",
-    )
-}
-
-/// A plain tus server's answers (creation, no checksums), its uploads at `/files/f1`.
-fn plain_tus(head: &Head) -> Vec<u8> {
-    match head.method.as_str() {
-        "GET" => http("404 Not Found", &[], "not found"),
-        "OPTIONS" => http(
-            "204 No Content",
-            &[
-                ("Tus-Version", "1.0.0".into()),
-                ("Tus-Extension", "creation".into()),
-            ],
-            "",
-        ),
-        "POST" => http("201 Created", &[("Location", "/files/f1".into())], ""),
-        "HEAD" => http(
-            "200 OK",
-            &[
-                ("Upload-Offset", "0".into()),
-                ("Upload-Length", SIZE.to_string()),
-                ("Cache-Control", "no-store".into()),
-            ],
-            "",
-        ),
-        "PATCH" => offset_reply(head.offset.unwrap_or(0) + head.body_len),
-        _ => http("405 Method Not Allowed", &[], ""),
-    }
-}
-
-/// Reads one request, recording its bytes; `None` if the client went away.
-async fn read_request(stream: &mut BufReader<TcpStream>, log: &Heard) -> Option<Head> {
-    let mut line = String::new();
-    stream.read_line(&mut line).await.ok()?;
-    log.bytes.lock().unwrap().extend_from_slice(line.as_bytes());
-    let mut words = line.split_whitespace();
-    let method = words.next()?.to_owned();
-    let path = words.next()?.to_owned();
-    let (mut offset, mut length, mut chunked) = (None, 0u64, false);
-    loop {
-        line.clear();
-        stream.read_line(&mut line).await.ok()?;
-        log.bytes.lock().unwrap().extend_from_slice(line.as_bytes());
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        let value = value.trim();
-        match name.to_ascii_lowercase().as_str() {
-            "upload-offset" => offset = value.parse().ok(),
-            "content-length" => length = value.parse().ok()?,
-            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-            _ => {}
-        }
-    }
-    let body_len = if chunked {
-        let mut total = 0;
-        loop {
-            line.clear();
-            stream.read_line(&mut line).await.ok()?;
-            let len = u64::from_str_radix(line.trim(), 16).ok()?;
-            let mut piece = vec![0u8; usize::try_from(len + 2).ok()?];
-            stream.read_exact(&mut piece).await.ok()?;
-            log.bytes.lock().unwrap().extend_from_slice(&piece);
-            if len == 0 {
-                break total;
-            }
-            total += len;
-        }
-    } else {
-        let mut body = vec![0u8; usize::try_from(length).ok()?];
-        stream.read_exact(&mut body).await.ok()?;
-        log.bytes.lock().unwrap().extend_from_slice(&body);
-        length
-    };
-    let head = Head {
-        method,
-        path,
-        offset,
-        body_len,
-    };
-    log.requests.lock().unwrap().push(head.clone());
-    Some(head)
-}
-
-/// A listener on 127.0.0.1 port 0 that records what it receives and answers with `answer`.
-async fn listener(answer: Answer) -> (SocketAddr, Heard) {
-    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    let heard = Heard::default();
-    let kept = heard.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = socket.accept().await {
-            let (answer, heard) = (Arc::clone(&answer), kept.clone());
-            tokio::spawn(async move {
-                let mut stream = BufReader::new(stream);
-                let Some(request) = read_request(&mut stream, &heard).await else {
-                    return;
-                };
-                let _ = stream.get_mut().write_all(&answer(&request)).await;
-                let _ = stream.get_mut().shutdown().await;
-            });
-        }
-    });
-    (addr, heard)
+/// Fails if `heard` holds the token anywhere in what it received.
+fn assert_never_heard_the_token(heard: &Heard, who: &str) {
+    let text = heard.text();
+    assert!(
+        !text.contains(CANARY),
+        "{who} received the token, which is not for it:\n{text}"
+    );
 }
 
 /// A second origin (another port) that plays a willing tus server and records everything.
@@ -289,7 +135,7 @@ async fn a_location_on_another_port_is_refused_and_the_token_stays_home() {
             &format!("http://{home}"),
         ],
     );
-    heard.assert_never_heard_the_token("the other origin");
+    assert_never_heard_the_token(&heard, "the other origin");
     assert_eq!(
         heard.count("PATCH") + heard.count("HEAD"),
         0,
@@ -313,7 +159,7 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     let err = upload_with_token(&format!("http://{home}/files/")).await;
     assert!(matches!(err, EngineError::ForeignOrigin { .. }), "{err}");
     says(&err, &["a redirect", &format!("http://{other}/files/")]);
-    heard.assert_never_heard_the_token("the redirect's target");
+    assert_never_heard_the_token(&heard, "the redirect's target");
     assert!(
         heard.requests.lock().unwrap().is_empty(),
         "nothing followed the redirect"
@@ -347,7 +193,7 @@ async fn an_info_endpoint_on_another_origin_is_refused() {
             &format!("http://{home}"),
         ],
     );
-    heard.assert_never_heard_the_token("the endpoint /api/v1/info named");
+    assert_never_heard_the_token(&heard, "the endpoint /api/v1/info named");
     assert!(heard.requests.lock().unwrap().is_empty());
 }
 
@@ -568,7 +414,7 @@ async fn folder_sync_parks_a_file_whose_location_points_elsewhere() {
     assert!(parked.permanent, "{parked:?}");
     assert!(parked.error.contains("outside"), "{parked:?}");
     assert!(!parked.error.contains(CANARY), "{parked:?}");
-    heard.assert_never_heard_the_token("the other origin");
+    assert_never_heard_the_token(&heard, "the other origin");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

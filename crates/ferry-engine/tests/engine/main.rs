@@ -1,6 +1,7 @@
 //! ferry-engine's integration tests: the engine against a real ferry-server on 127.0.0.1
 //! port 0 (in this process), through the fault-injection proxy where the network misbehaves,
-//! and against small fake servers that answer badly on purpose (`bad_servers`).
+//! and against small fake servers that answer badly on purpose (`bad_servers`, `hostile`,
+//! both on the raw listener of `fake_http`).
 
 // Tests may block: they are not the engine's async code (see the crate's clippy.toml).
 #![allow(clippy::disallowed_methods)]
@@ -8,6 +9,7 @@
 mod auth;
 mod bad_servers;
 mod driver;
+mod fake_http;
 mod galileo;
 mod hostile;
 mod service;
