@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use super::DEFAULT_CHUNK_SIZE;
-use super::error::GalileoError;
+use super::error::{ErrorCode, GalileoError};
+use super::frames::{self, FrameRefusal};
 use super::message::{ClientMessage, ErrorSignal, Finished, Hash, Meta, Ready, ServerMessage};
 use crate::checksum::Checksum;
 
@@ -199,7 +200,17 @@ impl Client {
                 self.errors.push(signal.clone());
                 if signal.fatal {
                     let confirmed = self.confirmed;
-                    self.fail(GalileoError::Rejected { signal, confirmed });
+                    let err = match (&self.phase, &signal.code) {
+                        // The chunk just sent was too large for the server: smaller ones.
+                        (Phase::AwaitingAck(chunk), Some(ErrorCode::ChunkTooLarge)) => {
+                            let by = FrameRefusal::ChunkTooLarge {
+                                message: signal.message.clone(),
+                            };
+                            frames::refused(chunk.end - chunk.start, by, confirmed)
+                        }
+                        _ => GalileoError::Rejected { signal, confirmed },
+                    };
+                    self.fail(err);
                 } else {
                     self.events.push_back(Event::ServerError(signal));
                 }
@@ -236,15 +247,34 @@ impl Client {
         Err(self.fail(err))
     }
 
-    /// The transport closed. Without a close signal first, the session failed
-    /// ([`GalileoError::ConnectionClosed`], which resumes).
+    /// The transport closed without a close code (or the code is not known): see
+    /// [`Client::handle_close`].
     pub fn handle_closed(&mut self) {
-        if !self.is_over() {
-            self.fail(GalileoError::ConnectionClosed {
+        self.handle_close(None);
+    }
+
+    /// The transport closed, with the WebSocket close `code` if the server sent one.
+    /// Without a close signal first, the session failed: with code 1009 (Message Too Big)
+    /// while a chunk waits for its ready, the server refused that frame as too large
+    /// ([`GalileoError::FrameRefused`], which resumes with smaller frames, or
+    /// [`GalileoError::FramesTooLarge`] at the floor; see [`super::frames`]); otherwise the
+    /// connection was lost ([`GalileoError::ConnectionClosed`], which resumes).
+    pub fn handle_close(&mut self, code: Option<u16>) {
+        if self.is_over() {
+            return;
+        }
+        let err = match (&self.phase, code) {
+            (Phase::AwaitingAck(chunk), Some(frames::CLOSE_MESSAGE_TOO_BIG)) => frames::refused(
+                chunk.end - chunk.start,
+                FrameRefusal::MessageTooBig,
+                self.confirmed,
+            ),
+            _ => GalileoError::ConnectionClosed {
                 confirmed: self.confirmed,
                 size: self.options.size,
-            });
-        }
+            },
+        };
+        self.fail(err);
     }
 
     /// Bytes the server has acknowledged: set by the extension's first-ready `offset`,
@@ -367,7 +397,6 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::galileo::ErrorCode;
 
     fn drain(client: &mut Client) -> Vec<ClientFrame> {
         std::iter::from_fn(|| client.poll_transmit()).collect()
