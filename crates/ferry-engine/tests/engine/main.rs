@@ -8,6 +8,7 @@
 mod auth;
 mod bad_servers;
 mod driver;
+mod frame_limits;
 mod galileo;
 mod hostile;
 mod service;
