@@ -3,7 +3,7 @@
 //! against raw listeners on 127.0.0.1 that record every byte they receive.
 //!
 //! - The token stays with its origin: a `Location`, a redirect or an `/api/v1/info` endpoint
-//!   on another port is refused, and the other listener never hears the token (it is
+//!   on another port is refused (and `https` to `http`, in `hostile_tls`), and the other listener never hears the token (it is
 //!   grepped for in everything that listener received).
 //! - Every loop is bounded: offsets that never move, the same 5xx forever, endless 409s end
 //!   in a given-up error after the retry policy's attempts, with the PATCHes counted.
@@ -23,13 +23,13 @@ use ferry_engine::upload::{UploadRequest, upload_file};
 use ferry_engine::{EngineError, Token, TransferOptions, events};
 use ferry_proto::tus::TusError;
 use ferry_store::{HistoryQuery, Outcome};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 
 use crate::support::random_file;
 
 /// The token the uploads carry: grepped for on listeners that must never see it.
-const CANARY: &str = "tok-CANARY-4f1d9b";
+pub(super) const CANARY: &str = "tok-CANARY-4f1d9b";
 /// The test file's size: four chunks.
 const SIZE: u64 = 4096;
 /// Bytes per PATCH.
@@ -41,8 +41,8 @@ const BOUND: Duration = Duration::from_secs(20);
 
 /// One request as a fake listener read it.
 #[derive(Debug, Clone)]
-struct Head {
-    method: String,
+pub(super) struct Head {
+    pub(super) method: String,
     path: String,
     /// `Upload-Offset`, if sent and numeric.
     offset: Option<u64>,
@@ -50,26 +50,26 @@ struct Head {
 }
 
 /// What a listener answers: bytes to write, then the connection closes.
-type Answer = Arc<dyn Fn(&Head) -> Vec<u8> + Send + Sync>;
+pub(super) type Answer = Arc<dyn Fn(&Head) -> Vec<u8> + Send + Sync>;
 
 /// Everything a listener received, raw, and the requests it read.
 #[derive(Clone, Default)]
-struct Heard {
-    bytes: Arc<Mutex<Vec<u8>>>,
+pub(super) struct Heard {
+    pub(super) bytes: Arc<Mutex<Vec<u8>>>,
     requests: Arc<Mutex<Vec<Head>>>,
 }
 
 impl Heard {
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
     }
 
-    fn count(&self, method: &str) -> usize {
+    pub(super) fn count(&self, method: &str) -> usize {
         let requests = self.requests.lock().unwrap();
         requests.iter().filter(|r| r.method == method).count()
     }
 
-    fn assert_never_heard_the_token(&self, who: &str) {
+    pub(super) fn assert_never_heard_the_token(&self, who: &str) {
         let text = self.text();
         assert!(
             !text.contains(CANARY),
@@ -78,7 +78,7 @@ impl Heard {
     }
 }
 
-fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
+pub(super) fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
     let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n");
     for (name, value) in headers {
         let _ = write!(out, "{name}: {value}\r\n");
@@ -96,7 +96,7 @@ fn offset_reply(offset: u64) -> Vec<u8> {
 }
 
 /// A plain tus server's answers (creation, no checksums), its uploads at `/files/f1`.
-fn plain_tus(head: &Head) -> Vec<u8> {
+pub(super) fn plain_tus(head: &Head) -> Vec<u8> {
     match head.method.as_str() {
         "GET" => http("404 Not Found", &[], "not found"),
         "OPTIONS" => http(
@@ -123,7 +123,10 @@ fn plain_tus(head: &Head) -> Vec<u8> {
 }
 
 /// Reads one request, recording its bytes; `None` if the client went away.
-async fn read_request(stream: &mut BufReader<TcpStream>, log: &Heard) -> Option<Head> {
+pub(super) async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut BufReader<S>,
+    log: &Heard,
+) -> Option<Head> {
     let mut line = String::new();
     stream.read_line(&mut line).await.ok()?;
     log.bytes.lock().unwrap().extend_from_slice(line.as_bytes());
@@ -201,17 +204,24 @@ async fn listener(answer: Answer) -> (SocketAddr, Heard) {
 }
 
 /// A second origin (another port) that plays a willing tus server and records everything.
-async fn elsewhere() -> (SocketAddr, Heard) {
+pub(super) async fn elsewhere() -> (SocketAddr, Heard) {
     listener(Arc::new(plain_tus)).await
 }
 
 /// The result of one upload with the token, after checking the journal shows nothing done.
 async fn upload_with_token(server: &str) -> EngineError {
+    upload_with_token_trusting(server, ferry_engine::tls::Trust::load(Vec::new()).await).await
+}
+
+/// [`upload_with_token`] with `trust` (a pinned certificate, say).
+pub(super) async fn upload_with_token_trusting(
+    server: &str,
+    trust: ferry_engine::tls::Trust,
+) -> EngineError {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = random_file(dir.path(), "f.bin", usize::try_from(SIZE).unwrap(), 9);
     let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
     let timeout = Duration::from_secs(2);
-    let trust = ferry_engine::tls::Trust::load(Vec::new()).await;
     let http = ferry_engine::transport::tus::http_client(timeout, &trust);
     let request = UploadRequest {
         file,
@@ -256,7 +266,7 @@ async fn upload_with_token(server: &str) -> EngineError {
     err
 }
 
-fn says(err: &EngineError, needles: &[&str]) {
+pub(super) fn says(err: &EngineError, needles: &[&str]) {
     let text = err.to_string();
     for needle in needles {
         assert!(

@@ -11,6 +11,7 @@ mod driver;
 mod frame_limits;
 mod galileo;
 mod hostile;
+mod hostile_tls;
 mod service;
 mod support;
 mod sync;
