@@ -3,6 +3,7 @@
 //! receives) fails with exit code 1 and a message that says the Location points outside the
 //! server, and the token appears nowhere: not in the output, not on the other listener.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -77,7 +78,7 @@ fn listener(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> (SocketA
 fn http(status: &str, headers: &[(&str, &str)]) -> String {
     let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n");
     for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(out, "{name}: {value}\r\n");
     }
     out.push_str("Content-Length: 0\r\n\r\n");
     out
