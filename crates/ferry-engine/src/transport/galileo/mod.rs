@@ -220,7 +220,7 @@ impl Run<'_> {
             .store(max_frame, std::sync::atomic::Ordering::Relaxed);
         self.emit(Event::Warning {
             message: format!(
-                "{}: the server refuses frames this large; sending {} frames",
+                "{}: the server refused a frame as too large; sending frames of at most {}",
                 self.server(),
                 crate::transport::tus::human_bytes(max_frame)
             ),
