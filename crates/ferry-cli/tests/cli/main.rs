@@ -6,6 +6,7 @@ mod interop;
 mod keyring;
 mod kill;
 mod limits;
+mod origin;
 mod restart;
 mod rewrite;
 mod sleep;

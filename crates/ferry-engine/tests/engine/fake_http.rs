@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 
 /// The size of the file the tests upload to these servers (the length a HEAD reports).
 pub(crate) const SIZE: u64 = 4096;
@@ -89,7 +89,10 @@ pub(crate) fn plain_tus(head: &Head) -> Vec<u8> {
 }
 
 /// Reads one request, recording its bytes; `None` if the client went away.
-pub(crate) async fn read_request(stream: &mut BufReader<TcpStream>, log: &Heard) -> Option<Head> {
+pub(crate) async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut BufReader<S>,
+    log: &Heard,
+) -> Option<Head> {
     let mut line = String::new();
     stream.read_line(&mut line).await.ok()?;
     log.bytes.lock().unwrap().extend_from_slice(line.as_bytes());

@@ -29,7 +29,7 @@ use crate::fake_http::{Head, Heard, SIZE, http, listener, offset_reply, plain_tu
 use crate::support::random_file;
 
 /// The token the uploads carry: grepped for on listeners that must never see it.
-const CANARY: &str = "tok-CANARY-4f1d9b";
+pub(super) const CANARY: &str = "tok-CANARY-4f1d9b";
 /// Bytes per PATCH.
 const CHUNK: u64 = 1024;
 /// Failed attempts in a row before giving up.
@@ -38,7 +38,7 @@ const ATTEMPTS: u32 = 3;
 const BOUND: Duration = Duration::from_secs(20);
 
 /// Fails if `heard` holds the token anywhere in what it received.
-fn assert_never_heard_the_token(heard: &Heard, who: &str) {
+pub(super) fn assert_never_heard_the_token(heard: &Heard, who: &str) {
     let text = heard.text();
     assert!(
         !text.contains(CANARY),
@@ -47,17 +47,24 @@ fn assert_never_heard_the_token(heard: &Heard, who: &str) {
 }
 
 /// A second origin (another port) that plays a willing tus server and records everything.
-async fn elsewhere() -> (SocketAddr, Heard) {
+pub(super) async fn elsewhere() -> (SocketAddr, Heard) {
     listener(Arc::new(plain_tus)).await
 }
 
 /// The result of one upload with the token, after checking the journal shows nothing done.
 async fn upload_with_token(server: &str) -> EngineError {
+    upload_with_token_trusting(server, ferry_engine::tls::Trust::load(Vec::new()).await).await
+}
+
+/// [`upload_with_token`] with the certificates `trust` trusts (a pinned test server).
+pub(super) async fn upload_with_token_trusting(
+    server: &str,
+    trust: ferry_engine::tls::Trust,
+) -> EngineError {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = random_file(dir.path(), "f.bin", usize::try_from(SIZE).unwrap(), 9);
     let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
     let timeout = Duration::from_secs(2);
-    let trust = ferry_engine::tls::Trust::load(Vec::new()).await;
     let http = ferry_engine::transport::tus::http_client(timeout, &trust);
     let request = UploadRequest {
         file,
@@ -102,7 +109,7 @@ async fn upload_with_token(server: &str) -> EngineError {
     err
 }
 
-fn says(err: &EngineError, needles: &[&str]) {
+pub(super) fn says(err: &EngineError, needles: &[&str]) {
     let text = err.to_string();
     for needle in needles {
         assert!(

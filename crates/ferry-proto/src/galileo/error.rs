@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use super::frames::{FrameRefusal, MIN_FRAME_SIZE};
 use super::message::ErrorSignal;
 
 /// How a client can recover from a failed GalileoSend session.
@@ -18,6 +19,12 @@ pub enum Recovery {
     /// Reconnect without an upload id and send the whole file again from byte 0: the
     /// server no longer holds (or never held) data this file can continue from.
     StartOver,
+    /// Reconnect and resume the same upload, sending binary frames of at most `max_frame`
+    /// bytes: the server refused a larger one (see [`crate::galileo::frames`]).
+    SmallerFrames {
+        /// The largest frame the next session may send.
+        max_frame: u64,
+    },
     /// Trying again without a change (to the file, the settings or the account) will not help.
     Fatal,
 }
@@ -198,6 +205,38 @@ pub enum GalileoError {
         max: u64,
     },
 
+    /// The server refused a binary frame the client sent as too large (close code 1009 or
+    /// `chunk_too_large`); the upload resumes with frames of at most `retry_with` bytes.
+    #[error(
+        "the server refused a frame of {len} bytes as too large ({by}); resuming with frames \
+         of at most {retry_with} bytes"
+    )]
+    FrameRefused {
+        /// The refused frame's length.
+        len: u64,
+        /// How the server said so.
+        by: FrameRefusal,
+        /// The largest frame the next session sends.
+        retry_with: u64,
+        /// The bytes the server had confirmed when it refused.
+        confirmed: u64,
+    },
+
+    /// The server refused a frame as too large although it was already as small as Ferry
+    /// makes them ([`MIN_FRAME_SIZE`]): its limit is below that.
+    #[error(
+        "the server refuses WebSocket frames of {len} bytes as too large ({by}), and Ferry sends \
+         no smaller ones than {} bytes: raise the message size limit of the server or of the \
+         proxy before it",
+        MIN_FRAME_SIZE
+    )]
+    FramesTooLarge {
+        /// The refused frame's length.
+        len: u64,
+        /// How the server said so.
+        by: FrameRefusal,
+    },
+
     /// The file is larger than the server accepts.
     #[error("the file has {size} bytes, more than the {max} bytes this server accepts")]
     TooLarge {
@@ -267,6 +306,9 @@ fn advice(recovery: Recovery) -> &'static str {
     match recovery {
         Recovery::Retry => "trying again later resumes where it stopped",
         Recovery::StartOver => "the upload has to start again from the beginning",
+        Recovery::SmallerFrames { .. } => {
+            "trying again with smaller frames resumes where it stopped"
+        }
         Recovery::Fatal => "retrying will not help",
     }
 }
@@ -281,7 +323,9 @@ impl GalileoError {
             Self::BadMessage { .. } => Some(ErrorCode::BadMessage),
             Self::Protocol { .. } | Self::OffsetPastEnd { .. } => Some(ErrorCode::Protocol),
             Self::SizeMismatch { .. } => Some(ErrorCode::SizeMismatch),
-            Self::ChunkTooLarge { .. } => Some(ErrorCode::ChunkTooLarge),
+            Self::ChunkTooLarge { .. }
+            | Self::FrameRefused { .. }
+            | Self::FramesTooLarge { .. } => Some(ErrorCode::ChunkTooLarge),
             Self::TooLarge { .. } => Some(ErrorCode::TooLarge),
             Self::Rejected { signal, .. } => signal.code.clone(),
             Self::Misuse { .. } => Some(ErrorCode::Internal),
@@ -299,6 +343,9 @@ impl GalileoError {
         match self {
             Self::ConnectionClosed { .. } | Self::ClosedEarly { .. } => Recovery::Retry,
             Self::OffsetPastEnd { .. } => Recovery::StartOver,
+            Self::FrameRefused { retry_with, .. } => Recovery::SmallerFrames {
+                max_frame: *retry_with,
+            },
             Self::Rejected { signal, .. } => signal
                 .code
                 .as_ref()
@@ -307,16 +354,19 @@ impl GalileoError {
             | Self::Protocol { .. }
             | Self::SizeMismatch { .. }
             | Self::ChunkTooLarge { .. }
+            | Self::FramesTooLarge { .. }
             | Self::TooLarge { .. }
             | Self::Misuse { .. } => Recovery::Fatal,
         }
     }
 
-    /// Whether trying again automatically can help: a lost connection or early close,
-    /// or a server error whose code is retryable ([`ErrorCode::is_retryable`]).
+    /// Whether trying again automatically can help: a lost connection or early close, a
+    /// frame refused above the floor (with smaller frames), or a server error whose code is retryable ([`ErrorCode::is_retryable`]).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::ConnectionClosed { .. } | Self::ClosedEarly { .. } => true,
+            Self::ConnectionClosed { .. }
+            | Self::ClosedEarly { .. }
+            | Self::FrameRefused { .. } => true,
             Self::Rejected { signal, .. } => {
                 signal.code.as_ref().is_some_and(ErrorCode::is_retryable)
             }

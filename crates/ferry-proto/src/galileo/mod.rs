@@ -15,17 +15,21 @@
 //! - [`server`]: the server session machine ([`ServerSession`]): validates the client's
 //!   frames and tells the driver where each chunk goes; storage stays with the driver.
 //! - [`error`]: [`GalileoError`], the wire [`ErrorCode`]s and their [`Recovery`].
+//! - [`frames`]: what a refusal of a frame as too large (close code 1009,
+//!   `chunk_too_large`) means to the client: smaller frames, down to a floor.
 //!
 //! Like the rest of this crate, nothing here does I/O: no sockets, no files, no clocks.
 
 pub mod client;
 pub mod error;
+pub mod frames;
 mod lenient;
 pub mod message;
 pub mod server;
 
 pub use client::{Client, ClientFrame, ClientOptions, Event};
 pub use error::{ErrorCode, GalileoError, Recovery};
+pub use frames::{CLOSE_MESSAGE_TOO_BIG, FrameRefusal, MIN_FRAME_SIZE};
 pub use message::{ClientMessage, ErrorSignal, Finished, Hash, Meta, Ready, ServerMessage};
 pub use server::{ChunkPlan, ServerInput, ServerOptions, ServerSession};
 

@@ -273,8 +273,9 @@ impl World {
             } else {
                 let next = self.core.poll_timeout().expect("busy but nothing due");
                 let wait = next.saturating_duration_since(self.now);
-                // Rounded up: a wait below a millisecond still gets there.
-                let ms = wait.as_micros().div_ceil(1000);
+                // Rounded up from nanoseconds: a wait below a millisecond (even below a
+                // microsecond) still gets there.
+                let ms = wait.as_nanos().div_ceil(1_000_000);
                 self.apply(Step::Advance(u32::try_from(ms).unwrap_or(u32::MAX)));
             }
         }

@@ -91,6 +91,8 @@ pub async fn send(
         started: false,
         bytes_sent: 0,
         best_confirmed: 0,
+        frame_cap: None,
+        shrinks: 0,
     };
     let mut failures = 0u32;
     let mut started_over = false;
@@ -106,14 +108,21 @@ pub async fn send(
             }
             Err((progressed, failure)) => (progressed, failure),
         };
-        failures = if progressed { 1 } else { failures + 1 };
+        failures = if progressed { 0 } else { failures };
         let Failure { error, recovery } = failure;
+        if let Recovery::SmallerFrames { max_frame } = recovery {
+            // Not a failure to count: the machine's halving ends within its own bound.
+            run.smaller_frames(max_frame, error)?;
+            continue;
+        }
+        failures += 1;
         if error.is_server_full() {
             // Waiting for space is for minutes, not seconds: the caller decides when.
             return Err(error);
         }
         match recovery {
             Recovery::Fatal => return Err(error),
+            Recovery::SmallerFrames { .. } => unreachable!("handled above"),
             Recovery::StartOver if started_over => {
                 return Err(EngineError::GaveUp {
                     attempts: failures,
@@ -170,7 +179,14 @@ struct Run<'a> {
     /// connection and starts again from 0 every time would otherwise be retried forever
     /// (pinned by the test `galileo_a_server_that_keeps_forgetting_what_it_confirmed_is_given_up`).
     best_confirmed: u64,
+    /// The largest frame the server is known to take, after it refused a larger one.
+    frame_cap: Option<u64>,
+    /// How often the frames became smaller in this run.
+    shrinks: u32,
 }
+
+/// More refusals than the machine's halving can produce (it stops after 8): a bug guard.
+const MAX_SHRINKS: u32 = 10;
 
 impl Run<'_> {
     fn emit(&self, event: Event) {
@@ -183,6 +199,39 @@ impl Run<'_> {
 
     fn server(&self) -> String {
         self.target.url.to_string()
+    }
+
+    /// The server refused a frame as too large: the next session sends frames of at most
+    /// `max_frame` bytes, the caller remembers the size for this server, and the user is
+    /// told. `error` is what to report if the refusals do not end.
+    fn smaller_frames(&mut self, max_frame: u64, error: EngineError) -> Result<(), EngineError> {
+        self.shrinks += 1;
+        let max_frame = self.frame_cap.map_or(max_frame, |cap| cap.min(max_frame));
+        if self.shrinks > MAX_SHRINKS {
+            return Err(EngineError::GaveUp {
+                attempts: self.shrinks,
+                last: Box::new(error),
+            });
+        }
+        self.frame_cap = Some(max_frame);
+        tracing::info!(max_frame, "the server refused a frame as too large");
+        self.transfer
+            .reduced_chunk
+            .store(max_frame, std::sync::atomic::Ordering::Relaxed);
+        self.emit(Event::Warning {
+            message: format!(
+                "{}: the server refused a frame as too large; sending frames of at most {}",
+                self.server(),
+                crate::transport::tus::human_bytes(max_frame)
+            ),
+        });
+        self.emit(Event::Retrying {
+            path: self.path(),
+            attempt: self.shrinks,
+            delay_ms: 0,
+            error: error.to_string(),
+        });
+        Ok(())
     }
 
     fn galileo_error(&self, err: GalileoError) -> EngineError {

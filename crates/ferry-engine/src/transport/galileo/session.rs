@@ -117,7 +117,13 @@ impl<'r, 'a> Session<'r, 'a> {
                 Some(Some(Ok(Message::Binary(bytes)))) => {
                     self.client.handle_binary(bytes.len() as u64)
                 }
-                Some(Some(Ok(Message::Close(_))) | None) => {
+                Some(Some(Ok(Message::Close(frame)))) => {
+                    // The code matters: 1009 says the last frame was too large.
+                    self.client
+                        .handle_close(frame.map(|frame| u16::from(frame.code)));
+                    Ok(())
+                }
+                Some(None) => {
                     self.client.handle_closed();
                     Ok(())
                 }
@@ -279,8 +285,14 @@ fn options(run: &Run<'_>) -> ClientOptions {
     options.use_extension = true;
     // With no `chunksize` from the server, the original default: old servers (Mojolicious
     // takes 256 KiB messages) accept no more. Never more than the configured chunk size.
-    options.max_chunk_size = transfer.chunk_size;
-    options.default_chunk_size = match transfer.chunk_size {
+    // A server that refused a frame as too large in this run gets smaller ones.
+    let cap = match (transfer.chunk_size, run.frame_cap) {
+        (0, Some(learnt)) => learnt,
+        (n, Some(learnt)) => n.min(learnt),
+        (n, None) => n,
+    };
+    options.max_chunk_size = cap;
+    options.default_chunk_size = match cap {
         0 => DEFAULT_CHUNK_SIZE,
         n => n.min(DEFAULT_CHUNK_SIZE),
     };
