@@ -16,12 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_engine::TransferOptions;
+use ferry_engine::EngineError;
 use ferry_engine::home::Home;
-use ferry_engine::rate::RateLimit;
-use ferry_engine::retry::RetryPolicy;
-use ferry_engine::upload::{UploadRequest, upload_file};
-use ferry_engine::{EngineError, events};
+use ferry_engine::upload::upload_file;
 use ferry_proto::galileo::GalileoError;
 use ferry_proto::tus::TusError;
 use ferry_store::{FileState, HistoryQuery, Outcome};
@@ -30,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::fake_http::{Head, SIZE, http, listener, offset_reply, plain_tus};
-use crate::support::random_file;
+use crate::support::{quick_upload, random_file};
 
 /// Bytes per PATCH or frame.
 const CHUNK: u64 = 1024;
@@ -140,31 +137,15 @@ async fn upload_to(server: &str) -> Attempt {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = random_file(dir.path(), "f.bin", usize::try_from(SIZE).unwrap(), 7);
     let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
-    let timeout = Duration::from_secs(2);
     let trust = ferry_engine::tls::Trust::load(Vec::new()).await;
-    let http = ferry_engine::transport::tus::http_client(timeout, &trust);
-    let request = UploadRequest {
-        file: file.clone(),
-        server: server.to_owned(),
-        user: String::new(),
-        token: None,
-        remote: None,
-        protocol: None,
-        transfer: TransferOptions {
-            chunk_size: Some(CHUNK),
-            parallel: 1,
-            chunk_checksums: true,
-            retry: RetryPolicy {
-                base: Duration::from_millis(10),
-                max: Duration::from_millis(50),
-                max_attempts: 3,
-            },
-            timeout,
-        },
-        limit: RateLimit::unlimited(),
-        events: events::discard(),
+    let (http, request) = quick_upload(
+        file.clone(),
+        server,
+        None,
+        Some(CHUNK),
+        Duration::from_secs(2),
         trust,
-    };
+    );
     let started = Instant::now();
     let result = tokio::time::timeout(BOUND, upload_file(&home, &http, &request))
         .await

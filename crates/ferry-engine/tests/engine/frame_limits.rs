@@ -11,11 +11,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferry_engine::EngineError;
 use ferry_engine::home::Home;
-use ferry_engine::rate::RateLimit;
-use ferry_engine::retry::RetryPolicy;
-use ferry_engine::upload::{UploadRequest, upload_file};
-use ferry_engine::{EngineError, TransferOptions, events};
+use ferry_engine::upload::upload_file;
 use ferry_proto::Protocol;
 use ferry_proto::galileo::{GalileoError, MIN_FRAME_SIZE};
 use ferry_store::{FileState, HistoryQuery, Outcome};
@@ -25,7 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::support::random_file;
+use crate::support::{quick_upload, random_file};
 
 /// The largest frame the fake server takes.
 const LIMIT: usize = 256 * 1024;
@@ -143,31 +141,8 @@ async fn upload(
 ) {
     let (file, content) = random_file(dir, name, SIZE, seed);
     let home = Home::locate(Some(&dir.join("home"))).unwrap();
-    let timeout = Duration::from_secs(5);
     let trust = ferry_engine::tls::Trust::load(Vec::new()).await;
-    let http = ferry_engine::transport::tus::http_client(timeout, &trust);
-    let request = UploadRequest {
-        file,
-        server: server.to_owned(),
-        user: String::new(),
-        token: None,
-        remote: None,
-        protocol: None,
-        transfer: TransferOptions {
-            chunk_size: None,
-            parallel: 1,
-            chunk_checksums: true,
-            retry: RetryPolicy {
-                base: Duration::from_millis(10),
-                max: Duration::from_millis(50),
-                max_attempts: 3,
-            },
-            timeout,
-        },
-        limit: RateLimit::unlimited(),
-        events: events::discard(),
-        trust,
-    };
+    let (http, request) = quick_upload(file, server, None, None, Duration::from_secs(5), trust);
     let result = upload_file(&home, &http, &request).await;
     (result, home, content)
 }

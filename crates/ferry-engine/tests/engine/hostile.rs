@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_engine::home::Home;
-use ferry_engine::rate::RateLimit;
 use ferry_engine::retry::RetryPolicy;
-use ferry_engine::upload::{UploadRequest, upload_file};
+use ferry_engine::upload::upload_file;
 use ferry_engine::{EngineError, Token, TransferOptions, events};
 use ferry_proto::tus::TusError;
 use ferry_store::{HistoryQuery, Outcome};
@@ -26,14 +25,14 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use crate::fake_http::{Head, Heard, SIZE, http, listener, offset_reply, plain_tus, read_request};
-use crate::support::random_file;
+use crate::support::{quick_upload, random_file};
 
 /// The token the uploads carry: grepped for on listeners that must never see it.
 pub(super) const CANARY: &str = "tok-CANARY-4f1d9b";
 /// Bytes per PATCH.
 const CHUNK: u64 = 1024;
-/// Failed attempts in a row before giving up.
-const ATTEMPTS: u32 = 3;
+/// Failed attempts in a row before giving up (the quick upload's).
+const ATTEMPTS: u32 = crate::support::QUICK_ATTEMPTS;
 /// Far more than three quick retries need; a hang or an endless loop fails here.
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -64,30 +63,14 @@ pub(super) async fn upload_with_token_trusting(
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = random_file(dir.path(), "f.bin", usize::try_from(SIZE).unwrap(), 9);
     let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
-    let timeout = Duration::from_secs(2);
-    let http = ferry_engine::transport::tus::http_client(timeout, &trust);
-    let request = UploadRequest {
+    let (http, request) = quick_upload(
         file,
-        server: server.to_owned(),
-        user: String::new(),
-        token: Some(Token::new(CANARY)),
-        remote: None,
-        protocol: None,
-        transfer: TransferOptions {
-            chunk_size: Some(CHUNK),
-            parallel: 1,
-            chunk_checksums: true,
-            retry: RetryPolicy {
-                base: Duration::from_millis(10),
-                max: Duration::from_millis(50),
-                max_attempts: ATTEMPTS,
-            },
-            timeout,
-        },
-        limit: RateLimit::unlimited(),
-        events: events::discard(),
+        server,
+        Some(Token::new(CANARY)),
+        Some(CHUNK),
+        Duration::from_secs(2),
         trust,
-    };
+    );
     let result = tokio::time::timeout(BOUND, upload_file(&home, &http, &request))
         .await
         .unwrap_or_else(|_| panic!("the upload to {server} did not end within {BOUND:?}"));
