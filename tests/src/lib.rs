@@ -6,6 +6,8 @@
 //!   connections for a while, flips a bit.
 //! - [`nginx`]: a real nginx (Debian's) as a reverse proxy before a server, with its default
 //!   body limit or another, on 127.0.0.1 and a free port.
+//! - [`fake_http`]: a raw HTTP/1.1 listener that plays a misbehaving server from a script
+//!   and records every byte it received (the token grepped for in it).
 //! - [`tmpfs`]: a small filesystem mounted for a test (a full disk), unmounted when dropped.
 //! - [`peers`]: the pinned Node.js interop peers and the `node` that runs them.
 //! - [`process`]: real programs as child processes, waited for on their exit or their
@@ -24,6 +26,7 @@
     reason = "test tools panic loudly by design: a test that cannot set itself up must fail"
 )]
 
+pub mod fake_http;
 pub mod keyring;
 pub mod nginx;
 pub mod peers;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use ferry_engine::retry::RetryPolicy;
 use ferry_engine::target::Protocol;
 
 /// Ferry keeps files uploaded to your server, resumably, over tus or GalileoSend.
@@ -156,6 +157,11 @@ pub(crate) struct UploadArgs {
     /// Parallel partial uploads for large files on tus servers that offer concatenation.
     #[arg(long, default_value_t = 1)]
     pub(crate) parallel: usize,
+    /// Give up on a file after this many failed attempts in a row without progress (waits
+    /// between them grow from 0.5 s to 30 s); 0 never gives up. Run the same command again
+    /// later to resume.
+    #[arg(long, default_value_t = RetryPolicy::default().max_attempts)]
+    pub(crate) retries: u32,
 }
 
 /// `--protocol`: one of the names of [`Protocol`] (listed in `--help` and in the error for

@@ -8,6 +8,7 @@ use anyhow::bail;
 use ferry_engine::EngineError;
 use ferry_engine::TransferOptions;
 use ferry_engine::rate::RateLimit;
+use ferry_engine::retry::RetryPolicy;
 use ferry_engine::service::Service;
 use ferry_engine::upload::{UploadRequest, upload_file};
 
@@ -74,6 +75,10 @@ pub(crate) async fn run(
     let options = TransferOptions {
         chunk_size: args.chunk_size,
         parallel: args.parallel,
+        retry: RetryPolicy {
+            max_attempts: args.retries,
+            ..RetryPolicy::default()
+        },
         ..transfer_options()
     };
     let trust = service.trust().await?;

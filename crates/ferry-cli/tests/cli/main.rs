@@ -2,11 +2,11 @@
 
 mod basics;
 mod full_disk;
+mod hostile;
 mod interop;
 mod keyring;
 mod kill;
 mod limits;
-mod origin;
 mod restart;
 mod rewrite;
 mod sleep;

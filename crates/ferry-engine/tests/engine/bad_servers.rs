@@ -26,8 +26,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::fake_http::{Head, SIZE, http, listener, offset_reply, plain_tus};
 use crate::support::{quick_upload, random_file};
+use ferry_tests::fake_http::{Head, SIZE, http, listener, offset_reply, plain_tus};
 
 /// Bytes per PATCH or frame.
 const CHUNK: u64 = 1024;

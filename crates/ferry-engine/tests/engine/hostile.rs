@@ -24,8 +24,10 @@ use ferry_store::{HistoryQuery, Outcome};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::fake_http::{Head, Heard, SIZE, http, listener, offset_reply, plain_tus, read_request};
 use crate::support::{quick_upload, random_file};
+use ferry_tests::fake_http::{
+    Head, Heard, SIZE, http, listener, offset_reply, plain_tus, read_request,
+};
 
 /// The token the uploads carry: grepped for on listeners that must never see it.
 pub(super) const CANARY: &str = "tok-CANARY-4f1d9b";

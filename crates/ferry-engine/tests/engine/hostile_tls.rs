@@ -15,10 +15,10 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::fake_http::{Answer, Head, Heard, http, plain_tus, read_request};
 use crate::hostile::{
     CANARY, assert_never_heard_the_token, elsewhere, says, upload_with_token_trusting,
 };
+use ferry_tests::fake_http::{Answer, Head, Heard, http, plain_tus, read_request};
 
 /// A tus listener on TLS at 127.0.0.1 port 0 with a fresh self-signed certificate, answering
 /// with `answer` and recording what it receives (decrypted); returns its address, what it

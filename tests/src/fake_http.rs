@@ -11,40 +11,48 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use tokio::net::TcpListener;
 
 /// The size of the file the tests upload to these servers (the length a HEAD reports).
-pub(crate) const SIZE: u64 = 4096;
+pub const SIZE: u64 = 4096;
 
 /// One request as a fake listener read it.
 #[derive(Debug, Clone)]
-pub(crate) struct Head {
-    pub(crate) method: String,
-    pub(crate) path: String,
+pub struct Head {
+    /// The request method.
+    pub method: String,
+    /// The request target (path and query).
+    pub path: String,
     /// `Upload-Offset`, if sent and numeric.
-    pub(crate) offset: Option<u64>,
-    pub(crate) body_len: u64,
+    pub offset: Option<u64>,
+    /// Bytes of body read (after de-chunking).
+    pub body_len: u64,
 }
 
 /// What a listener answers: bytes to write, then the connection closes.
-pub(crate) type Answer = Arc<dyn Fn(&Head) -> Vec<u8> + Send + Sync>;
+pub type Answer = Arc<dyn Fn(&Head) -> Vec<u8> + Send + Sync>;
 
 /// Everything a listener received, raw, and the requests it read.
 #[derive(Clone, Default)]
-pub(crate) struct Heard {
-    pub(crate) bytes: Arc<Mutex<Vec<u8>>>,
-    pub(crate) requests: Arc<Mutex<Vec<Head>>>,
+pub struct Heard {
+    /// Every byte received, heads and bodies.
+    pub bytes: Arc<Mutex<Vec<u8>>>,
+    /// The requests read, in order.
+    pub requests: Arc<Mutex<Vec<Head>>>,
 }
 
 impl Heard {
-    pub(crate) fn text(&self) -> String {
+    /// Everything received, as (lossy) text.
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
     }
 
-    pub(crate) fn count(&self, method: &str) -> usize {
+    /// How many requests of `method` arrived.
+    pub fn count(&self, method: &str) -> usize {
         let requests = self.requests.lock().unwrap();
         requests.iter().filter(|r| r.method == method).count()
     }
 }
 
-pub(crate) fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
+/// An HTTP/1.1 answer with `Connection: close`, `Tus-Resumable`, `headers` and `body`.
+pub fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
     let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n");
     for (name, value) in headers {
         let _ = write!(out, "{name}: {value}\r\n");
@@ -53,7 +61,8 @@ pub(crate) fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<
     out.into_bytes()
 }
 
-pub(crate) fn offset_reply(offset: u64) -> Vec<u8> {
+/// A 204 with `Upload-Offset: offset`.
+pub fn offset_reply(offset: u64) -> Vec<u8> {
     http(
         "204 No Content",
         &[("Upload-Offset", offset.to_string())],
@@ -62,7 +71,7 @@ pub(crate) fn offset_reply(offset: u64) -> Vec<u8> {
 }
 
 /// A plain tus server's answers (creation, no checksums), its uploads at `/files/f1`.
-pub(crate) fn plain_tus(head: &Head) -> Vec<u8> {
+pub fn plain_tus(head: &Head) -> Vec<u8> {
     match head.method.as_str() {
         "GET" => http("404 Not Found", &[], "not found"),
         "OPTIONS" => http(
@@ -89,7 +98,7 @@ pub(crate) fn plain_tus(head: &Head) -> Vec<u8> {
 }
 
 /// Reads one request, recording its bytes; `None` if the client went away.
-pub(crate) async fn read_request<S: AsyncRead + Unpin>(
+pub async fn read_request<S: AsyncRead + Unpin>(
     stream: &mut BufReader<S>,
     log: &Heard,
 ) -> Option<Head> {
@@ -148,7 +157,7 @@ pub(crate) async fn read_request<S: AsyncRead + Unpin>(
 }
 
 /// A listener on 127.0.0.1 port 0 that records what it receives and answers with `answer`.
-pub(crate) async fn listener(answer: Answer) -> (SocketAddr, Heard) {
+pub async fn listener(answer: Answer) -> (SocketAddr, Heard) {
     let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     let heard = Heard::default();
