@@ -5,7 +5,8 @@
 //!   with scripted bytes, closing the connection after every answer) that plays a tus
 //!   server and then lies about offsets, leaves out headers, answers garbage or a web page;
 //! - a WebSocket server that plays GalileoSend and then sends garbage JSON, binary frames
-//!   where JSON belongs, impossible offsets, early closes and fatal errors.
+//!   where JSON belongs, impossible offsets, early closes and fatal errors, or resets the
+//!   connection in the middle of a frame.
 //!
 //! Each case asserts the same four things: a typed error whose message names the problem,
 //! no panic, an end within seconds (retries are bounded), and a journal that shows nothing
@@ -23,6 +24,7 @@ use ferry_proto::galileo::GalileoError;
 use ferry_proto::tus::TusError;
 use ferry_store::{FileState, HistoryQuery, Outcome};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -63,6 +65,9 @@ enum Galileo {
     /// Confirms one chunk, then closes early; the next connection starts again at 0.
     ForgetsAndCloses,
     FatalError,
+    /// Takes the first hundred bytes of the first chunk's frame, then resets the
+    /// connection (RST, not a close): an error it might have meant to send is never read.
+    ResetsMidFrame,
 }
 
 /// A GalileoSend server on 127.0.0.1 that misbehaves as `how` says on every connection;
@@ -104,6 +109,15 @@ async fn galileo_server(how: Galileo) -> String {
                         let _ = ws.send(ready(CHUNK)).await;
                         let _ = ws.next().await;
                         ws.send(Message::text(r#"{"close":true}"#)).await
+                    }
+                    Galileo::ResetsMidFrame => {
+                        let _ = ws.send(ready(0)).await;
+                        let tcp = ws.get_mut();
+                        let mut some = [0u8; 100];
+                        let _ = tcp.read_exact(&mut some).await;
+                        // Linger 0: closing the socket sends RST, dropping what is unsent.
+                        let _ = tcp.set_zero_linger();
+                        return;
                     }
                     Galileo::FatalError => {
                         ws.send(Message::text(
@@ -513,4 +527,15 @@ async fn galileo_a_fatal_error_signal_ends_the_upload_at_once() {
         "{err}"
     );
     says(&err, &["refused the upload", "the disk is on fire"]);
+}
+
+#[tokio::test]
+async fn galileo_a_connection_reset_mid_frame_is_retried_then_given_up() {
+    let err = upload_to(&galileo_server(Galileo::ResetsMidFrame).await)
+        .await
+        .failed();
+    let (attempts, last) = gave_up(&err);
+    assert_eq!(attempts, 3);
+    assert!(matches!(last, EngineError::Network { .. }), "{err}");
+    says(&err, &["gave up after 3 attempts", "reset"]);
 }
