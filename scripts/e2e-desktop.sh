@@ -26,10 +26,17 @@ trap '[[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$scratch"'
 mkdir -p "$scratch/home" "$scratch/run" "$scratch/ferry" "$scratch/synced"
 chmod 700 "$scratch/run"
 
-# A real ferry-server on 127.0.0.1 with user ann, for the full flow.
+# A real ferry-server on 127.0.0.1 with user ann, for the full flow, on HTTPS with a
+# self-signed certificate (as a home server has one): the window shows its fingerprint and
+# subject, and the person trusts it before signing in.
 password="e2e password $$"
 printf '%s\n' "$password" | "$target/debug/ferry-server" user add ann --password-stdin --data "$scratch/server" >/dev/null
-"$target/debug/ferry-server" serve --listen 127.0.0.1:0 --data "$scratch/server" >"$scratch/server.out" 2>"$scratch/server.err" &
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=ferry e2e server" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$scratch/key.pem" -out "$scratch/cert.pem" 2>/dev/null
+fingerprint=$(openssl x509 -in "$scratch/cert.pem" -noout -fingerprint -sha256 | sed 's/^.*=//')
+"$target/debug/ferry-server" serve --listen 127.0.0.1:0 --data "$scratch/server" \
+    --tls-cert "$scratch/cert.pem" --tls-key "$scratch/key.pem" >"$scratch/server.out" 2>"$scratch/server.err" &
 server_pid=$!
 server_url=
 for _ in $(seq 1 100); do
@@ -44,7 +51,7 @@ mkdir -p "$out"
 
 env -i PATH="$PATH" LANG=C.UTF-8 RUST_LOG="${RUST_LOG:-info}" \
     HOME="$scratch/home" XDG_RUNTIME_DIR="$scratch/run" FERRY_HOME="$scratch/ferry" \
-    FERRY_E2E_SERVER="$server_url" FERRY_E2E_PASSWORD="$password" \
+    FERRY_E2E_SERVER="$server_url" FERRY_E2E_PASSWORD="$password" FERRY_E2E_FINGERPRINT="$fingerprint" \
     FERRY_E2E_FOLDER="$scratch/synced" FERRY_E2E_SERVER_FILES="$scratch/server/files" \
     dbus-run-session -- bash -c '
         echo -n pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null

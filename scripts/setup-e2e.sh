@@ -8,7 +8,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 bash "$root/scripts/setup-desktop.sh"
 bash "$root/scripts/apt-ensure.sh" \
-    xvfb xauth webkit2gtk-driver gnome-keyring dbus at-spi2-core imagemagick
+    xvfb xauth webkit2gtk-driver gnome-keyring dbus at-spi2-core imagemagick openssl
 
 tools="$root/target/tools"
 if [[ ! -x $tools/bin/tauri-driver ]]; then
@@ -16,7 +16,7 @@ if [[ ! -x $tools/bin/tauri-driver ]]; then
     cargo install tauri-driver --locked --root "$tools"
 fi
 
-for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver "$tools/bin/tauri-driver"; do
+for tool in openssl xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver "$tools/bin/tauri-driver"; do
     command -v "$tool" >/dev/null 2>&1 ||
         { printf 'setup-e2e: %s is still missing after installing it\n' "$tool" >&2; exit 1; }
 done

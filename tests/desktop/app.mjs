@@ -97,6 +97,7 @@ const SERVER = process.env.FERRY_E2E_SERVER;
 const PASSWORD = process.env.FERRY_E2E_PASSWORD;
 const FOLDER = process.env.FERRY_E2E_FOLDER;
 const SERVER_FILES = process.env.FERRY_E2E_SERVER_FILES;
+const FINGERPRINT = process.env.FERRY_E2E_FINGERPRINT;
 
 /** The element matching `css`, or null. */
 async function find(session, css) {
@@ -130,18 +131,32 @@ async function type(session, css, value) {
 const testid = (id, extra = "") => `[data-testid="${id}"]${extra}`;
 
 /**
- * The full flow against a real ferry-server on 127.0.0.1 (started by the wrapper): sign in
+ * The full flow against a real ferry-server on 127.0.0.1 (started by the wrapper, on HTTPS
+ * with a self-signed certificate): see its fingerprint and trust it, sign in
  * with a password (the token goes to the real Secret Service), limit the speed in Settings so
  * progress can be watched, add a folder, drop a file into it, see it climb in Activity and
  * reach 100%, find it in History as uploaded, and byte-identical on the server. Screenshots
  * of every screen go to OUT_DIR.
  */
 async function fullFlow(session) {
-  if (!SERVER || !PASSWORD || !FOLDER || !SERVER_FILES) {
-    throw new Error("the wrapper must set FERRY_E2E_SERVER, FERRY_E2E_PASSWORD, FERRY_E2E_FOLDER and FERRY_E2E_SERVER_FILES");
+  if (!SERVER || !PASSWORD || !FOLDER || !SERVER_FILES || !FINGERPRINT) {
+    throw new Error("the wrapper must set FERRY_E2E_SERVER, FERRY_E2E_PASSWORD, FERRY_E2E_FOLDER, FERRY_E2E_SERVER_FILES and FERRY_E2E_FINGERPRINT");
   }
-  await step("sign in with a password", async () => {
+  await step("see the self-signed certificate's fingerprint and subject, and trust it", async () => {
     await type(session, testid("signin-server"), SERVER);
+    const shown = await waitFor(session, testid("signin-untrusted-fingerprint"));
+    const fingerprint = await text(session, shown);
+    if (fingerprint !== FINGERPRINT) {
+      throw new Error(`the window shows fingerprint ${fingerprint}, the server's certificate has ${FINGERPRINT}`);
+    }
+    const subject = await text(session, await find(session, testid("signin-untrusted-subject")));
+    if (!subject.includes("ferry e2e server")) throw new Error(`the subject shown is ${JSON.stringify(subject)}`);
+    if (await find(session, testid("signin-probe-kind"))) throw new Error("an untrusted server was probed as if trusted");
+    await screenshot(session, "signin-certificate");
+    await click(session, await find(session, testid("signin-trust")));
+    await waitFor(session, testid("signin-trusted"), 20_000, async (el) => (await text(session, el)).includes(FINGERPRINT));
+  });
+  await step("sign in with a password", async () => {
     await waitFor(session, testid("signin-probe-kind"));
     await type(session, testid("signin-user"), "ann");
     await type(session, testid("signin-password"), PASSWORD);

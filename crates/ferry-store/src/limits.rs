@@ -1,15 +1,20 @@
 //! What Ferry learnt of a server's limits: the largest request body (chunk) it takes, from
-//! its 413 answers, keyed by upload endpoint and protocol. Not a secret; knows nothing of
-//! how the limit was found.
+//! its 413 answers, keyed by upload endpoint and protocol, for a week: a server whose
+//! operator raised the limit gets full-size chunks again, and one that did not costs a few
+//! refused requests a week to learn it again. Not a secret; knows nothing of how the limit
+//! was found.
 
 use ferry_proto::Protocol;
 use rusqlite::{OptionalExtension, params};
 
 use crate::{Journal, StoreError, from_sql, now_ms, to_sql};
 
+/// How long a learnt limit is kept (milliseconds): a week.
+pub const CHUNK_LIMIT_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+
 impl Journal {
     /// The chunk size that works at `endpoint` over `protocol`, if a server's refusals
-    /// taught one.
+    /// taught one in the last [`CHUNK_LIMIT_KEPT_MS`].
     pub fn chunk_limit(
         &self,
         endpoint: &str,
@@ -18,8 +23,13 @@ impl Journal {
         Ok(self
             .conn
             .query_row(
-                "SELECT max_chunk FROM server_limits WHERE endpoint = ?1 AND protocol = ?2",
-                params![endpoint, protocol.as_str()],
+                "SELECT max_chunk FROM server_limits
+                 WHERE endpoint = ?1 AND protocol = ?2 AND updated_at > ?3",
+                params![
+                    endpoint,
+                    protocol.as_str(),
+                    now_ms().saturating_sub(CHUNK_LIMIT_KEPT_MS)
+                ],
                 |r| r.get::<_, i64>(0),
             )
             .optional()?
@@ -69,6 +79,36 @@ mod tests {
                 .chunk_limit("http://127.0.0.1:9/files/", Protocol::Tus)
                 .unwrap(),
             None
+        );
+    }
+
+    #[test]
+    fn a_limit_learnt_more_than_a_week_ago_is_forgotten() {
+        let journal = Journal::open_in_memory().unwrap();
+        let tus = "http://127.0.0.1:8080/files/";
+        journal
+            .set_chunk_limit(tus, Protocol::Tus, 1 << 20)
+            .unwrap();
+        let age = |ms: i64| {
+            journal
+                .conn
+                .execute(
+                    "UPDATE server_limits SET updated_at = ?1",
+                    params![now_ms() - ms],
+                )
+                .unwrap();
+        };
+        age(CHUNK_LIMIT_KEPT_MS - 60_000);
+        assert_eq!(
+            journal.chunk_limit(tus, Protocol::Tus).unwrap(),
+            Some(1 << 20),
+            "kept for a week"
+        );
+        age(CHUNK_LIMIT_KEPT_MS + 60_000);
+        assert_eq!(
+            journal.chunk_limit(tus, Protocol::Tus).unwrap(),
+            None,
+            "then the full size is tried again"
         );
     }
 }
