@@ -152,8 +152,9 @@ async function fullFlow(session) {
     const subject = await text(session, await find(session, testid("signin-untrusted-subject")));
     if (!subject.includes("ferry e2e server")) throw new Error(`the subject shown is ${JSON.stringify(subject)}`);
     if (await find(session, testid("signin-probe-kind"))) throw new Error("an untrusted server was probed as if trusted");
+    const trust = await waitFor(session, testid("signin-trust"));
     await screenshot(session, "signin-certificate");
-    await click(session, await find(session, testid("signin-trust")));
+    await click(session, trust);
     await waitFor(session, testid("signin-trusted"), 20_000, async (el) => (await text(session, el)).includes(FINGERPRINT));
   });
   await step("sign in with a password", async () => {
