@@ -262,6 +262,20 @@ try {
       throw new Error(`expected a not_found error, got ${JSON.stringify(reply)}`);
     }
   });
+  await step("the window cannot open another window or webview (not in its capability)", async () => {
+    const tries = [
+      ["plugin:window|create", { options: { label: "second", url: "index.html" } }],
+      ["plugin:webview|create_webview_window", { options: { label: "second", url: "index.html" } }],
+    ];
+    for (const [command, args] of tries) {
+      const reply = await invoke(session, command, args);
+      if (reply.ok !== undefined || !/not allowed/i.test(String(reply.err))) {
+        throw new Error(`${command} should be refused as not allowed, got ${JSON.stringify(reply)}`);
+      }
+    }
+    const handles = await wd("GET", `/session/${session}/window/handles`);
+    if (handles.length !== 1) throw new Error(`expected the one main window, got ${JSON.stringify(handles)}`);
+  });
   await step("full flow", () => fullFlow(session));
   await step("end the session", async () => {
     await wd("DELETE", `/session/${session}`);

@@ -100,13 +100,7 @@ impl CertificateInfo {
                     .subject_alternative_name()
                     .ok()
                     .flatten()
-                    .map(|san| {
-                        san.value
-                            .general_names
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect()
-                    })
+                    .map(|san| san.value.general_names.iter().map(name_shown).collect())
                     .unwrap_or_default();
                 match (subject.is_empty(), names.is_empty()) {
                     (false, true) => subject,
@@ -124,9 +118,47 @@ impl CertificateInfo {
     }
 }
 
+/// A subject alternative name as a person reads it: a host name or an IP address as
+/// written in a URL, anything else as x509-parser spells it.
+fn name_shown(name: &x509_parser::extensions::GeneralName<'_>) -> String {
+    use x509_parser::extensions::GeneralName;
+    match name {
+        GeneralName::DNSName(host) => (*host).to_owned(),
+        GeneralName::IPAddress(bytes) => match bytes.len() {
+            4 => <[u8; 4]>::try_from(*bytes).map_or_else(
+                |_| name.to_string(),
+                |b| std::net::Ipv4Addr::from(b).to_string(),
+            ),
+            16 => <[u8; 16]>::try_from(*bytes).map_or_else(
+                |_| name.to_string(),
+                |b| std::net::Ipv6Addr::from(b).to_string(),
+            ),
+            _ => name.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subject_names_hosts_and_addresses_as_urls_write_them() {
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "files.example.org".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ])
+        .unwrap();
+        let info = CertificateInfo::of(certified.cert.der());
+        assert!(
+            info.subject
+                .ends_with("(for files.example.org, 127.0.0.1, ::1)"),
+            "{}",
+            info.subject
+        );
+    }
 
     #[test]
     fn a_fingerprint_is_read_with_or_without_colons_in_any_case() {
