@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, params};
 use crate::{Journal, StoreError, from_sql, now_ms, to_sql};
 
 /// How long a learnt limit is kept (milliseconds): a week.
-pub const CHUNK_LIMIT_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+pub(crate) const CHUNK_LIMIT_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl Journal {
     /// The chunk size that works at `endpoint` over `protocol`, if a server's refusals
