@@ -6,7 +6,8 @@
 //!   on another port is refused, and the other listener never hears the token (it is
 //!   grepped for in everything that listener received).
 //! - Every loop is bounded: offsets that never move, the same 5xx forever, endless 409s end
-//!   in a given-up error after the retry policy's attempts, with the PATCHes counted.
+//!   in a given-up error after the retry policy's attempts, with the PATCHes counted; an
+//!   outage that fails every parallel part's request at once is one attempt, not one per part.
 //! - Answers are read with caps: huge headers and endless bodies end in a clear error.
 //!
 //! Each case also checks that the journal records nothing as uploaded.
@@ -436,5 +437,62 @@ async fn folder_sync_retries_an_offset_that_never_moves_with_a_backoff() {
         heard.count("PATCH") <= ATTEMPTS as usize,
         "one attempt's PATCHes, then a pause: {}",
         heard.count("PATCH")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Parallel parts: one outage is one failed attempt
+
+#[tokio::test]
+async fn an_outage_that_fails_every_parts_request_at_once_counts_as_one_attempt() {
+    // A tus server with concatenation whose every PATCH fails (as all of them do while a
+    // server restarts): each round of three parts' PATCHes is one failed attempt, so the
+    // upload is given up after three rounds, not after the first.
+    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (home, heard) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
+        "OPTIONS" => http(
+            "204 No Content",
+            &[
+                ("Tus-Version", "1.0.0".into()),
+                ("Tus-Extension", "creation,concatenation".into()),
+            ],
+            "",
+        ),
+        "POST" => {
+            let n = created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            http("201 Created", &[("Location", format!("/files/p{n}"))], "")
+        }
+        "HEAD" => http(
+            "200 OK",
+            &[
+                ("Upload-Offset", "0".into()),
+                ("Cache-Control", "no-store".into()),
+            ],
+            "",
+        ),
+        "PATCH" => http("503 Service Unavailable", &[], "restarting"),
+        _ => plain_tus(head),
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = random_file(dir.path(), "f.bin", usize::try_from(SIZE).unwrap(), 9);
+    let ferry_home = Home::locate(Some(&dir.path().join("home"))).unwrap();
+    let trust = ferry_engine::tls::Trust::load(Vec::new()).await;
+    let server = format!("http://{home}/files/");
+    let (http_client, mut request) =
+        quick_upload(file, &server, None, None, Duration::from_secs(2), trust);
+    request.transfer.parallel = 3;
+    let err = tokio::time::timeout(BOUND, upload_file(&ferry_home, &http_client, &request))
+        .await
+        .expect("bounded")
+        .expect_err("every PATCH fails");
+    let (attempts, last) = gave_up(&err);
+    assert_eq!(attempts, ATTEMPTS, "{err}");
+    assert!(matches!(last, TusError::ServerUnavailable { .. }), "{err}");
+    assert_eq!(heard.count("POST"), 3, "three partial uploads, made once");
+    let patches = heard.count("PATCH");
+    assert!(
+        (2 * 3..=3 * ATTEMPTS as usize).contains(&patches),
+        "every part is tried again after the first failed round: {patches} PATCHes"
     );
 }

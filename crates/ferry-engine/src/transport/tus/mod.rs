@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime};
 use ferry_proto::checksum::ChecksumAlgorithm;
 use ferry_proto::tus::client::RestartReason;
 use ferry_proto::tus::{Event as TusEvent, Metadata, RequestKind, TusError, Upload, UploadOptions};
-use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::time::Instant;
 
 use self::wire::{Outcome, Wire};
@@ -73,6 +73,7 @@ pub async fn send(
         path: transfer.file.path.display().to_string(),
         server,
         failures: 0,
+        counted: 0,
         best_confirmed: 0,
         lost_upload: false,
         pause_until: None,
@@ -143,6 +144,10 @@ struct Driver<'a> {
     server: String,
     /// Failed attempts in a row without progress.
     failures: u32,
+    /// Failures counted so far in this run (never reset): a request sent before the last
+    /// counted failure that fails too was in flight during the same trouble (one outage
+    /// fails every part's request at once) and is not counted again.
+    counted: u64,
     /// The most the server ever confirmed in this run (a restart does not lower it); only
     /// going past it resets `failures`. A server that loses bytes and takes them again,
     /// over and over, makes no progress (pinned by the test
@@ -276,8 +281,15 @@ impl Driver<'_> {
         });
     }
 
-    /// Counts a failed attempt: gives up, or pauses before the next one.
-    fn failed(&mut self, err: EngineError) -> Result<(), EngineError> {
+    /// Counts a failed attempt: gives up, or pauses before the next one. `sent_after` is
+    /// [`Driver::counted`] when the failed request was sent: a request that was already in
+    /// flight when another failure was counted shares that failure's attempt.
+    fn failed(&mut self, err: EngineError, sent_after: u64) -> Result<(), EngineError> {
+        if sent_after < self.counted {
+            tracing::debug!(attempt = self.failures, error = %err, "failed in the same attempt");
+            return Ok(());
+        }
+        self.counted += 1;
         self.failures += 1;
         if self.transfer.options.retry.exhausted(self.failures) {
             return Err(EngineError::GaveUp {
@@ -320,7 +332,7 @@ impl Driver<'_> {
                     path: self.transfer.file.path.clone(),
                     server: self.server.clone(),
                 };
-                self.failed(err)?;
+                self.failed(err, self.counted)?;
             }
             if self.pause_until.is_some_and(|t| Instant::now() >= t) {
                 self.pause_until = None;
@@ -332,7 +344,11 @@ impl Driver<'_> {
                         // server, a final may exist, and a later run looks for it first.
                         on_confirmed(&upload.state()).await?;
                     }
-                    in_flight.push(wire.exchange(request));
+                    let sent_after = self.counted;
+                    in_flight.push(
+                        wire.exchange(request)
+                            .map(move |(id, outcome)| (id, outcome, sent_after)),
+                    );
                 }
             }
             let next = match (in_flight.is_empty(), self.pause_until) {
@@ -351,7 +367,9 @@ impl Driver<'_> {
                 },
                 (false, None) => in_flight.next().await,
             };
-            let Some((id, outcome)) = next else { continue };
+            let Some((id, outcome, sent_after)) = next else {
+                continue;
+            };
             if let Some(err) = changed.take() {
                 // Terminating: best effort, one try per DELETE.
                 match outcome {
@@ -370,13 +388,14 @@ impl Driver<'_> {
                     Err(err @ TusError::ServerFull { .. }) => return Err(self.tus_error(err)),
                     Err(err) if err.is_retryable() => {
                         let err = self.tus_error(err);
-                        self.failed(err)?;
+                        self.failed(err, sent_after)?;
                     }
                     Err(err) => return Err(self.tus_error(err)),
                 },
                 Outcome::Lost(kind, reason) => {
                     upload.handle_failure(id);
-                    self.failed(EngineError::unreachable(&self.server, kind, reason))?;
+                    let err = EngineError::unreachable(&self.server, kind, reason);
+                    self.failed(err, sent_after)?;
                 }
                 Outcome::Local(err @ EngineError::FileChanged { .. }) => {
                     tracing::info!("the file changed during its upload; abandoning it");
