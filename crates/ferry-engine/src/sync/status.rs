@@ -279,11 +279,21 @@ impl Tracker {
         } else if paused {
             (OverallState::Paused, "Paused".to_owned())
         } else if uploading + queued > 0 {
-            let n = uploading + queued;
-            (
-                OverallState::Uploading,
-                format!("Uploading {n} {}", plural(n)),
-            )
+            // Only what is being sent counts as uploading; the rest waits (its turn, or a
+            // retry), and is said so.
+            let retrying = self
+                .items
+                .values()
+                .filter(|t| t.state == QueueState::Retrying)
+                .count();
+            let message = match (uploading, retrying) {
+                (0, 0) => format!("{queued} {} waiting", plural(queued)),
+                (0, r) if r == queued => format!("Retrying {r} {}", plural(r)),
+                (0, r) => format!("Retrying {r} {}, {} waiting", plural(r), queued - r),
+                (u, _) if queued == 0 => format!("Uploading {u} {}", plural(u)),
+                (u, _) => format!("Uploading {u} {}, {queued} waiting", plural(u)),
+            };
+            (OverallState::Uploading, message)
         } else if failed > 0 {
             (
                 OverallState::Problem,
@@ -383,8 +393,28 @@ mod tests {
         let overview = tracker.overview(false, 2, 1);
         assert_eq!(
             (overview.state, overview.message.as_str()),
-            (OverallState::Uploading, "Uploading 1 file")
+            (OverallState::Uploading, "1 file waiting"),
+            "a file waiting for its turn is not said to be uploading"
         );
+        for (path, size) in [("/f/b", 2), ("/f/c", 3)] {
+            tracker.queued(path, None, size);
+        }
+        tracker.on_event(&progress("/f/a", 0), Instant::now());
+        assert_eq!(
+            tracker.overview(false, 0, 1).message,
+            "Uploading 1 file, 2 waiting"
+        );
+        tracker.retrying("/f/b", "server unreachable");
+        tracker.retrying("/f/a", "server unreachable");
+        assert_eq!(
+            tracker.overview(false, 0, 1).message,
+            "Retrying 2 files, 1 waiting"
+        );
+        tracker.remove("/f/c");
+        assert_eq!(tracker.overview(false, 0, 1).message, "Retrying 2 files");
+        tracker.remove("/f/b");
+        tracker.on_event(&progress("/f/a", 1), Instant::now());
+        assert_eq!(tracker.overview(false, 0, 1).message, "Uploading 1 file");
         assert_eq!(tracker.overview(true, 0, 1).state, OverallState::Paused);
         tracker.signed_out = true;
         assert_eq!(tracker.overview(true, 0, 1).state, OverallState::SignedOut);
