@@ -17,7 +17,7 @@ export interface Account {
   signedIn: boolean;
 }
 
-export type WatcherState = "watching" | "rescanning" | "paused" | "stopped";
+export type WatcherState = "watching" | "rescanning" | "paused" | "stopped" | "missing";
 
 export interface FolderView {
   path: string;

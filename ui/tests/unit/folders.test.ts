@@ -57,6 +57,8 @@ describe("folder words", () => {
   it("say paused before the watcher state", () =>
     expect(watcherText(folder("/a", { paused: true, watcher: "watching" }))).toBe("Paused"));
   it("say when the watcher stopped", () => expect(watcherText(folder("/a", { watcher: "stopped" }))).toBe("Not watching"));
+  it("say when the folder is missing", () =>
+    expect(watcherText(folder("/a", { watcher: "missing" }))).toBe("Missing: moved, or on a drive that is not plugged in"));
 });
 
 describe("overview label", () => {

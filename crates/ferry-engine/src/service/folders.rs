@@ -367,10 +367,14 @@ mod tests {
             WatcherState::Rescanning,
             WatcherState::Paused,
             WatcherState::Stopped,
+            WatcherState::Missing,
         ]
         .iter()
         .map(|s| serde_json::to_value(s).unwrap())
         .collect();
-        assert_eq!(names, ["watching", "rescanning", "paused", "stopped"]);
+        assert_eq!(
+            names,
+            ["watching", "rescanning", "paused", "stopped", "missing"]
+        );
     }
 }

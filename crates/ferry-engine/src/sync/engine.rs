@@ -211,11 +211,11 @@ impl Engine {
     /// The one-line state of everything.
     pub fn overview(&self) -> Overview {
         let failed = guard(&self.views.failed).len();
-        let folders = guard(&self.views.folders).len();
+        let folders = guard(&self.views.folders).clone();
         guard(&self.views.tracker).overview(
             self.views.paused.load(Ordering::Relaxed),
             failed,
-            folders,
+            &folders,
         )
     }
 

@@ -91,6 +91,10 @@ pub enum WatcherState {
     Paused,
     /// The engine does not run for it (e.g. `ferry sync --once`).
     Stopped,
+    /// The folder is not there (moved or renamed, or on a drive that is not plugged in):
+    /// nothing in it is uploaded or taken for deleted until it is back; Ferry looks for it
+    /// again periodically.
+    Missing,
 }
 
 /// The one-line state of everything.
@@ -256,9 +260,20 @@ impl Tracker {
         }
     }
 
-    /// The overview, given whether anything is paused, how many files failed, and whether
-    /// any folder is synced at all.
-    pub(crate) fn overview(&self, paused: bool, failed: usize, folders: usize) -> Overview {
+    /// The overview, given whether anything is paused, how many files failed, and the
+    /// synced folders' live states.
+    pub(crate) fn overview(
+        &self,
+        paused: bool,
+        failed: usize,
+        folders: &[crate::sync::FolderSync],
+    ) -> Overview {
+        let missing: Vec<&str> = folders
+            .iter()
+            .filter(|f| f.watcher == WatcherState::Missing)
+            .map(|f| f.path.as_str())
+            .collect();
+        let folders = folders.len();
         let uploading = self
             .items
             .values()
@@ -294,6 +309,19 @@ impl Tracker {
                 (u, _) => format!("Uploading {u} {}, {queued} waiting", plural(u)),
             };
             (OverallState::Uploading, message)
+        } else if let [one] = missing.as_slice() {
+            (
+                OverallState::Problem,
+                format!("{one} is missing (moved, or on a drive that is not plugged in)"),
+            )
+        } else if !missing.is_empty() {
+            (
+                OverallState::Problem,
+                format!(
+                    "{} synced folders are missing (moved, or on a drive that is not plugged in)",
+                    missing.len()
+                ),
+            )
         } else if failed > 0 {
             (
                 OverallState::Problem,
@@ -334,6 +362,15 @@ fn speed(samples: &VecDeque<(Instant, u64)>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder watched as usual.
+    fn watched(path: &str) -> crate::sync::FolderSync {
+        crate::sync::FolderSync {
+            path: path.to_owned(),
+            watcher: WatcherState::Watching,
+            warning: None,
+        }
+    }
 
     fn progress(path: &str, confirmed: u64) -> Event {
         Event::Progress {
@@ -382,15 +419,27 @@ mod tests {
     #[test]
     fn the_overview_names_the_most_pressing_state() {
         let mut tracker = Tracker::default();
-        assert_eq!(tracker.overview(false, 0, 0).state, OverallState::NoFolders);
-        assert_eq!(tracker.overview(false, 0, 1).state, OverallState::UpToDate);
+        let folder = |path: &str, watcher| crate::sync::FolderSync {
+            path: path.to_owned(),
+            watcher,
+            warning: None,
+        };
+        let one = [folder("/f", WatcherState::Watching)];
         assert_eq!(
-            tracker.overview(false, 2, 1).message,
+            tracker.overview(false, 0, &[]).state,
+            OverallState::NoFolders
+        );
+        assert_eq!(
+            tracker.overview(false, 0, &one).state,
+            OverallState::UpToDate
+        );
+        assert_eq!(
+            tracker.overview(false, 2, &one).message,
             "2 files failed",
             "failures show when nothing else is going on"
         );
         tracker.queued("/f/a", None, 1);
-        let overview = tracker.overview(false, 2, 1);
+        let overview = tracker.overview(false, 2, &one);
         assert_eq!(
             (overview.state, overview.message.as_str()),
             (OverallState::Uploading, "1 file waiting"),
@@ -401,26 +450,47 @@ mod tests {
         }
         tracker.on_event(&progress("/f/a", 0), Instant::now());
         assert_eq!(
-            tracker.overview(false, 0, 1).message,
+            tracker.overview(false, 0, &one).message,
             "Uploading 1 file, 2 waiting"
         );
         tracker.retrying("/f/b", "server unreachable");
         tracker.retrying("/f/a", "server unreachable");
         assert_eq!(
-            tracker.overview(false, 0, 1).message,
+            tracker.overview(false, 0, &one).message,
             "Retrying 2 files, 1 waiting"
         );
         tracker.remove("/f/c");
-        assert_eq!(tracker.overview(false, 0, 1).message, "Retrying 2 files");
+        assert_eq!(tracker.overview(false, 0, &one).message, "Retrying 2 files");
         tracker.remove("/f/b");
         tracker.on_event(&progress("/f/a", 1), Instant::now());
-        assert_eq!(tracker.overview(false, 0, 1).message, "Uploading 1 file");
-        assert_eq!(tracker.overview(true, 0, 1).state, OverallState::Paused);
+        assert_eq!(tracker.overview(false, 0, &one).message, "Uploading 1 file");
+        assert_eq!(tracker.overview(true, 0, &one).state, OverallState::Paused);
         tracker.signed_out = true;
-        assert_eq!(tracker.overview(true, 0, 1).state, OverallState::SignedOut);
+        assert_eq!(
+            tracker.overview(true, 0, &one).state,
+            OverallState::SignedOut
+        );
         tracker.remove("/f/a");
         tracker.signed_out = false;
-        assert_eq!(tracker.overview(false, 0, 1).state, OverallState::UpToDate);
+        assert_eq!(
+            tracker.overview(false, 0, &one).state,
+            OverallState::UpToDate
+        );
+        let gone = [
+            folder("/f", WatcherState::Watching),
+            folder("/usb/photos", WatcherState::Missing),
+        ];
+        assert_eq!(
+            (
+                tracker.overview(false, 0, &gone).state,
+                tracker.overview(false, 0, &gone).message.as_str()
+            ),
+            (
+                OverallState::Problem,
+                "/usb/photos is missing (moved, or on a drive that is not plugged in)"
+            ),
+            "a missing folder is not \"Everything is uploaded\""
+        );
     }
 
     #[test]
@@ -435,7 +505,7 @@ mod tests {
                 "state": "retrying", "speed": 0, "etaSecs": null, "error": "server unreachable"})
         );
         assert_eq!(json["totalBytes"], 10);
-        let overview = serde_json::to_value(tracker.overview(false, 0, 1)).unwrap();
+        let overview = serde_json::to_value(tracker.overview(false, 0, &[watched("/f")])).unwrap();
         assert_eq!(overview["state"], "uploading");
     }
 
@@ -452,6 +522,9 @@ mod tests {
             },
             Instant::now(),
         );
-        assert_eq!(tracker.overview(false, 0, 1).state, OverallState::UpToDate);
+        assert_eq!(
+            tracker.overview(false, 0, &[watched("/f")]).state,
+            OverallState::UpToDate
+        );
     }
 }

@@ -13,6 +13,7 @@ mod frame_limits;
 mod galileo;
 mod hostile;
 mod hostile_tls;
+mod missing_folder;
 mod service;
 mod support;
 mod sync;

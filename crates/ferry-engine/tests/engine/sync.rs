@@ -35,7 +35,7 @@ impl Seen {
 }
 
 /// A home with `dir` synced to `server` (ann's account), and options for quick tests.
-fn setup(
+pub(crate) fn setup(
     server: &str,
     protocol: Option<Protocol>,
 ) -> (tempfile::TempDir, Home, PathBuf, SyncOptions) {
@@ -72,7 +72,7 @@ fn setup(
 
 /// Waits (at most `secs`) for `ready`, checking it again whenever the engine's views may
 /// have changed (its events and its state), never on a timer.
-async fn until(engine: &Engine, secs: u64, mut ready: impl FnMut() -> bool) -> bool {
+pub(crate) async fn until(engine: &Engine, secs: u64, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     let mut changes = engine.changes();
     loop {
@@ -86,7 +86,7 @@ async fn until(engine: &Engine, secs: u64, mut ready: impl FnMut() -> bool) -> b
     }
 }
 
-fn same(a: &Path, b: &Path) -> bool {
+pub(crate) fn same(a: &Path, b: &Path) -> bool {
     std::fs::read(a)
         .ok()
         .is_some_and(|x| std::fs::read(b).ok().is_some_and(|y| x == y))

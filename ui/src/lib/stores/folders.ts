@@ -38,5 +38,7 @@ export function watcherText(f: FolderView): string {
       return "Paused";
     case "stopped":
       return "Not watching";
+    case "missing":
+      return "Missing: moved, or on a drive that is not plugged in";
   }
 }

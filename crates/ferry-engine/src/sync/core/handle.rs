@@ -121,6 +121,17 @@ impl SyncCore {
         self.step(now);
     }
 
+    /// The OS watcher watches a folder again (a missing folder came back): it is scanned
+    /// on the normal interval from now.
+    pub(crate) fn handle_watch_restored(&mut self, now: Instant, id: FolderId) {
+        let every = self.options.rescan_every;
+        if let Some(folder) = self.folders.get_mut(&id) {
+            folder.fallback = false;
+            folder.next_scan = now + every;
+        }
+        self.step(now);
+    }
+
     /// Reports of a folder may have been lost (the OS queue or the driver's overflowed): it
     /// is scanned whole now.
     pub(crate) fn handle_rescan_needed(&mut self, now: Instant, id: FolderId) {

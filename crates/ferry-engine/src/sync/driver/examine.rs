@@ -66,6 +66,16 @@ fn examine(journal: &mut Journal, item: &Item) -> Result<Examined, EngineError> 
     };
     let op = plan(known.as_ref(), &seen);
     let Some(facts) = seen_facts else {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "examining runs on the journal thread, which looks at the disk"
+        )]
+        let folder_there = folder.root.is_dir();
+        if !folder_there {
+            // The whole folder is not there (moved away, a drive unplugged): its files are
+            // not deleted, and an unfinished upload is kept to go on when it is back.
+            return Ok(Examined::Settled);
+        }
         // Gone: the planner says nothing, abandon or delete.
         if let (Some(open), Op::Abandon) = (&open, op) {
             journal.end_upload(

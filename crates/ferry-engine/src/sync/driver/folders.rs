@@ -212,7 +212,11 @@ impl Driver {
             Ok(Ok(scanned)) => scanned,
             Ok(Err(err)) => {
                 // A missing or unreadable folder: never take its files for deleted.
-                self.warn(format!("cannot scan {}: {err}", root.display()));
+                if root_present(&root).await {
+                    self.warn(format!("cannot scan {}: {err}", root.display()));
+                } else {
+                    self.folder_missing(id);
+                }
                 return None;
             }
             Err(err) => {
@@ -223,6 +227,7 @@ impl Driver {
         for problem in &scanned.problems {
             self.warn(problem.clone());
         }
+        self.folder_back(id).await;
         let records = self
             .door
             .call(move |journal| Ok(journal.files_in(id)?))
@@ -268,4 +273,62 @@ impl Driver {
             .find(|f| f.info.root == root)
             .map(|f| f.info.folder.id)
     }
+}
+
+impl Driver {
+    /// The folder `id` is not there (moved, renamed, a drive unplugged): shown as missing,
+    /// said once, and looked for again on the fallback interval. Nothing in it is taken for
+    /// deleted (the scan and the examination refuse to while its root is gone).
+    pub(super) fn folder_missing(&mut self, id: FolderId) {
+        let Some(folder) = self.folders.get_mut(&id) else {
+            return;
+        };
+        if folder.watcher == WatcherState::Missing {
+            return;
+        }
+        folder.watcher = WatcherState::Missing;
+        let message = format!(
+            "{} is missing (moved, or on a drive that is not plugged in); its files are kept as \
+             they are and it syncs again once it is back",
+            folder.info.root.display()
+        );
+        folder.warning = Some(message.clone());
+        tracing::warn!(root = %folder.info.root.display(), "a synced folder is missing");
+        self.core.handle_watch_failed(super::now(), id);
+        self.warn(message);
+        self.publish();
+    }
+
+    /// A scan of `id` succeeded: a folder that was missing is watched again.
+    async fn folder_back(&mut self, id: FolderId) {
+        let Some(folder) = self.folders.get(&id) else {
+            return;
+        };
+        if folder.watcher != WatcherState::Missing {
+            return;
+        }
+        let root = folder.info.root.clone();
+        // Watched afresh: the OS watch went with the folder (a drive unplugged) or still
+        // names where it was moved to.
+        self.unwatch(root.clone()).await;
+        let watched = self.watch(root.clone()).await;
+        let Some(folder) = self.folders.get_mut(&id) else {
+            return;
+        };
+        (folder.watcher, folder.warning) = match watched {
+            Some(Ok(())) => {
+                self.core.handle_watch_restored(super::now(), id);
+                (WatcherState::Watching, None)
+            }
+            Some(Err(err)) => (WatcherState::Rescanning, Some(err.to_string())),
+            None => (WatcherState::Stopped, None),
+        };
+        tracing::info!(root = %root.display(), "a missing synced folder is back");
+        self.publish();
+    }
+}
+
+/// Whether `root` is a directory now (on the blocking pool).
+pub(super) async fn root_present(root: &Path) -> bool {
+    tokio::fs::metadata(root).await.is_ok_and(|m| m.is_dir())
 }

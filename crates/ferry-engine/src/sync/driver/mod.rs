@@ -309,7 +309,7 @@ impl Driver {
             let failed = guard(&self.views.failed).clone();
             let failed_count = failed.len();
             let tracker = guard(&self.views.tracker);
-            let overview = tracker.overview(paused, failed_count, folders.len());
+            let overview = tracker.overview(paused, failed_count, &folders);
             let activity = tracker.activity(paused, failed);
             drop(tracker);
             self.report_due = reporter.offer(now(), overview, folders, activity);

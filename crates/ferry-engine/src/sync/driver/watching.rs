@@ -26,6 +26,9 @@ enum Seen {
     Files(Vec<String>, Option<Duration>),
     /// Nothing is at `rel` any more: it and every known file under it changed.
     Vanished(String),
+    /// The folder itself is not there (moved away, a drive unplugged): nothing in it is
+    /// taken for deleted.
+    RootGone,
 }
 
 /// Looks at the disk for one reported path (blocking).
@@ -34,6 +37,10 @@ enum Seen {
     reason = "blocking by design: the driver runs it on the blocking pool"
 )]
 fn look(info: &FolderInfo, path: &Path) -> Seen {
+    // First: a report may be of the folder itself moving away (it names the root).
+    if !std::fs::metadata(&info.root).is_ok_and(|m| m.is_dir()) {
+        return Seen::RootGone;
+    }
     let Some(rel) = relative(&info.root, path) else {
         return Seen::Nothing;
     };
@@ -120,8 +127,15 @@ impl Driver {
                     }
                 }
                 Seen::Vanished(rel) => vanished.push((id, rel)),
+                Seen::RootGone => self.folder_missing(id),
             }
         }
+        // Reports of a folder found missing in this batch change nothing in it.
+        vanished.retain(|(id, _)| {
+            self.folders
+                .get(id)
+                .is_some_and(|f| f.watcher != WatcherState::Missing)
+        });
         if !vanished.is_empty() {
             for key in self.known_under(vanished).await {
                 self.core.handle_changed(super::now(), key, None);
