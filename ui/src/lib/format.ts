@@ -97,6 +97,13 @@ export function rateToParts(rate: number | null): { value: number | null; unit: 
   return { value: Math.round((rate / RATE_FACTOR["kB/s"]) * 1000) / 1000, unit: "kB/s" };
 }
 
+/** The same speed in another unit (5 MB/s is 5000 kB/s), so that changing the unit never
+ * changes the limit; an empty or unreadable value stays as it is. */
+export function convertRate(value: number | null, from: RateUnit, to: RateUnit): number | null {
+  if (value === null || !Number.isFinite(value)) return value;
+  return Math.round(((value * RATE_FACTOR[from]) / RATE_FACTOR[to]) * 1000) / 1000;
+}
+
 /** Back to bytes/s; null (unlimited) for an empty value. Throws on negative or non-numbers. */
 export function partsToRate(value: number | null, unit: RateUnit): number | null {
   if (value === null) return null;

@@ -33,8 +33,10 @@ describe("settings", () => {
     await screenshot(page, "settings");
 
     await page.getByTestId("settings-concurrency").fill("8");
-    await page.getByTestId("settings-rate").fill("500");
+    // The number follows the unit: 2 MB/s is 2000 kB/s, not 2 kB/s.
     await page.getByTestId("settings-rate-unit").selectOption("kB/s");
+    assert.equal(await page.getByTestId("settings-rate").inputValue(), "2000");
+    await page.getByTestId("settings-rate").fill("500");
     await page.getByTestId("settings-quiet").fill("3");
     await page.getByTestId("settings-autostart").check();
     await page.getByTestId("settings-notify-finished").check();

@@ -7,6 +7,7 @@ import {
   formatSpeed,
   formatWhen,
   localDay,
+  convertRate,
   partsToRate,
   percent,
   plural,
@@ -97,6 +98,12 @@ describe("words", () => {
 
 describe("rate limit units", () => {
   it("shows whole megabytes as MB/s", () => expect(rateToParts(2_000_000)).toEqual({ value: 2, unit: "MB/s" }));
+  it("keeps the speed when the unit changes", () => {
+    expect(convertRate(5, "MB/s", "kB/s")).toBe(5000);
+    expect(convertRate(1500, "kB/s", "MB/s")).toBe(1.5);
+    expect(convertRate(0.5, "kB/s", "kB/s")).toBe(0.5);
+    expect(convertRate(null, "MB/s", "kB/s")).toBe(null);
+  });
   it("shows tenths of megabytes as MB/s", () => expect(rateToParts(1_500_000)).toEqual({ value: 1.5, unit: "MB/s" }));
   it("shows small limits as kB/s", () => expect(rateToParts(250_000)).toEqual({ value: 250, unit: "kB/s" }));
   it("shows no limit as empty", () => expect(rateToParts(null)).toEqual({ value: null, unit: "MB/s" }));
