@@ -1,5 +1,5 @@
 // Settings screen: values shown from the shell, saved with units converted, bad input refused
-// before it is sent, the shell's refusal shown, and signing out back to the sign-in screen.
+// before it is sent, the shell's refusal shown, and signing out (asked once more) back to the sign-in screen.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { calls, emit, patchScenario, SIGNED_IN, screenshot, startBrowser, waitCall, waitText } from "./helpers.mjs";
@@ -71,10 +71,23 @@ describe("settings", () => {
     await page.close();
   });
 
+  it("asks before signing out, and Cancel keeps the account", async () => {
+    const page = await browser.open({ ...SIGNED_IN, settings: SETTINGS });
+    await toSettings(page);
+    await page.getByTestId("settings-sign-out").click();
+    await waitText(page.getByTestId("settings-sign-out-confirmation"), "Sign out of http://127.0.0.1:8080?");
+    await page.getByTestId("settings-sign-out-cancel").click();
+    await page.getByTestId("settings-sign-out").waitFor();
+    await waitText(page.getByTestId("settings-account"), "Signed in as demo");
+    assert.equal((await calls(page)).filter((c) => c.cmd === "sign_out").length, 0, "Cancel signs nothing out");
+    await page.close();
+  });
+
   it("signs out and goes back to the sign-in screen", async () => {
     const page = await browser.open({ ...SIGNED_IN, settings: SETTINGS });
     await toSettings(page);
     await page.getByTestId("settings-sign-out").click();
+    await page.getByTestId("settings-sign-out-confirm").click();
     await page.getByTestId("signin-server").waitFor();
     assert.deepEqual((await waitCall(page, "sign_out"))[0].args, { server: "http://127.0.0.1:8080", user: "demo" });
     await waitText(page.getByTestId("overview-state"), "Signed out");
