@@ -106,6 +106,21 @@ describe("sign in", () => {
     await page.close();
   });
 
+  it("says to start an address with https:// or http:// and does not check it without", async () => {
+    const page = await browser.open({});
+    await page.getByTestId("signin-server").fill("files.example.org");
+    await waitText(page.getByTestId("signin-scheme-hint"), "https://files.example.org");
+    await page.getByTestId("signin-submit").click();
+    await waitText(page.getByTestId("signin-error"), "Start the address with https://");
+    const sent = (await calls(page)).filter((c) => c.cmd === "server_probe" || c.cmd === "sign_in");
+    assert.deepEqual(sent, [], "nothing is sent for an address without a scheme");
+    // The error is about what was sent: typing again clears it.
+    await page.getByTestId("signin-server").fill("https://files.example.org");
+    await page.getByTestId("signin-error").waitFor({ state: "detached" });
+    assert.equal(await page.getByTestId("signin-scheme-hint").count(), 0);
+    await page.close();
+  });
+
   it("asks for an address before sending anything", async () => {
     const page = await browser.open({});
     await page.getByTestId("signin-submit").click();
