@@ -30,6 +30,7 @@ describe("settings", () => {
     assert.equal(await page.getByTestId("settings-quiet").inputValue(), "1.5");
     assert.equal(await page.getByTestId("settings-notify-failures").isChecked(), true);
     await waitText(page.getByTestId("settings-account"), "Signed in as demo on http://127.0.0.1:8080");
+    await waitText(page.getByTestId("header-account"), "demo on 127.0.0.1:8080");
     await screenshot(page, "settings");
 
     await page.getByTestId("settings-concurrency").fill("8");
