@@ -33,7 +33,8 @@ password="e2e password $$"
 printf '%s\n' "$password" | "$target/debug/ferry-server" user add ann --password-stdin --data "$scratch/server" >/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj "/CN=ferry e2e server" -addext "subjectAltName=IP:127.0.0.1" \
-    -keyout "$scratch/key.pem" -out "$scratch/cert.pem" 2>/dev/null
+    -keyout "$scratch/key.pem" -out "$scratch/cert.pem" 2>"$scratch/openssl.err" ||
+    { printf 'e2e-desktop: openssl could not make the test certificate:\n' >&2; cat "$scratch/openssl.err" >&2; exit 1; }
 fingerprint=$(openssl x509 -in "$scratch/cert.pem" -noout -fingerprint -sha256 | sed 's/^.*=//')
 "$target/debug/ferry-server" serve --listen 127.0.0.1:0 --data "$scratch/server" \
     --tls-cert "$scratch/cert.pem" --tls-key "$scratch/key.pem" >"$scratch/server.out" 2>"$scratch/server.err" &
