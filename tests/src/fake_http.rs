@@ -1,7 +1,9 @@
 //! A raw HTTP/1.1 listener on 127.0.0.1 for tests that play a misbehaving server: it reads
 //! just enough of each request (head, and a plain or chunked body), records every byte it
 //! received, answers with the bytes a script returns and closes the connection. Plus the
-//! answers of a plain, well-behaved tus server to script around.
+//! answers of a plain, well-behaved tus server to script around, and the hostile scripts
+//! the engine's and the CLI's suites both play (`location_at`, `redirect_to`,
+//! `offset_never_moves`, `every_patch`, `huge_header`).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -176,4 +178,57 @@ pub async fn listener(answer: Answer) -> (SocketAddr, Heard) {
         }
     });
     (addr, heard)
+}
+
+/// A willing tus server ([`plain_tus`]) whose creating POST names `location`, wherever it
+/// points (a `Location` on another origin).
+pub fn location_at(location: String) -> Answer {
+    Arc::new(move |head: &Head| match head.method.as_str() {
+        "POST" => http("201 Created", &[("Location", location.clone())], ""),
+        _ => plain_tus(head),
+    })
+}
+
+/// A tus server whose creating POST answers with a redirect to `target`.
+pub fn redirect_to(target: String) -> Answer {
+    Arc::new(move |head: &Head| match head.method.as_str() {
+        "POST" => http(
+            "307 Temporary Redirect",
+            &[("Location", target.clone())],
+            "",
+        ),
+        _ => plain_tus(head),
+    })
+}
+
+/// A tus server that acknowledges every PATCH without moving its offset.
+pub fn offset_never_moves() -> Answer {
+    Arc::new(|head: &Head| match head.method.as_str() {
+        "PATCH" => offset_reply(head.offset.unwrap_or(0)),
+        _ => plain_tus(head),
+    })
+}
+
+/// A tus server that answers every PATCH with `answer` (the same 5xx, 409, ... forever).
+pub fn every_patch(answer: Vec<u8>) -> Answer {
+    Arc::new(move |head: &Head| match head.method.as_str() {
+        "PATCH" => answer.clone(),
+        _ => plain_tus(head),
+    })
+}
+
+/// A tus server whose creating POST carries a 2 MiB header.
+pub fn huge_header() -> Answer {
+    let huge = "x".repeat(2 << 20);
+    Arc::new(move |head: &Head| match head.method.as_str() {
+        "POST" => http(
+            "201 Created",
+            &[
+                ("Location", "/files/f1".into()),
+                ("X-Padding", huge.clone()),
+            ],
+            "",
+        ),
+        _ => plain_tus(head),
+    })
 }

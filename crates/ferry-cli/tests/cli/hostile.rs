@@ -13,7 +13,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_tests::fake_http::{Answer, Head, Heard, http, listener, offset_reply, plain_tus};
+use ferry_tests::fake_http::{
+    Answer, Head, Heard, every_patch, http, huge_header, listener, location_at, offset_never_moves,
+    offset_reply, plain_tus, redirect_to,
+};
 use ferry_tests::server::random_file;
 
 use crate::support::{ferry, ferry_command, run_bounded};
@@ -145,11 +148,7 @@ async fn a_location_on_another_port_fails_naming_it_and_the_token_stays_home() {
     let (other, other_heard) = elsewhere().await;
     let location = format!("http://{other}/files/f1");
     let shown = location.clone();
-    let (url, heard) = server(Arc::new(move |head: &Head| match head.method.as_str() {
-        "POST" => http("201 Created", &[("Location", location.clone())], ""),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (url, heard) = server(location_at(location)).await;
     let run = upload_to(url, heard).await;
     run.failed_saying(&["outside", &shown]);
     assert_never_heard_the_token(&other_heard, "the other port");
@@ -164,15 +163,7 @@ async fn a_redirect_to_another_origin_fails_and_is_not_followed() {
     let (other, other_heard) = elsewhere().await;
     let target = format!("http://{other}/files/");
     let shown = target.clone();
-    let (url, heard) = server(Arc::new(move |head: &Head| match head.method.as_str() {
-        "POST" => http(
-            "307 Temporary Redirect",
-            &[("Location", target.clone())],
-            "",
-        ),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (url, heard) = server(redirect_to(target)).await;
     let run = upload_to(url, heard).await;
     run.failed_saying(&["redirect", &shown]);
     assert_never_heard_the_token(&other_heard, "the redirect's target");
@@ -181,11 +172,7 @@ async fn a_redirect_to_another_origin_fails_and_is_not_followed() {
 
 #[tokio::test]
 async fn an_offset_that_never_moves_fails_after_the_retries() {
-    let (url, heard) = server(Arc::new(|head: &Head| match head.method.as_str() {
-        "PATCH" => offset_reply(head.offset.unwrap_or(0)),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (url, heard) = server(offset_never_moves()).await;
     let run = upload_to(url, heard).await;
     run.failed_saying(&["gave up after 3 attempts", "kept none of them"]);
     run.patches_bounded();
@@ -209,10 +196,11 @@ async fn an_offset_past_what_was_sent_fails_after_the_retries() {
 
 #[tokio::test]
 async fn the_same_5xx_forever_fails_after_the_retries_with_the_servers_words() {
-    let (url, heard) = server(Arc::new(|head: &Head| match head.method.as_str() {
-        "PATCH" => http("503 Service Unavailable", &[], "down for maintenance"),
-        _ => plain_tus(head),
-    }))
+    let (url, heard) = server(every_patch(http(
+        "503 Service Unavailable",
+        &[],
+        "down for maintenance",
+    )))
     .await;
     let run = upload_to(url, heard).await;
     run.failed_saying(&["gave up after 3 attempts", "503", "down for maintenance"]);
@@ -221,11 +209,7 @@ async fn the_same_5xx_forever_fails_after_the_retries_with_the_servers_words() {
 
 #[tokio::test]
 async fn endless_409s_fail_after_the_retries() {
-    let (url, heard) = server(Arc::new(|head: &Head| match head.method.as_str() {
-        "PATCH" => http("409 Conflict", &[], ""),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (url, heard) = server(every_patch(http("409 Conflict", &[], ""))).await;
     let run = upload_to(url, heard).await;
     run.failed_saying(&["gave up after 3 attempts", "409"]);
     run.patches_bounded();
@@ -233,19 +217,7 @@ async fn endless_409s_fail_after_the_retries() {
 
 #[tokio::test]
 async fn huge_headers_fail_as_a_network_error_not_a_hang() {
-    let huge = "x".repeat(2 << 20);
-    let (url, heard) = server(Arc::new(move |head: &Head| match head.method.as_str() {
-        "POST" => http(
-            "201 Created",
-            &[
-                ("Location", "/files/f1".into()),
-                ("X-Padding", huge.clone()),
-            ],
-            "",
-        ),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (url, heard) = server(huge_header()).await;
     let run = upload_to(url, heard).await;
     run.failed_saying(&["gave up after 3 attempts"]);
     assert!(

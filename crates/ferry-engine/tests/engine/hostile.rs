@@ -27,7 +27,8 @@ use tokio::net::TcpListener;
 
 use crate::support::{quick_upload, random_file};
 use ferry_tests::fake_http::{
-    Head, Heard, SIZE, http, listener, offset_reply, plain_tus, read_request,
+    Head, Heard, SIZE, every_patch, http, huge_header, listener, location_at, offset_never_moves,
+    plain_tus, read_request, redirect_to,
 };
 
 /// The token the uploads carry: grepped for on listeners that must never see it.
@@ -112,11 +113,7 @@ pub(super) fn says(err: &EngineError, needles: &[&str]) {
 async fn a_location_on_another_port_is_refused_and_the_token_stays_home() {
     let (other, heard) = elsewhere().await;
     let location = format!("http://{other}/files/f1");
-    let (home, _) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
-        "POST" => http("201 Created", &[("Location", location.clone())], ""),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (home, _) = listener(location_at(location)).await;
     let err = upload_with_token(&format!("http://{home}/files/")).await;
     assert!(matches!(err, EngineError::ForeignOrigin { .. }), "{err}");
     assert!(err.is_permanent(), "asking again gets the same Location");
@@ -140,15 +137,7 @@ async fn a_location_on_another_port_is_refused_and_the_token_stays_home() {
 async fn a_redirect_to_another_origin_is_not_followed() {
     let (other, heard) = elsewhere().await;
     let target = format!("http://{other}/files/");
-    let (home, _) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
-        "POST" => http(
-            "307 Temporary Redirect",
-            &[("Location", target.clone())],
-            "",
-        ),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (home, _) = listener(redirect_to(target)).await;
     let err = upload_with_token(&format!("http://{home}/files/")).await;
     assert!(matches!(err, EngineError::ForeignOrigin { .. }), "{err}");
     says(&err, &["a redirect", &format!("http://{other}/files/")]);
@@ -206,11 +195,7 @@ fn gave_up(err: &EngineError) -> (u32, &TusError) {
 
 #[tokio::test]
 async fn an_offset_that_never_moves_is_given_up_after_the_attempts() {
-    let (home, heard) = listener(Arc::new(|head: &Head| match head.method.as_str() {
-        "PATCH" => offset_reply(head.offset.unwrap_or(0)),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (home, heard) = listener(offset_never_moves()).await;
     let err = upload_with_token(&format!("http://{home}/files/")).await;
     let (attempts, last) = gave_up(&err);
     assert_eq!(attempts, ATTEMPTS);
@@ -228,10 +213,11 @@ async fn an_offset_that_never_moves_is_given_up_after_the_attempts() {
 
 #[tokio::test]
 async fn the_same_5xx_forever_is_given_up_after_the_attempts() {
-    let (home, heard) = listener(Arc::new(|head: &Head| match head.method.as_str() {
-        "PATCH" => http("503 Service Unavailable", &[], "down for maintenance"),
-        _ => plain_tus(head),
-    }))
+    let (home, heard) = listener(every_patch(http(
+        "503 Service Unavailable",
+        &[],
+        "down for maintenance",
+    )))
     .await;
     let err = upload_with_token(&format!("http://{home}/files/")).await;
     let (attempts, last) = gave_up(&err);
@@ -247,11 +233,7 @@ async fn the_same_5xx_forever_is_given_up_after_the_attempts() {
 
 #[tokio::test]
 async fn endless_409s_are_given_up_after_the_attempts() {
-    let (home, heard) = listener(Arc::new(|head: &Head| match head.method.as_str() {
-        "PATCH" => http("409 Conflict", &[], ""),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (home, heard) = listener(every_patch(http("409 Conflict", &[], ""))).await;
     let err = upload_with_token(&format!("http://{home}/files/")).await;
     let (attempts, last) = gave_up(&err);
     assert_eq!(attempts, ATTEMPTS);
@@ -268,19 +250,7 @@ async fn endless_409s_are_given_up_after_the_attempts() {
 
 #[tokio::test]
 async fn huge_headers_end_in_a_network_error_not_a_hang() {
-    let huge = "x".repeat(2 << 20);
-    let (home, heard) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
-        "POST" => http(
-            "201 Created",
-            &[
-                ("Location", "/files/f1".into()),
-                ("X-Padding", huge.clone()),
-            ],
-            "",
-        ),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (home, heard) = listener(huge_header()).await;
     let err = upload_with_token(&format!("http://{home}/files/")).await;
     assert!(
         matches!(&err, EngineError::GaveUp { last, .. } if matches!(last.as_ref(), EngineError::Network { .. })),
@@ -397,11 +367,7 @@ async fn sync_one_file(
 async fn folder_sync_parks_a_file_whose_location_points_elsewhere() {
     let (other, heard) = elsewhere().await;
     let location = format!("http://{other}/files/f1");
-    let (home, _) = listener(Arc::new(move |head: &Head| match head.method.as_str() {
-        "POST" => http("201 Created", &[("Location", location.clone())], ""),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (home, _) = listener(location_at(location)).await;
     let activity = sync_one_file(&format!("http://{home}/files/"), |a| !a.failed.is_empty()).await;
     let parked = &activity.failed[0];
     assert!(parked.permanent, "{parked:?}");
@@ -412,11 +378,7 @@ async fn folder_sync_parks_a_file_whose_location_points_elsewhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folder_sync_retries_an_offset_that_never_moves_with_a_backoff() {
-    let (home, heard) = listener(Arc::new(|head: &Head| match head.method.as_str() {
-        "PATCH" => offset_reply(head.offset.unwrap_or(0)),
-        _ => plain_tus(head),
-    }))
-    .await;
+    let (home, heard) = listener(offset_never_moves()).await;
     // Given up within one attempt's bound, then waiting for its next try (not parked).
     let activity = sync_one_file(&format!("http://{home}/files/"), |a| {
         a.queue

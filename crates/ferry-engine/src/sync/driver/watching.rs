@@ -2,6 +2,7 @@
 //! folder (looked at on the blocking pool), removed directories resolved against the journal
 //! in one call, and starting and stopping the OS watch. The core decides what happens next.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,10 +38,6 @@ enum Seen {
     reason = "blocking by design: the driver runs it on the blocking pool"
 )]
 fn look(info: &FolderInfo, path: &Path) -> Seen {
-    // First: a report may be of the folder itself moving away (it names the root).
-    if !std::fs::metadata(&info.root).is_ok_and(|m| m.is_dir()) {
-        return Seen::RootGone;
-    }
     let Some(rel) = relative(&info.root, path) else {
         return Seen::Nothing;
     };
@@ -64,6 +61,30 @@ fn look(info: &FolderInfo, path: &Path) -> Seen {
             Seen::Files(vec![rel], Some(age(&facts)))
         }
     }
+}
+
+/// Looks at every reported path (blocking). A report may be of a folder itself moving away
+/// (it names the root): each folder's root is looked at first, once per batch.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "blocking by design: the driver runs it on the blocking pool"
+)]
+fn look_all(infos: Vec<(FolderId, Arc<FolderInfo>, PathBuf)>) -> Vec<(FolderId, Seen)> {
+    let mut roots: HashMap<FolderId, bool> = HashMap::new();
+    infos
+        .into_iter()
+        .map(|(id, info, path)| {
+            let there = *roots
+                .entry(id)
+                .or_insert_with(|| std::fs::metadata(&info.root).is_ok_and(|m| m.is_dir()));
+            let seen = if there {
+                look(&info, &path)
+            } else {
+                Seen::RootGone
+            };
+            (id, seen)
+        })
+        .collect()
 }
 
 impl Driver {
@@ -107,14 +128,7 @@ impl Driver {
             .into_iter()
             .filter_map(|(id, path)| Some((id, Arc::clone(&self.folders.get(&id)?.info), path)))
             .collect();
-        let Ok(seen) = tokio::task::spawn_blocking(move || {
-            infos
-                .into_iter()
-                .map(|(id, info, path)| (id, look(&info, &path)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        else {
+        let Ok(seen) = tokio::task::spawn_blocking(move || look_all(infos)).await else {
             return;
         };
         let mut vanished: Vec<Key> = Vec::new();
