@@ -353,6 +353,15 @@ impl Journal {
              WHERE id = (SELECT file_id FROM uploads WHERE id = ?1)",
             params![id.0, state.as_str(), uploaded, now_ms()],
         )?;
+        if outcome == Outcome::Abandoned {
+            // The content recorded is not the file's any more (the sha1 is kept only for
+            // the facts it was taken with, and a rewrite can keep those): the next attempt
+            // hashes the file again.
+            tx.execute(
+                "UPDATE files SET sha1 = NULL WHERE id = (SELECT file_id FROM uploads WHERE id = ?1)",
+                [id.0],
+            )?;
+        }
         if outcome == Outcome::Uploaded {
             // Success forgets earlier failures, in the same transaction.
             tx.execute(

@@ -75,3 +75,66 @@ async fn a_file_rewritten_mid_upload_ends_on_the_server_with_the_new_content_onl
         "newest first: the new content uploaded, the old one abandoned"
     );
 }
+
+/// The 460 loop: a file rewritten in place mid-upload with the same size and its old mtime
+/// restored (a tag editor, `cp --preserve=timestamps` onto it) looks unchanged, so the server
+/// gets old bytes then new ones and refuses the complete file (its sha1 is not the one
+/// announced), resetting the upload to byte 0. Sending the same content under the same sha1
+/// again can never pass: before this was fixed the client re-sent it until it gave up (20
+/// attempts, minutes). The refusal of the complete file makes Ferry hash the file again; it
+/// sees the new content and sends it as a new upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_rewritten_with_its_old_size_and_mtime_is_hashed_again_when_the_server_refuses_it() {
+    rewritten_keeping_its_facts(&[]).await;
+}
+
+/// The same with parallel partial uploads: the server refuses the final upload (the joined
+/// parts do not have the announced sha1) instead of the last chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sent_in_parallel_parts_and_rewritten_keeping_its_facts_is_hashed_again() {
+    rewritten_keeping_its_facts(&["--parallel", "3"]).await;
+}
+
+async fn rewritten_keeping_its_facts(extra: &[&str]) {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("home");
+    let size = 1 << 20;
+    let (file, old) = random_file(work.path(), "song.flac", size, 43);
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let mut args = vec![
+        "upload",
+        file.to_str().unwrap(),
+        "--server",
+        &server.base,
+        "--chunk-size",
+        "65536",
+        "--limit-rate",
+        "262144",
+        "--retries",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let upload = ferry_command(&home, Some(&server.ann), &args);
+    let mut upload = Running::spawn("ferry upload", upload);
+    wait_mid_upload(&home, size as u64, &mut upload);
+
+    let (_, new) = random_file(work.path(), "song.flac", size, 44);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
+
+    let out = upload.finish(Duration::from_secs(60));
+    assert_success("ferry upload of a file rewritten with its old mtime", &out);
+    let landed = server.file("ann", "song.flac");
+    assert_eq!(
+        sha1(&std::fs::read(&landed).unwrap()),
+        sha1(&new),
+        "the server holds the new content, not a mix and not the old one"
+    );
+    assert_ne!(sha1(&old), sha1(&new));
+}

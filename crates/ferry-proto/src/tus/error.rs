@@ -100,6 +100,11 @@ pub enum TusError {
         offset: u64,
         /// The status the server used.
         status: StatusCode,
+        /// The chunk would have completed a plain upload: a server that checks the whole
+        /// file when its last byte arrives (ferry-server, with the `sha1` metadata) may
+        /// have refused the file, not the chunk. Sending the same content under the same
+        /// checksum again cannot pass then; the client should look at its file first.
+        completes: bool,
     },
     /// The server is busy, locked or failing (423, 429, 5xx) and asks us to come back later.
     #[error("the server could not handle {request} ({status}){}; trying again later", detail(.message))]

@@ -234,8 +234,41 @@ fn checksum_mismatch_discards_the_chunk_and_sends_it_again() {
     .unwrap();
     assert_uploaded(&sim);
     assert!(
-        matches!(sim.errors[..], [TusError::ChecksumMismatch { offset: 10_000, status }] if status.as_u16() == 460),
-        "one mismatch reported: {:?}",
+        matches!(sim.errors[..], [TusError::ChecksumMismatch { offset: 10_000, status, completes: false }] if status.as_u16() == 460),
+        "one mismatch reported, of a chunk in the middle: {:?}",
+        sim.errors
+    );
+}
+
+#[test]
+fn a_mismatch_of_the_chunk_that_completes_a_plain_upload_says_so() {
+    // A server that checks the whole file with its last byte may refuse the file, not the
+    // chunk: the client is told, so it can look at its file before sending it again.
+    let mut sim = Sim::new(ServerConfig::complete(None), file_of(30_000, 8));
+    let mut upload = Upload::new(sim.options(10_000), None, None).unwrap();
+    let mut patches = 0;
+    sim.run(&mut upload, |r| {
+        if r.kind == RequestKind::Append {
+            patches += 1;
+            // The first chunk goes with the creation: this PATCH carries the last one.
+            if patches == 2 {
+                return Fault::Corrupt;
+            }
+        }
+        Fault::None
+    })
+    .unwrap();
+    assert_uploaded(&sim);
+    assert!(
+        matches!(
+            sim.errors[..],
+            [TusError::ChecksumMismatch {
+                offset: 20_000,
+                completes: true,
+                ..
+            }]
+        ),
+        "the last chunk's mismatch is flagged: {:?}",
         sim.errors
     );
 }

@@ -76,6 +76,7 @@ pub async fn send(
         counted: 0,
         best_confirmed: 0,
         lost_upload: false,
+        refused_file: false,
         pause_until: None,
     };
     let options = driver.options(target)?;
@@ -158,6 +159,9 @@ struct Driver<'a> {
     /// losing uploads is given up on (pinned by the test
     /// `tus_a_server_that_keeps_losing_the_upload_is_given_up`).
     lost_upload: bool,
+    /// The server refused the complete file once in this run although the file still has
+    /// the sha1 announced: a second refusal ends the upload ([`Driver::file_refused`]).
+    refused_file: bool,
     /// No new request before this (backoff after a failure).
     pause_until: Option<Instant>,
 }
@@ -386,6 +390,14 @@ impl Driver<'_> {
                     // Not retried here: waiting for space is for minutes, not seconds. What
                     // the server confirmed is recorded; the next attempt resumes from it.
                     Err(err @ TusError::ServerFull { .. }) => return Err(self.tus_error(err)),
+                    Err(err) if refuses_the_file(&err) => {
+                        if let Some(err) = self.file_refused(err, sent_after).await? {
+                            in_flight.clear();
+                            upload.terminate();
+                            self.pause_until = None;
+                            changed = Some(err);
+                        }
+                    }
                     Err(err) if err.is_retryable() => {
                         let err = self.tus_error(err);
                         self.failed(err, sent_after)?;
@@ -409,10 +421,72 @@ impl Driver<'_> {
         }
     }
 
+    /// The server refused the complete file: what it received does not have the sha1 that
+    /// was announced. Sending the same content under the same sha1 can never pass, so the
+    /// file is hashed again: a file rewritten with its old size and modification time (a
+    /// tag editor, `cp --preserve=timestamps` onto it) looks unchanged until now, and is
+    /// abandoned as changed (`Some`: the caller terminates the upload; the next attempt
+    /// hashes the file afresh). A file that still has the announced sha1 is sent once more;
+    /// a second refusal ends the upload as not stored, so a retry starts a new one.
+    async fn file_refused(
+        &mut self,
+        err: TusError,
+        sent_after: u64,
+    ) -> Result<Option<EngineError>, EngineError> {
+        let now = match self.transfer.file.sha1().await {
+            Ok(now) => now,
+            Err(changed @ EngineError::FileChanged { .. }) => return Ok(Some(changed)),
+            Err(other) => return Err(other),
+        };
+        if now != self.transfer.sha1 {
+            tracing::info!(
+                announced = %self.transfer.sha1.to_hex(),
+                now = %now.to_hex(),
+                "the server refused the complete file, whose content changed under the same size and modification time"
+            );
+            return Ok(Some(self.file_changed()));
+        }
+        if std::mem::replace(&mut self.refused_file, true) {
+            return Err(EngineError::NotStored {
+                remote: self.transfer.remote_path.clone(),
+                server: self.server.clone(),
+                reason: format!(
+                    "refused the complete file twice: what it received does not have the sha1 announced ({}), although the file here still has it",
+                    self.transfer.sha1.to_hex()
+                ),
+            });
+        }
+        let err = self.tus_error(err);
+        if !err.is_retryable() {
+            return Err(err);
+        }
+        self.failed(err, sent_after)?;
+        Ok(None)
+    }
+
     fn file_changed(&self) -> EngineError {
         EngineError::FileChanged {
             path: self.transfer.file.path.clone(),
         }
+    }
+}
+
+/// Whether the server refused the complete file rather than a chunk: a mismatch of the
+/// chunk that completes a plain upload, or a final upload refused with the checksum
+/// statuses (the joined parts do not have the announced sha1).
+fn refuses_the_file(err: &TusError) -> bool {
+    let checksum_status = |s: http::StatusCode| {
+        s == ferry_proto::tus::server::CHECKSUM_MISMATCH
+            || s == http::StatusCode::EXPECTATION_FAILED
+    };
+    match err {
+        TusError::ChecksumMismatch { completes, .. } => *completes,
+        TusError::UnexpectedStatus {
+            request: RequestKind::Concatenate,
+            status,
+            ..
+        } => checksum_status(*status),
+        _ => false,
     }
 }
 

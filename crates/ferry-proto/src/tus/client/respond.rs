@@ -178,9 +178,13 @@ impl Upload {
             });
         }
         if status.as_u16() == CHECKSUM_MISMATCH || status == StatusCode::EXPECTATION_FAILED {
+            let part = &self.parts[pending.part];
+            let completes = !self.concatenated
+                && part.len == Some(pending.offset.saturating_add(pending.body_len));
             return Err(TusError::ChecksumMismatch {
                 offset: pending.offset,
                 status,
+                completes,
             });
         }
         if !status.is_success() {
