@@ -87,6 +87,7 @@ impl Progress {
                 attempt,
                 delay_ms,
                 error,
+                ..
             } => {
                 self.say(
                     &format!(

@@ -67,9 +67,13 @@ fn print_folders(folders: &[FolderStatus]) {
             println!("  warning: {warning}");
         }
         for u in &f.uploading {
+            let state = if u.waiting_for_server {
+                "waiting for the server".to_owned()
+            } else {
+                name(&u.state)
+            };
             println!(
-                "  {} {}: {}% ({} of {})",
-                name(&u.state),
+                "  {state} {}: {}% ({} of {})",
                 u.path,
                 (u.confirmed * 100).checked_div(u.size).unwrap_or(100),
                 bytes(u.confirmed),

@@ -47,6 +47,10 @@ pub enum Event {
         delay_ms: u64,
         /// What went wrong, for people.
         error: String,
+        /// The server could not be reached (the connection, not this file): front ends
+        /// say "waiting for the server" rather than the error.
+        #[serde(default)]
+        unreachable: bool,
     },
     /// The upload is complete on the server.
     Finished {

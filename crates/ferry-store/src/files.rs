@@ -83,10 +83,12 @@ pub struct FileRecord {
     pub next_retry_at_ms: Option<i64>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// When the row last changed (unix milliseconds): for a failed file, when it failed.
+    pub updated_at_ms: i64,
 }
 
 const COLUMNS: &str = "id, folder_id, local_path, size, mtime_ns, inode, sha1, state, uploaded_sha1, \
-    attempts, next_retry_at, last_error";
+    attempts, next_retry_at, last_error, updated_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<(FileRecord, String)> {
     let state: String = r.get(7)?;
@@ -106,6 +108,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(FileRecord, String)> {
             attempts: u32::try_from(r.get::<_, i64>(9)?).unwrap_or(u32::MAX),
             next_retry_at_ms: r.get(10)?,
             last_error: r.get(11)?,
+            updated_at_ms: r.get(12)?,
         },
         state,
     ))
@@ -290,7 +293,7 @@ impl Journal {
         ))?;
         let rows = stmt
             .query_map([state.as_str()], |r| {
-                Ok((r.get::<_, String>(12)?, from_row(r)?))
+                Ok((r.get::<_, String>(13)?, from_row(r)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()

@@ -315,6 +315,23 @@ impl EngineError {
         }
     }
 
+    /// Whether the server could not be reached (nothing listening, no route, timeouts, a
+    /// connection torn down, a name that does not resolve): the trouble is the connection,
+    /// not this file. A certificate refused or a server answering 5xx is not this.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self.network_failure(),
+            Some(
+                NetworkFailure::Timeout
+                    | NetworkFailure::Refused
+                    | NetworkFailure::Reset
+                    | NetworkFailure::Closed
+                    | NetworkFailure::Dns
+                    | NetworkFailure::Other
+            )
+        )
+    }
+
     /// Whether the server is out of space (or gave up over that).
     pub fn is_server_full(&self) -> bool {
         match self {

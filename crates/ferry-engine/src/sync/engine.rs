@@ -205,7 +205,12 @@ impl Engine {
     /// The queue and the failed files.
     pub fn activity(&self) -> Activity {
         let failed = guard(&self.views.failed).clone();
-        guard(&self.views.tracker).activity(self.views.paused.load(Ordering::Relaxed), failed)
+        let folders = guard(&self.views.folders).clone();
+        guard(&self.views.tracker).activity(
+            self.views.paused.load(Ordering::Relaxed),
+            failed,
+            &folders,
+        )
     }
 
     /// The one-line state of everything.

@@ -98,12 +98,14 @@ fn end_of(err: &EngineError) -> JobEnd {
             retryable: true,
             unauthorized: false,
             server_full: true,
+            unreachable: false,
         },
         err => JobEnd::Failed {
             message: err.to_string(),
             retryable: !err.is_permanent(),
             unauthorized: matches!(err, EngineError::Unauthorized { .. }),
             server_full: false,
+            unreachable: err.is_unreachable(),
         },
     }
 }

@@ -102,6 +102,7 @@ fn a_refused_sign_in_forgets_the_server() {
         retryable: false,
         unauthorized: true,
         server_full: false,
+        unreachable: false,
     };
     core.handle_job_done(t0, job.key, job.id, end);
     let actions = drain(&mut core);
@@ -123,6 +124,24 @@ fn retry_now_examines_the_files_at_once_and_forgets_their_waits() {
 }
 
 #[test]
+fn retry_now_restarts_a_running_upload_that_waits_out_its_own_backoff() {
+    let t0 = Instant::now();
+    let mut core = core_with(Mode::Watch, &[(A, false)], t0);
+    let job = queue(&mut core, t0, &[(key(A, "f"), 1)]).remove(0);
+    core.handle_restart(t0 + secs(1), vec![job.key.clone(), key(A, "not running")]);
+    let actions = drain(&mut core);
+    assert!(
+        actions.contains(&Action::Stop(job.key.clone())),
+        "{actions:?}"
+    );
+    assert_eq!(
+        examined(&actions),
+        vec![job.key],
+        "examined again at once, and only the running one"
+    );
+}
+
+#[test]
 fn a_server_out_of_space_makes_the_file_wait_minutes_with_that_reason() {
     let t0 = Instant::now();
     let mut core = core_with(Mode::Watch, &[(A, false)], t0);
@@ -132,6 +151,7 @@ fn a_server_out_of_space_makes_the_file_wait_minutes_with_that_reason() {
         retryable: true,
         unauthorized: false,
         server_full: true,
+        unreachable: false,
     };
     core.handle_job_done(t0, job.key, job.id, end);
     let actions = drain(&mut core);

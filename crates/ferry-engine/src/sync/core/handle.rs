@@ -276,9 +276,15 @@ impl SyncCore {
                 retryable,
                 unauthorized,
                 server_full,
+                unreachable,
             } => {
                 let least = server_full.then_some(SERVER_FULL_WAIT);
-                self.failed(now, key, message, retryable, unauthorized, least);
+                let why = Why {
+                    retryable,
+                    auth: unauthorized,
+                    unreachable,
+                };
+                self.failed(now, key, message, why, least);
             }
         }
         self.step(now);
@@ -294,6 +300,19 @@ impl SyncCore {
             self.dirty.insert(key, now);
         }
         self.notify(Notice::FailuresChanged);
+        self.step(now);
+    }
+
+    /// The user asks these running jobs, which wait inside their upload for a retry, to
+    /// try again now: they are stopped and their files examined at once (the upload goes
+    /// on from the server's offset).
+    pub(crate) fn handle_restart(&mut self, now: Instant, keys: Vec<Key>) {
+        for key in keys {
+            if self.is_running(&key) {
+                self.stop(&key);
+                self.dirty.insert(key, now);
+            }
+        }
         self.step(now);
     }
 
@@ -338,10 +357,14 @@ impl SyncCore {
         now: Instant,
         key: Key,
         message: String,
-        retryable: bool,
-        auth: bool,
+        why: Why,
         at_least: Option<Duration>,
     ) {
+        let Why {
+            retryable,
+            auth,
+            unreachable,
+        } = why;
         if auth {
             self.push(Action::ForgetServer(key.0));
             self.notify(Notice::SignedOut(key.0));
@@ -365,6 +388,7 @@ impl SyncCore {
                 attempt,
                 delay,
                 message,
+                unreachable,
             });
         } else {
             self.push(Action::RecordFailure {
@@ -377,4 +401,15 @@ impl SyncCore {
         }
         self.notify(Notice::FailuresChanged);
     }
+}
+
+/// What kind of failure a job's was, as [`SyncCore::failed`] weighs it.
+#[derive(Debug, Clone, Copy)]
+struct Why {
+    /// Trying again later can help.
+    retryable: bool,
+    /// The server refused the sign-in.
+    auth: bool,
+    /// The server could not be reached.
+    unreachable: bool,
 }

@@ -117,6 +117,8 @@ pub(crate) enum JobEnd {
         unauthorized: bool,
         /// The server is out of space: tried again after minutes, not seconds.
         server_full: bool,
+        /// The server could not be reached (the connection, not this file).
+        unreachable: bool,
     },
 }
 
@@ -150,6 +152,8 @@ pub(crate) enum Notice {
         delay: Duration,
         /// The error.
         message: String,
+        /// The server could not be reached (the connection, not this file).
+        unreachable: bool,
     },
     /// Everything (`None`) or one folder was paused.
     Paused(Option<FolderId>),

@@ -201,6 +201,7 @@ impl World {
                 retryable: kind == 1,
                 unauthorized: false,
                 server_full: false,
+                unreachable: false,
             },
             3 => JobEnd::FileChanged,
             _ => JobEnd::Unchanged,

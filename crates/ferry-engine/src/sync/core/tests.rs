@@ -89,6 +89,7 @@ pub(super) fn failed(retryable: bool) -> JobEnd {
         retryable,
         unauthorized: false,
         server_full: false,
+        unreachable: false,
     }
 }
 

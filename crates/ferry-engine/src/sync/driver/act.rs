@@ -132,8 +132,17 @@ impl Driver {
         match notice {
             Notice::Queued(key, size) => {
                 let display = self.display(&key);
-                let folder = self.folders.get(&key.0).map(|f| f.info.folder.path.clone());
-                guard(&self.views.tracker).queued(&display, folder.as_deref(), size);
+                let folder = self.folders.get(&key.0).map(|f| &f.info);
+                let (path, server) = (
+                    folder.map(|f| f.folder.path.clone()),
+                    folder.map(|f| f.server.clone()),
+                );
+                guard(&self.views.tracker).queued(
+                    &display,
+                    path.as_deref(),
+                    server.as_deref(),
+                    size,
+                );
                 (self.events)(Event::Queued {
                     path: display,
                     size,
@@ -148,15 +157,18 @@ impl Driver {
                 attempt,
                 delay,
                 message,
+                unreachable,
             } => {
                 let display = self.display(&key);
-                guard(&self.views.tracker).retrying(&display, &message);
-                (self.events)(Event::Retrying {
+                let event = Event::Retrying {
                     path: display,
                     attempt,
                     delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     error: message,
-                });
+                    unreachable,
+                };
+                // The event sink feeds the live queue too.
+                (self.events)(event);
             }
             Notice::Paused(folder) => {
                 let folder = folder.and_then(|id| self.folder_path(id));
@@ -190,9 +202,9 @@ impl Driver {
                     .display()
                     .to_string(),
                 folder: Some(folder),
+                at_ms: file.updated_at_ms,
                 error: file.last_error.unwrap_or_default(),
                 permanent: true,
-                at_ms: 0,
             })
             .collect();
         *guard(&self.views.failed) = failed;
@@ -271,5 +283,22 @@ impl Driver {
             self.warn(format!("cannot retry: {err}"));
         }
         self.core.handle_retry(now(), keys);
+        // Uploads waiting out their own backoff (a server that went away mid-upload) are
+        // started again now too: "Retry now" means now.
+        let stalled: Vec<Key> = {
+            let tracker = guard(&self.views.tracker);
+            self.jobs
+                .keys()
+                .filter(|key| tracker.is_retrying(&self.display(key)))
+                .filter(|key| match &retry {
+                    Retry::All => true,
+                    Retry::Paths(paths) => self.abs(key).is_some_and(|p| paths.contains(&p)),
+                })
+                .cloned()
+                .collect()
+        };
+        if !stalled.is_empty() {
+            self.core.handle_restart(now(), stalled);
+        }
     }
 }

@@ -310,7 +310,7 @@ impl Driver {
             let failed_count = failed.len();
             let tracker = guard(&self.views.tracker);
             let overview = tracker.overview(paused, failed_count, &folders);
-            let activity = tracker.activity(paused, failed);
+            let activity = tracker.activity(paused, failed, &folders);
             drop(tracker);
             self.report_due = reporter.offer(now(), overview, folders, activity);
         }

@@ -140,6 +140,7 @@ pub async fn send(
                     attempt: failures,
                     delay_ms: 0,
                     error: error.to_string(),
+                    unreachable: false,
                 });
             }
             Recovery::Retry => {
@@ -156,6 +157,7 @@ pub async fn send(
                     attempt: failures,
                     delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     error: error.to_string(),
+                    unreachable: error.is_unreachable(),
                 });
                 tokio::time::sleep(delay).await;
             }
@@ -230,6 +232,7 @@ impl Run<'_> {
             attempt: self.shrinks,
             delay_ms: 0,
             error: error.to_string(),
+            unreachable: false,
         });
         Ok(())
     }

@@ -308,6 +308,7 @@ impl Driver<'_> {
             attempt: self.failures,
             delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             error: err.to_string(),
+            unreachable: err.is_unreachable(),
         });
         let until = Instant::now() + delay;
         self.pause_until = Some(self.pause_until.map_or(until, |p| p.max(until)));
