@@ -96,6 +96,8 @@ pub async fn sign_in(
         )
         .await?;
     sync::reload(&app);
+    // What failed while signed out (or over the refused sign-in) goes again now.
+    sync::retry_everything(&app);
     Ok(account)
 }
 

@@ -75,6 +75,7 @@ fn current_overview(app: &AppHandle) -> Overview {
             queued: 0,
             failed: 0,
             message: format!("Syncing is not running: {why}"),
+            connection: None,
         }
     })
 }
@@ -102,6 +103,11 @@ pub fn publish_overview(app: &AppHandle) {
     if let Err(err) = app.emit(OVERVIEW_EVENT, &next) {
         tracing::warn!(%err, "cannot send the overview to the window");
     }
+}
+
+/// Tries every failed or waiting file again now (after a sign-in fixed what stopped them).
+pub fn retry_everything(app: &AppHandle) {
+    with_engine(app, |engine| engine.retry(None));
 }
 
 /// Tells the engine that folders, accounts or settings changed.

@@ -213,10 +213,11 @@ function handle(cmd: string, args: Record<string, unknown>): unknown {
     case "activity":
       return snapshot();
     case "pause_all":
-      activity = { ...activity, paused: true };
+      // As the engine does: every row paused, no speed.
+      activity = applyEngineEvent(activity, { event: "paused", folder: null }, Date.now());
       return null;
     case "resume_all":
-      activity = { ...activity, paused: false };
+      activity = applyEngineEvent(activity, { event: "resumed", folder: null }, Date.now());
       return null;
     case "retry":
       activity = { ...activity, failed: a.path === undefined ? [] : activity.failed.filter((f) => f.path !== a.path) };

@@ -108,3 +108,34 @@ export function describeError(err: FerryError, server?: string): string {
       return message || UNEXPECTED;
   }
 }
+
+/** A file's failure or retry reason for people: a short summary in plain words, and the
+ *  technical text (the engine's own words) for a "Details" toggle. Never CLI advice. */
+export interface PlainReason {
+  summary: string;
+  detail: string;
+  /** The reason is the sign-in: signing in again fixes it. */
+  signIn: boolean;
+}
+
+const REASONS: { test: RegExp; summary: string; signIn?: boolean }[] = [
+  { test: /sign(ed)? ?in|unauthori[sz]ed|\b401\b|ferry login|token/i, summary: "The server refused the sign-in. Sign in again in Settings, then Retry.", signIn: true },
+  { test: /out of space|insufficient storage|\b507\b|disk_full/i, summary: "The server is out of space. Ferry tries again once space is freed." },
+  { test: /connection refused|tcp connect|error sending request|timed out|dns|could not be reached|unreachable|connection reset|broken pipe/i, summary: "Can't reach the server. Ferry tries again by itself." },
+  { test: /certificate/i, summary: "The server's certificate is not trusted. Sign in again to check it." },
+  { test: /changed while it was being uploaded|file changed/i, summary: "The file changed while it was sent; it is sent again once it stops changing." },
+  { test: /cannot read|permission denied|no such file/i, summary: "Ferry cannot read this file. Check that it exists and that you may read it." },
+  { test: /checksum|sha1|not stored|mismatch/i, summary: "The server did not store exactly these bytes. Retry sends the file again." },
+  { test: /too large|\b413\b/i, summary: "The server does not take a file this large." },
+];
+
+/** The failure text `text` (from the engine) in plain words, with the detail kept. */
+export function plainReason(text: string): PlainReason {
+  const detail = text.trim();
+  for (const r of REASONS) {
+    if (r.test.test(detail)) return { summary: r.summary, detail, signIn: r.signIn === true };
+  }
+  // Unknown: its first sentence, without any command line advice.
+  const first = detail.replace(/;?\s*(run|use) `ferry [^`]*`[^.;]*/gi, "").split(/(?<=[.;])\s/)[0] ?? detail;
+  return { summary: first === "" ? "The upload failed." : first, detail, signIn: false };
+}

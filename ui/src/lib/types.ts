@@ -40,10 +40,16 @@ export interface QueueItem {
   folder: string | null;
   size: number;
   confirmed: number;
-  state: "queued" | "uploading" | "retrying";
+  state: "queued" | "uploading" | "retrying" | "paused";
   speed: number;
   etaSecs: number | null;
   error: string | null;
+  /** Its place among the files waiting for their turn (1 for the next), while queued. */
+  position?: number | null;
+  /** The server could not be reached: it waits for the server, not for a fix. */
+  waitingForServer?: boolean;
+  /** When it is tried again (unix ms), while retrying. */
+  retryAtMs?: number | null;
 }
 
 export interface Failure {
@@ -119,7 +125,18 @@ export interface Settings {
   notifyFinished: boolean;
 }
 
-export type OverviewState = "up_to_date" | "uploading" | "paused" | "problem" | "signed_out" | "no_folders";
+export type OverviewState = "up_to_date" | "uploading" | "paused" | "problem" | "signed_out" | "no_folders" | "offline";
+
+/** The trouble with one server's connection, shown once (header, tray, banner). */
+export interface Connection {
+  server: string;
+  state: "unreachable" | "signed_out";
+  /** When the next file is tried again (unix ms). */
+  retryAtMs: number | null;
+  /** The technical detail, behind a "Details" toggle. */
+  detail: string | null;
+  files: number;
+}
 
 export interface Overview {
   state: OverviewState;
@@ -127,6 +144,7 @@ export interface Overview {
   queued: number;
   failed: number;
   message: string;
+  connection?: Connection | null;
 }
 
 /** A `ferry_engine::Event` as the shell forwards it on `ferry://engine` (snake_case fields). */
@@ -134,7 +152,7 @@ export type EngineEvent =
   | { event: "queued"; path: string; size: number }
   | { event: "started"; path: string; protocol: Protocol; size: number; resumed_from: number }
   | { event: "progress"; path: string; confirmed: number; size: number }
-  | { event: "retrying"; path: string; attempt: number; delay_ms: number; error: string }
+  | { event: "retrying"; path: string; attempt: number; delay_ms: number; error: string; unreachable?: boolean }
   | { event: "finished"; path: string; location: string; size: number; bytes_sent: number }
   | { event: "failed"; path: string; error: string; permanent: boolean }
   | { event: "paused"; folder: string | null }

@@ -132,7 +132,16 @@ export function applyEngineEvent(state: ActivityState, ev: EngineEvent, now: num
       );
     }
     case "retrying":
-      return update(state, ev.path, (e) => ({ ...e, state: "retrying", error: ev.error, speed: 0, etaSecs: null, samples: [] }));
+      return update(state, ev.path, (e) => ({
+        ...e,
+        state: "retrying",
+        error: ev.error,
+        waitingForServer: ev.unreachable === true,
+        retryAtMs: now + ev.delay_ms,
+        speed: 0,
+        etaSecs: null,
+        samples: [],
+      }));
     case "finished":
       return { ...state, queue: state.queue.filter((e) => e.path !== ev.path) };
     case "failed": {
@@ -151,9 +160,13 @@ export function applyEngineEvent(state: ActivityState, ev: EngineEvent, now: num
       };
     }
     case "paused":
-      return ev.folder === null ? { ...state, paused: true } : state;
+      return ev.folder === null
+        ? { ...state, paused: true, queue: state.queue.map((e) => ({ ...e, state: "paused", speed: 0, etaSecs: null, samples: [] })) }
+        : state;
     case "resumed":
-      return ev.folder === null ? { ...state, paused: false } : state;
+      return ev.folder === null
+        ? { ...state, paused: false, queue: state.queue.map((e) => (e.state === "paused" ? { ...e, state: "queued" } : e)) }
+        : state;
     case "warning":
       return { ...state, warning: ev.message };
   }

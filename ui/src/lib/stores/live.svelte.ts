@@ -57,6 +57,9 @@ class Live {
 
   handleEngine(ev: EngineEvent, now: number): void {
     this.activity = applyEngineEvent(this.activity, ev, now);
+    // The engine's own view is the truth (the same `ferry status` shows): the reducer above
+    // answers at once, the snapshot a moment later settles it.
+    this.scheduleActivityRefresh();
     this.folders = applyFolderEvent(this.folders, ev);
     if (ev.event === "finished") this.historyVersion += 1;
     if (changesCounts(ev)) this.scheduleFolderRefresh();
@@ -65,6 +68,7 @@ class Live {
   handleOverview(o: Overview): void {
     const wasSignedOut = this.overview.state === "signed_out";
     this.overview = o;
+    this.scheduleActivityRefresh();
     // Signed out from elsewhere (token revoked, sign-in expired): the account list changed.
     if (o.state === "signed_out" && !wasSignedOut) {
       this.refreshAccounts().catch((e: unknown) => {
@@ -74,6 +78,18 @@ class Live {
   }
 
   private folderTimer: ReturnType<typeof setTimeout> | null = null;
+  private activityTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Re-reads the engine's queue at most four times a second while events arrive. */
+  private scheduleActivityRefresh(): void {
+    if (this.activityTimer !== null) return;
+    this.activityTimer = setTimeout(() => {
+      this.activityTimer = null;
+      this.refreshActivity().catch((e: unknown) => {
+        this.error = toFerryError(e);
+      });
+    }, 250);
+  }
 
   /** Re-reads the folder counts at most twice a second while uploads finish. */
   private scheduleFolderRefresh(): void {

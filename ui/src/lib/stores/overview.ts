@@ -19,5 +19,7 @@ export function overviewLabel(o: Overview): string {
       return "Signed out";
     case "no_folders":
       return "No folders yet";
+    case "offline":
+      return "Can't reach the server";
   }
 }
