@@ -54,6 +54,8 @@ env -i PATH="$PATH" LANG=C.UTF-8 RUST_LOG="${RUST_LOG:-info}" \
     HOME="$scratch/home" XDG_RUNTIME_DIR="$scratch/run" FERRY_HOME="$scratch/ferry" \
     FERRY_E2E_SERVER="$server_url" FERRY_E2E_PASSWORD="$password" FERRY_E2E_FINGERPRINT="$fingerprint" \
     FERRY_E2E_FOLDER="$scratch/synced" FERRY_E2E_SERVER_FILES="$scratch/server/files" \
+    FERRY_E2E_SERVER_PID="$server_pid" FERRY_E2E_SERVER_BIN="$target/debug/ferry-server" \
+    FERRY_E2E_SERVER_DATA="$scratch/server" FERRY_E2E_TLS_CERT="$scratch/cert.pem" FERRY_E2E_TLS_KEY="$scratch/key.pem" \
     dbus-run-session -- bash -c '
         echo -n pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null
         exec xvfb-run -a node "$@"

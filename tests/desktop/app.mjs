@@ -136,7 +136,8 @@ const testid = (id, extra = "") => `[data-testid="${id}"]${extra}`;
  * with a password (the token goes to the real Secret Service), limit the speed in Settings so
  * progress can be watched, add a folder, drop a file into it, see it climb in Activity and
  * reach 100%, find it in History as uploaded, and byte-identical on the server. Screenshots
- * of every screen go to OUT_DIR.
+ * of every screen go to OUT_DIR. Then ferry-server is killed mid-upload and restarted
+ * (`serverGoesAway`), and an upload is paused and resumed (`pauseAll`).
  */
 async function fullFlow(session) {
   if (!SERVER || !PASSWORD || !FOLDER || !SERVER_FILES || !FINGERPRINT) {
@@ -231,7 +232,103 @@ async function fullFlow(session) {
     const stored = readFileSync(join(SERVER_FILES, "ann", "e2e", name));
     if (!stored.equals(bytes)) throw new Error(`the server holds ${stored.length} bytes that differ from the ${bytes.length} sent`);
   });
+  await serverGoesAway(session);
+  await pauseAll(session);
 }
+
+/** Bytes of a test file: `mib` MiB, patterned by `seed`. */
+function patterned(mib, seed) {
+  const bytes = Buffer.alloc(mib * 1024 * 1024);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * seed + (i >> 11)) & 0xff;
+  return bytes;
+}
+
+/** Waits until the queue row of `path` shows progress above 0% while uploading. */
+async function uploading(session, path) {
+  const row = testid("queue-row", `[data-path="${path}"]`);
+  await waitFor(session, row, 30_000, async (el) => {
+    if ((await attr(session, el, "data-state")) !== "uploading") return false;
+    const percent = await find(session, `${row} ${testid("queue-percent")}`);
+    return percent !== null && parseInt(await text(session, percent), 10) > 0;
+  });
+  return row;
+}
+
+/** Waits until everything is uploaded (the header says so). */
+const upToDate = async (session, ms = 90_000) =>
+  waitFor(session, testid("overview-state"), ms, async (el) => (await attr(session, el, "data-state")) === "up_to_date");
+
+/**
+ * ferry-server killed mid-upload: one banner within 2 s and a header that no longer says
+ * "Uploading"; restarted on the same port and data: the banner goes, the upload resumes by
+ * itself, and the file is byte-identical on the server.
+ */
+async function serverGoesAway(session) {
+  const pid = Number(process.env.FERRY_E2E_SERVER_PID);
+  const bin = process.env.FERRY_E2E_SERVER_BIN;
+  const data = process.env.FERRY_E2E_SERVER_DATA;
+  if (!pid || !bin || !data || !process.env.FERRY_E2E_TLS_CERT || !process.env.FERRY_E2E_TLS_KEY) {
+    throw new Error("the wrapper must set FERRY_E2E_SERVER_PID, _BIN, _DATA, FERRY_E2E_TLS_CERT and FERRY_E2E_TLS_KEY");
+  }
+  const name = "interrupted.bin";
+  const bytes = patterned(40, 104729);
+  const path = join(FOLDER, name);
+  await step("kill ferry-server mid-upload: the banner appears within 2 s, the header stops saying Uploading", async () => {
+    await click(session, await waitFor(session, testid("nav-activity")));
+    writeFileSync(path, bytes);
+    await uploading(session, path);
+    process.kill(pid, "SIGKILL");
+    const killed = Date.now();
+    await waitFor(session, testid("connection-banner"), 2_000);
+    process.stderr.write(`e2e: the banner appeared ${Date.now() - killed} ms after the server was killed\n`);
+    const header = await waitFor(session, testid("overview-state"), 5_000, async (el) => (await attr(session, el, "data-state")) !== "uploading");
+    const said = await text(session, header);
+    if (said.includes("Uploading")) throw new Error(`the header still says ${JSON.stringify(said)}`);
+    const row = testid("queue-row", `[data-path="${path}"]`);
+    const state = await text(session, await waitFor(session, `${row} ${testid("queue-state")}`));
+    if (!/waiting for the server|retrying/i.test(state)) throw new Error(`the row says ${JSON.stringify(state)}`);
+    await screenshot(session, "connection-unreachable");
+  });
+  await step("restart ferry-server: the banner goes, the upload resumes by itself, the file is byte-identical", async () => {
+    const listen = new URL(SERVER).host;
+    const restarted = spawn(
+      bin,
+      ["serve", "--listen", listen, "--data", data, "--tls-cert", process.env.FERRY_E2E_TLS_CERT, "--tls-key", process.env.FERRY_E2E_TLS_KEY],
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
+    cleanups.push(() => restarted.kill("SIGKILL"));
+    const gone = Date.now() + 60_000;
+    while ((await find(session, testid("connection-banner"))) !== null) {
+      if (Date.now() > gone) throw new Error("the banner stayed for 60 s after the server came back");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await upToDate(session);
+    const stored = readFileSync(join(SERVER_FILES, "ann", "e2e", name));
+    if (!stored.equals(bytes)) throw new Error(`the server holds ${stored.length} bytes that differ from the ${bytes.length} sent`);
+  });
+}
+
+/** Pause all mid-upload: the header and the row say paused; Resume all finishes it. */
+async function pauseAll(session) {
+  const path = join(FOLDER, "paused.bin");
+  const bytes = patterned(24, 7907);
+  await step("Pause all mid-upload: the header and the row say Paused", async () => {
+    writeFileSync(path, bytes);
+    const row = await uploading(session, path);
+    await click(session, await waitFor(session, testid("queue-pause-all")));
+    await waitFor(session, testid("overview-state"), 10_000, async (el) => (await attr(session, el, "data-state")) === "paused");
+    await waitFor(session, `${row} ${testid("queue-state")}`, 10_000, async (el) => (await text(session, el)) === "Paused");
+    if (await find(session, `${row} ${testid("queue-speed")}`)) throw new Error("a paused row shows a speed");
+    await screenshot(session, "paused");
+    await click(session, await waitFor(session, testid("queue-pause-all")));
+    await upToDate(session);
+    const stored = readFileSync(join(SERVER_FILES, "ann", "e2e", "paused.bin"));
+    if (!stored.equals(bytes)) throw new Error("the paused and resumed file differs on the server");
+  });
+}
+
+/** What to stop when the run ends (a ferry-server this script started). */
+const cleanups = [];
 
 mkdirSync(outDir, { recursive: true });
 const driver = spawn(driverBinary, [], { stdio: ["ignore", "inherit", "inherit"] });
@@ -287,6 +384,7 @@ try {
   process.exitCode = 1;
 } finally {
   if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  for (const stop of cleanups) stop();
   driver.kill("SIGTERM");
   // Counted by scripts/test-summary.sh with cargo's own lines (one per step of the flow).
   const verdict = counts.failed === 0 && process.exitCode !== 1 ? "ok" : "FAILED";
