@@ -105,7 +105,8 @@ function historyRow(id: number, outcome: Outcome, search: string | undefined, fo
     size,
     sha1: id.toString(16).padStart(40, "a"),
     outcome,
-    location: `http://127.0.0.1:8080/files/${id}`,
+    // As opaque and long as a real tus upload URL.
+    location: `http://127.0.0.1:8080/files/${id.toString(16).padStart(8, "0")}3f9a0c1e7b2d4a6f8e0c2b4d6f8a0c1e`,
     bytesSent: outcome === "uploaded" ? size : 0,
     startedAtMs: finished - 2000,
     finishedAtMs: finished,

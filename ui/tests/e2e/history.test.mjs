@@ -117,3 +117,40 @@ describe("history", () => {
     assert.deepEqual(browser.problems, []);
   });
 });
+
+describe("history layout", () => {
+  for (const [width, height] of [
+    [1000, 700],
+    [700, 500],
+  ]) {
+    it(`keeps one line per row at ${width}x${height}, with the details a click away`, async () => {
+      const page = await browser.open({ ...SIGNED_IN, historyTotal: 200, folders: [folderView("/home/demo/Pictures")] });
+      await page.setViewportSize({ width, height });
+      await page.getByTestId("nav-history").click();
+      await waitText(page.getByTestId("history-range"), "Showing 1–50 of 200");
+      const heights = await page.getByTestId("history-line").evaluateAll((rows) => rows.slice(0, 20).map((r) => r.getBoundingClientRect().height));
+      assert.ok(Math.max(...heights) <= 48, `rows should be one line tall, they are ${heights.join(", ")} px`);
+      const chart = await page.getByTestId("chart-card").evaluate((c) => c.getBoundingClientRect().height);
+      assert.ok(chart <= height * 0.3, `the chart takes ${chart} px of a ${height} px window`);
+      const table = await page.getByTestId("history-table").evaluate((t) => t.getBoundingClientRect().width);
+      assert.ok(table >= width * 0.8, `the table uses the window's width: ${table} px of ${width}`);
+      assert.ok(await page.getByTestId("history-line").first().getByText("http://").count() === 0, "no upload URL in the row");
+      await screenshot(page, `history-${width}x${height}`);
+
+      const first = page.getByTestId("history-row").first();
+      assert.equal(await first.getByTestId("history-detail").isVisible(), false);
+      await first.getByTestId("history-details").click();
+      await waitText(first.getByTestId("history-remote"), "Pictures/photo-200.jpg");
+      assert.match((await first.getByTestId("history-sha1").textContent()) ?? "", /^[0-9a-f]{40}$/);
+      await waitText(first.getByTestId("history-location"), "http://127.0.0.1:8080/files/");
+      assert.equal(await first.getByTestId("history-details").getAttribute("aria-expanded"), "true");
+
+      // The chart folds away, and stays folded on the next visit.
+      await page.getByTestId("chart-card").locator("summary").click();
+      await page.getByTestId("nav-activity").click();
+      await page.getByTestId("nav-history").click();
+      assert.equal(await page.getByTestId("chart-card").evaluate((d) => /** @type {HTMLDetailsElement} */ (d).open), false);
+      await page.close();
+    });
+  }
+});
