@@ -16,7 +16,7 @@ use crate::state::AppState;
 pub const ENGINE_EVENT: &str = "ferry://engine";
 
 /// The sink for the engine: forwards to the window, notifies, and refreshes the overview
-/// when a file's fate changed.
+/// (sent on only when it changed).
 pub fn sink(app: &AppHandle) -> EventSink {
     let app = app.clone();
     Arc::new(move |event: Event| {
@@ -39,8 +39,9 @@ pub fn sink(app: &AppHandle) -> EventSink {
                 }
                 crate::sync::publish_overview(&app);
             }
-            Event::Queued { .. } | Event::Finished { .. } => crate::sync::publish_overview(&app),
-            _ => {}
+            // Any other event may change what the header says (a file starts, waits for a
+            // server that went away, or reaches it again); publishing sends only a change.
+            _ => crate::sync::publish_overview(&app),
         }
     })
 }

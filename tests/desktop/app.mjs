@@ -279,7 +279,12 @@ async function serverGoesAway(session) {
     await uploading(session, path);
     process.kill(pid, "SIGKILL");
     const killed = Date.now();
-    await waitFor(session, testid("connection-banner"), 2_000);
+    await waitFor(session, testid("connection-banner"), 2_000).catch(async (err) => {
+      const header = await find(session, testid("overview-state"));
+      const row = await find(session, testid("queue-row", `[data-path="${path}"]`));
+      await screenshot(session, "connection-missing");
+      throw new Error(`${err.message}; the header says ${JSON.stringify(header && (await text(session, header)))}, the row ${JSON.stringify(row && (await text(session, row)))}`);
+    });
     process.stderr.write(`e2e: the banner appeared ${Date.now() - killed} ms after the server was killed\n`);
     const header = await waitFor(session, testid("overview-state"), 5_000, async (el) => (await attr(session, el, "data-state")) !== "uploading");
     const said = await text(session, header);

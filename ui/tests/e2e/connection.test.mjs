@@ -72,6 +72,8 @@ describe("connection and queue states", () => {
     assert.equal(await page.getByTestId("overview-state").getAttribute("data-state"), "offline");
     await waitText(row(page, "a.raw").getByTestId("queue-state"), "Waiting for the server");
     await waitText(row(page, "b.raw").getByTestId("queue-state"), "Queued (1st)");
+    await waitText(page.getByTestId("queue-title"), "Waiting");
+    assert.equal(await page.getByTestId("queue-overall-speed").count(), 0, "nothing is sent, so no speed");
     const body = (await page.locator("main").textContent()) ?? "";
     assert.ok(!/os error 111/.test(await page.locator("main").innerText()), "the raw error is not shown until asked for");
     assert.ok(body.includes("Connection refused"), "but it is there, behind Details");
@@ -110,6 +112,8 @@ describe("connection and queue states", () => {
     await waitText(row(page, "b.raw").getByTestId("queue-state"), "Queued (1st)");
     await waitText(row(page, "c.raw").getByTestId("queue-state"), "Queued (2nd)");
     await waitText(row(page, "d.raw").getByTestId("queue-state"), "Retrying in 30 s");
+    await waitText(page.getByTestId("queue-title"), "Uploading");
+    await waitText(page.getByTestId("queue-overall-speed"), "5 MB/s");
     assert.equal(await row(page, "b.raw").getByTestId("queue-speed").count(), 0, "no speed on a queued file");
     assert.equal(await page.getByTestId("connection-banner").count(), 0, "a 503 is not connection trouble");
     await page.close();
