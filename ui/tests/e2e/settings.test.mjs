@@ -53,6 +53,41 @@ describe("settings", () => {
     await page.close();
   });
 
+  it("keeps unsaved changes across a tab change, says so, and discards them when asked", async () => {
+    const page = await browser.open({ ...SIGNED_IN, settings: SETTINGS });
+    await toSettings(page);
+    assert.equal(await page.getByTestId("settings-unsaved").count(), 0, "nothing typed yet");
+    await page.getByTestId("settings-concurrency").fill("7");
+    await page.getByTestId("settings-rate").fill("3");
+    await page.getByTestId("settings-autostart").check();
+    await waitText(page.getByTestId("settings-unsaved"), "You have unsaved changes.");
+
+    await page.getByTestId("nav-activity").click();
+    await page.getByTestId("queue").waitFor();
+    await page.getByTestId("nav-settings").click();
+    await page.waitForFunction(() => /** @type {HTMLInputElement} */ (document.querySelector('[data-testid="settings-concurrency"]'))?.value === "7");
+    assert.equal(await page.getByTestId("settings-rate").inputValue(), "3");
+    assert.equal(await page.getByTestId("settings-autostart").isChecked(), true);
+    await waitText(page.getByTestId("settings-unsaved"), "You have unsaved changes.");
+    assert.equal((await calls(page)).filter((c) => c.cmd === "settings_set").length, 0, "nothing was saved behind the person's back");
+
+    await page.getByTestId("settings-discard").click();
+    assert.equal(await page.getByTestId("settings-concurrency").inputValue(), "3");
+    assert.equal(await page.getByTestId("settings-rate").inputValue(), "2");
+    assert.equal(await page.getByTestId("settings-autostart").isChecked(), false);
+    await page.getByTestId("settings-unsaved").waitFor({ state: "detached" });
+
+    // Discarded edits do not come back after another tab change; saved ones are just saved.
+    await page.getByTestId("nav-activity").click();
+    await toSettings(page);
+    assert.equal(await page.getByTestId("settings-unsaved").count(), 0);
+    await page.getByTestId("settings-concurrency").fill("5");
+    await page.getByTestId("settings-save").click();
+    await waitText(page.getByTestId("settings-saved"), "Settings saved.");
+    await waitCall(page, "settings_set", (a) => a.settings.concurrency === 5);
+    await page.close();
+  });
+
   it("refuses numbers out of range before sending them", async () => {
     const page = await browser.open({ ...SIGNED_IN, settings: SETTINGS });
     await toSettings(page);
