@@ -8,11 +8,12 @@
 
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use ferry_engine::EventSink;
 use ferry_engine::service::FolderView;
-use ferry_engine::sync::Engine;
-use ferry_engine::sync::status::{Activity, OverallState, Overview};
+use ferry_engine::sync::status::{Activity, OverallState, Overview, WatcherState};
+use ferry_engine::sync::{Changes, Engine, FolderSync};
 use tauri::{AppHandle, Emitter, Manager, State};
 
 use crate::error::CommandError;
@@ -20,6 +21,14 @@ use crate::state::AppState;
 
 /// The event carrying [`Overview`] to the window whenever it changes.
 pub const OVERVIEW_EVENT: &str = "ferry://overview";
+
+/// The event carrying the running engine's folder states ([`FolderSync`]) whenever they
+/// change: a folder taken up, watched, missing, back, or given a warning.
+pub const FOLDERS_EVENT: &str = "ferry://folders";
+
+/// How long the views settle before they are read again after a change: the window hears
+/// of the engine's own changes at most five times a second.
+const SETTLE: Duration = Duration::from_millis(200);
 
 /// The engine's handle in Tauri state.
 #[derive(Default)]
@@ -48,12 +57,35 @@ pub fn start(app: &AppHandle, events: EventSink) {
     });
     let sync = app.state::<SyncState>();
     match started {
-        Ok(engine) => *held(&sync.engine) = Some(engine),
+        Ok(engine) => {
+            follow(app.clone(), engine.changes());
+            *held(&sync.engine) = Some(engine);
+        }
         Err(err) => {
             tracing::warn!(%err, "the sync engine did not start");
             *held(&sync.stopped) = Some(err.to_string());
         }
     }
+}
+
+/// Follows the engine's own changes (not only its events): a folder it took up or lost, a
+/// watcher that failed, a server that answered again. Sends the overview and the folders'
+/// states on when they changed; ends when the engine stops.
+fn follow(app: AppHandle, mut changes: Changes) {
+    tauri::async_runtime::spawn(async move {
+        let mut last: Option<Vec<FolderSync>> = None;
+        while changes.changed().await {
+            publish_overview(&app);
+            let folders = with_engine(&app, Engine::folders).unwrap_or_default();
+            if last.as_ref() != Some(&folders) {
+                if let Err(err) = app.emit(FOLDERS_EVENT, &folders) {
+                    tracing::warn!(%err, "cannot send the folders' states to the window");
+                }
+                last = Some(folders);
+            }
+            tokio::time::sleep(SETTLE).await;
+        }
+    });
 }
 
 /// Runs `f` with the engine, if it runs.
@@ -128,13 +160,18 @@ pub fn pause_folder(app: &AppHandle, path: &str, paused: bool) {
     publish_overview(app);
 }
 
-/// Fills in what the running engine knows of each folder (its watcher's state, warnings).
+/// Fills in what the running engine knows of each folder (its watcher's state, warnings); a
+/// folder the running engine has not taken up yet is starting, not "not watching".
 pub fn decorate_folders(app: &AppHandle, folders: &mut [FolderView]) {
-    let live = with_engine(app, Engine::folders).unwrap_or_default();
+    let Some(live) = with_engine(app, Engine::folders) else {
+        return;
+    };
     for folder in folders {
         if let Some(sync) = live.iter().find(|l| l.path == folder.path) {
             folder.watcher = sync.watcher;
             folder.warning.clone_from(&sync.warning);
+        } else if folder.watcher == WatcherState::Stopped {
+            folder.watcher = WatcherState::Starting;
         }
     }
 }

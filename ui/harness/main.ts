@@ -190,7 +190,8 @@ function handle(cmd: string, args: Record<string, unknown>): unknown {
         pending: 0,
         uploading: 0,
         failed: 0,
-        watcher: "watching",
+        // As the shell says until the running engine takes the folder up (ferry://folders).
+        watcher: "starting",
         warning: null,
       };
       scenario.folders = [...scenario.folders, view];

@@ -17,7 +17,14 @@ export interface Account {
   signedIn: boolean;
 }
 
-export type WatcherState = "watching" | "rescanning" | "paused" | "stopped" | "missing";
+export type WatcherState = "watching" | "rescanning" | "paused" | "stopped" | "starting" | "missing";
+
+/** A synced folder's live state in the running engine (`ferry://folders`). */
+export interface FolderSync {
+  path: string;
+  watcher: WatcherState;
+  warning: string | null;
+}
 
 export interface FolderView {
   path: string;
@@ -40,6 +47,8 @@ export interface QueueItem {
   folder: string | null;
   size: number;
   confirmed: number;
+  /** Bytes on their way or confirmed (at least `confirmed`): what bars show. */
+  sent?: number;
   state: "queued" | "uploading" | "retrying" | "paused";
   speed: number;
   etaSecs: number | null;
@@ -152,6 +161,7 @@ export type EngineEvent =
   | { event: "queued"; path: string; size: number }
   | { event: "started"; path: string; protocol: Protocol; size: number; resumed_from: number }
   | { event: "progress"; path: string; confirmed: number; size: number }
+  | { event: "sent"; path: string; sent: number; size: number }
   | { event: "retrying"; path: string; attempt: number; delay_ms: number; error: string; unreachable?: boolean }
   | { event: "finished"; path: string; location: string; size: number; bytes_sent: number }
   | { event: "failed"; path: string; error: string; permanent: boolean }
@@ -161,3 +171,4 @@ export type EngineEvent =
 
 export const ENGINE_EVENT = "ferry://engine";
 export const OVERVIEW_EVENT = "ferry://overview";
+export const FOLDERS_EVENT = "ferry://folders";

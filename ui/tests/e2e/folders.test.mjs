@@ -1,7 +1,7 @@
 // Folders screen: empty state, adding (typed and picked), errors, pause, ignore rules, remove.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { calls, folderView, SIGNED_IN, screenshot, startBrowser, waitCall, waitText, patchScenario } from "./helpers.mjs";
+import { calls, emit, folderView, SIGNED_IN, screenshot, startBrowser, waitCall, waitText, patchScenario } from "./helpers.mjs";
 
 /** @type {Awaited<ReturnType<typeof startBrowser>>} */
 let browser;
@@ -25,7 +25,17 @@ describe("folders", () => {
     await waitText(page.getByTestId("folders-empty"), "No folders yet");
     await screenshot(page, "folders-empty");
     await page.getByTestId("add-folder-path").fill("/home/demo/Pictures");
+    // The place on the server starts as the folder's own name, and says where files land.
+    assert.equal(await page.getByTestId("add-folder-prefix").inputValue(), "Pictures");
+    await waitText(page.getByTestId("add-folder-destination"), "demo@127.0.0.1:8080:/Pictures/");
+    await page.getByTestId("add-folder-prefix").fill("");
+    await waitText(page.locator("#add-prefix-hint"), "demo@127.0.0.1:8080:/, the top of your account");
     await page.getByTestId("add-folder-prefix").fill("photos/2026");
+    await waitText(page.getByTestId("add-folder-destination"), "demo@127.0.0.1:8080:/photos/2026/");
+    // A place typed by the person stays when the path changes.
+    await page.getByTestId("add-folder-path").fill("/home/demo/Pictures/");
+    assert.equal(await page.getByTestId("add-folder-prefix").inputValue(), "photos/2026");
+    await page.getByTestId("add-folder-path").fill("/home/demo/Pictures");
     await page.getByTestId("add-folder-protocol").selectOption("galileo");
     await page.getByTestId("add-folder-submit").click();
     await waitText(page.getByTestId("folder-path"), "/home/demo/Pictures");
@@ -39,6 +49,11 @@ describe("folders", () => {
     });
     await waitText(page.getByTestId("add-folder-added"), "Added /home/demo/Pictures");
     assert.equal(await page.getByTestId("folders-empty").count(), 0);
+    await waitText(page.getByTestId("folder-destination"), "demo@127.0.0.1:8080:/photos/2026/");
+    // Not "Not watching" while the engine takes it up; watching once the engine says so.
+    await waitText(page.getByTestId("folder-watcher"), "Starting to watch…");
+    await emit(page, "ferry://folders", [{ path: "/home/demo/Pictures", watcher: "watching", warning: null }]);
+    await waitText(page.getByTestId("folder-watcher"), "Watching for changes");
     await page.close();
   });
 
@@ -53,7 +68,7 @@ describe("folders", () => {
     assert.equal(pick.args.options.directory, true);
     await page.getByTestId("add-folder-submit").click();
     const [call] = await waitCall(page, "folder_add");
-    assert.deepEqual(call.args, { path: "/home/demo/Documents", server: "http://127.0.0.1:8080", user: "demo" });
+    assert.deepEqual(call.args, { path: "/home/demo/Documents", server: "http://127.0.0.1:8080", user: "demo", remotePrefix: "Documents" });
     await page.close();
   });
 

@@ -367,6 +367,7 @@ mod tests {
             WatcherState::Rescanning,
             WatcherState::Paused,
             WatcherState::Stopped,
+            WatcherState::Starting,
             WatcherState::Missing,
         ]
         .iter()
@@ -374,7 +375,14 @@ mod tests {
         .collect();
         assert_eq!(
             names,
-            ["watching", "rescanning", "paused", "stopped", "missing"]
+            [
+                "watching",
+                "rescanning",
+                "paused",
+                "stopped",
+                "starting",
+                "missing"
+            ]
         );
     }
 }

@@ -1,13 +1,14 @@
-// The window's live state in Svelte 5 runes, fed by `ferry://engine` and `ferry://overview` and
-// re-read from the shell on start, on focus and after uploads finish. The logic is in the pure
-// reducers next to this file; this module only holds their results and does the IPC.
+// The window's live state in Svelte 5 runes, fed by `ferry://engine`, `ferry://overview` and
+// `ferry://folders`, and re-read from the shell on start, on focus and after uploads finish.
+// The logic is in the pure reducers next to this file; this module only holds their results
+// and does the IPC.
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { api } from "../api";
 import { toFerryError, type FerryError } from "../errors";
-import type { Account, EngineEvent, FolderView, Overview } from "../types";
-import { ENGINE_EVENT, OVERVIEW_EVENT } from "../types";
+import type { Account, EngineEvent, FolderSync, FolderView, Overview } from "../types";
+import { ENGINE_EVENT, FOLDERS_EVENT, OVERVIEW_EVENT } from "../types";
 import { applyEngineEvent, emptyActivity, fromSnapshot, type ActivityState } from "./activity";
-import { applyFolderEvent, changesCounts } from "./folders";
+import { applyFolderEvent, applyFolderStates, changesCounts } from "./folders";
 import { SIGNED_OUT } from "./overview";
 
 class Live {
@@ -77,6 +78,13 @@ class Live {
     }
   }
 
+  /** The running engine's folder states: watched, missing, back, warned about. */
+  handleFolderStates(states: FolderSync[]): void {
+    const { folders, unknown } = applyFolderStates(this.folders, states);
+    this.folders = folders;
+    if (unknown) this.scheduleFolderRefresh();
+  }
+
   private folderTimer: ReturnType<typeof setTimeout> | null = null;
   private activityTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -107,6 +115,7 @@ class Live {
     const stops: UnlistenFn[] = [];
     stops.push(await listen<EngineEvent>(ENGINE_EVENT, (e) => this.handleEngine(e.payload, Date.now())));
     stops.push(await listen<Overview>(OVERVIEW_EVENT, (e) => this.handleOverview(e.payload)));
+    stops.push(await listen<FolderSync[]>(FOLDERS_EVENT, (e) => this.handleFolderStates(e.payload)));
     const onFocus = () => void this.refreshAll();
     window.addEventListener("focus", onFocus);
     return () => {

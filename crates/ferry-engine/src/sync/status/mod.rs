@@ -44,10 +44,14 @@ pub struct QueueItem {
     pub size: u64,
     /// Bytes the server confirmed.
     pub confirmed: u64,
+    /// Bytes on their way or confirmed (at least `confirmed`): what bars show, so that
+    /// they move between confirmations.
+    #[serde(default)]
+    pub sent: u64,
     /// Where it stands.
     pub state: QueueState,
-    /// Bytes per second over the last few seconds, counting only bytes sent in this run
-    /// (what the server held already is not speed); 0 when not being sent.
+    /// Bytes per second over the last few seconds of bytes handed to the network in this
+    /// run (what the server held already is not speed); 0 when not being sent.
     pub speed: u64,
     /// Seconds left at that speed, if it is known.
     pub eta_secs: Option<u64>,
@@ -108,6 +112,8 @@ pub enum WatcherState {
     Paused,
     /// The engine does not run for it (e.g. `ferry sync --once`).
     Stopped,
+    /// Just added: the running engine has not taken it up yet (it does within moments).
+    Starting,
     /// The folder is not there (moved or renamed, or on a drive that is not plugged in):
     /// nothing in it is uploaded or taken for deleted until it is back; Ferry looks for it
     /// again periodically.
@@ -186,9 +192,11 @@ struct Tracked {
     server: Option<String>,
     size: u64,
     confirmed: u64,
+    /// Bytes on their way or confirmed ([`Event::Sent`]).
+    sent: u64,
     state: QueueState,
-    /// Confirmed bytes over time, since the first progress of this run: what a resume
-    /// found on the server is the baseline, not speed.
+    /// Bytes sent over time, since the first progress of this run: what a resume found on
+    /// the server is the baseline, not speed.
     samples: VecDeque<(Instant, u64)>,
     /// Started, and no progress seen yet: the next progress is the baseline.
     baseline_pending: bool,
@@ -196,6 +204,33 @@ struct Tracked {
     unreachable: bool,
     retry_at_ms: Option<i64>,
     order: u64,
+}
+
+impl Tracked {
+    /// Its bytes got to `position` at `now` (sent or confirmed): it is being sent, and the
+    /// speed window takes the sample.
+    fn moved(&mut self, now: Instant, position: u64) {
+        let was_waiting = self.state == QueueState::Retrying;
+        self.state = QueueState::Uploading;
+        self.error = None;
+        self.retry_at_ms = None;
+        let went_back = self.samples.back().is_some_and(|(_, p)| position < *p);
+        if std::mem::take(&mut self.baseline_pending) || was_waiting || went_back {
+            // What the server held when this run (or this retry) began is not speed: it is
+            // where the measuring starts. Bytes lost in a failed request are not either.
+            self.samples.clear();
+        }
+        self.sent = position;
+        self.samples.push_back((now, position));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > SPEED_WINDOW)
+            && self.samples.len() > 2
+        {
+            self.samples.pop_front();
+        }
+    }
 }
 
 /// The live queue, fed by the engine.
@@ -232,6 +267,7 @@ impl Tracker {
             server: server.map(str::to_owned),
             size,
             confirmed: 0,
+            sent: 0,
             state: QueueState::Queued,
             samples: VecDeque::new(),
             baseline_pending: false,
@@ -285,6 +321,7 @@ impl Tracker {
                     item.state = QueueState::Uploading;
                     item.size = *size;
                     item.confirmed = *resumed_from;
+                    item.sent = *resumed_from;
                     item.error = None;
                     item.retry_at_ms = None;
                     item.samples.clear();
@@ -295,25 +332,14 @@ impl Tracker {
                 path, confirmed, ..
             } => {
                 if let Some(item) = self.items.get_mut(path) {
-                    let was_waiting = item.state == QueueState::Retrying;
-                    item.state = QueueState::Uploading;
                     item.confirmed = *confirmed;
-                    item.error = None;
-                    item.retry_at_ms = None;
-                    if std::mem::take(&mut item.baseline_pending) || was_waiting {
-                        // What the server held when this run (or this retry) began is not
-                        // speed: it is where the measuring starts.
-                        item.samples.clear();
-                    }
-                    item.samples.push_back((now, *confirmed));
-                    while item
-                        .samples
-                        .front()
-                        .is_some_and(|(t, _)| now.duration_since(*t) > SPEED_WINDOW)
-                        && item.samples.len() > 2
-                    {
-                        item.samples.pop_front();
-                    }
+                    item.moved(now, item.sent.max(*confirmed));
+                }
+                self.reached(path);
+            }
+            Event::Sent { path, sent, .. } => {
+                if let Some(item) = self.items.get_mut(path) {
+                    item.moved(now, (*sent).max(item.confirmed));
                 }
                 self.reached(path);
             }
@@ -329,6 +355,7 @@ impl Tracker {
                     item.error = Some(error.clone());
                     item.unreachable = *unreachable;
                     item.retry_at_ms = Some(ms_from_now(Duration::from_millis(*delay_ms)));
+                    item.sent = item.confirmed;
                     item.samples.clear();
                 }
             }
@@ -370,7 +397,15 @@ impl Tracker {
             .iter()
             .map(|(p, t)| (p, t, Self::shown_state(t, paused, &paused_folders)))
             .collect();
-        queue.sort_by_key(|(_, t, state)| (rank(*state), t.order));
+        // Queued files go smallest first (the core's order), the others as they came.
+        queue.sort_by_key(|(_, t, state)| {
+            let size = if *state == QueueState::Queued {
+                t.size
+            } else {
+                0
+            };
+            (rank(*state), size, t.order)
+        });
         let mut waiting = 0;
         let queue: Vec<QueueItem> = queue
             .into_iter()
@@ -389,10 +424,14 @@ impl Tracker {
                     folder: t.folder.clone(),
                     size: t.size,
                     confirmed: t.confirmed,
+                    sent: t.sent.max(t.confirmed),
                     state,
                     speed,
-                    eta_secs: (speed > 0)
-                        .then(|| t.size.saturating_sub(t.confirmed).div_ceil(speed)),
+                    eta_secs: (speed > 0).then(|| {
+                        t.size
+                            .saturating_sub(t.sent.max(t.confirmed))
+                            .div_ceil(speed)
+                    }),
                     error: t.error.clone().filter(|_| state == QueueState::Retrying),
                     position,
                     waiting_for_server: t.unreachable && state == QueueState::Retrying,
