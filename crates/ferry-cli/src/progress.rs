@@ -82,6 +82,11 @@ impl Progress {
                     bar.set_position(*confirmed);
                 }
             }
+            Event::Sent { path, sent, size } => {
+                if let Some(bar) = self.bar(path, *size) {
+                    bar.set_position(*sent);
+                }
+            }
             Event::Retrying {
                 path,
                 attempt,

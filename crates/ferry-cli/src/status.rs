@@ -72,11 +72,13 @@ fn print_folders(folders: &[FolderStatus]) {
             } else {
                 name(&u.state)
             };
+            // Where the window's bar stands: bytes on their way or confirmed.
+            let reached = u.sent.max(u.confirmed).min(u.size);
             println!(
                 "  {state} {}: {}% ({} of {})",
                 u.path,
-                (u.confirmed * 100).checked_div(u.size).unwrap_or(100),
-                bytes(u.confirmed),
+                (reached * 100).checked_div(u.size).unwrap_or(100),
+                bytes(reached),
                 bytes(u.size)
             );
         }

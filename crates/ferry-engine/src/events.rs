@@ -37,6 +37,17 @@ pub enum Event {
         /// The file's size.
         size: u64,
     },
+    /// How far the file's bytes have got: what the server confirmed plus what was handed to
+    /// the network since (at most four times a second while bytes go out). Bars move with
+    /// this between confirmations; only [`Event::Progress`] is what the server holds.
+    Sent {
+        /// The local file.
+        path: String,
+        /// Bytes on their way or confirmed (at least what is confirmed).
+        sent: u64,
+        /// The file's size.
+        size: u64,
+    },
     /// An attempt failed in a way that retrying can fix; the next one starts after a pause.
     Retrying {
         /// The local file.

@@ -60,6 +60,11 @@ describe("activity", () => {
     await waitText(page.getByTestId("queue-overall-percent"), "15%");
     await waitText(page.getByTestId("queue-overall"), "2 files: 6 MB of 40 MB");
     assert.equal(await row(page, B).getByRole("progressbar").getAttribute("aria-valuenow"), "20");
+    // Bytes on their way move the bar before the server confirms them.
+    await page.clock.setFixedTime(T0 + 2500);
+    await emit(page, "ferry://engine", { event: "sent", path: B, sent: 7_500_000, size: 30_000_000 });
+    await waitText(row(page, B).getByTestId("queue-percent"), "25%");
+    await waitText(row(page, B), "7.5 MB of 30 MB");
     await screenshot(page, "activity");
 
     await emit(page, "ferry://engine", { event: "retrying", path: B, attempt: 1, delay_ms: 2000, error: "The connection to the server was cut." });

@@ -41,6 +41,19 @@ describe("sign in", () => {
     await page.close();
   });
 
+  it("says it checks the server only once the check starts, not at every key", async () => {
+    const page = await browser.open({ probes: { "http://127.0.0.1:8080": FERRY } });
+    await page.getByTestId("signin-server").waitFor();
+    // The page's timers stand still until the test moves them.
+    await page.clock.install();
+    await page.getByTestId("signin-server").fill("http://127.0.0.1:8080");
+    assert.equal((await page.getByTestId("signin-probe").innerText()).trim(), "", "nothing said while the typing may go on");
+    assert.equal((await calls(page)).filter((c) => c.cmd === "server_probe").length, 0);
+    await page.clock.runFor(500);
+    await waitText(page.getByTestId("signin-probe-kind"), "Ferry server");
+    await page.close();
+  });
+
   it("signs in with a password and lands on Activity", async () => {
     const page = await browser.open({ probes: { "*": FERRY } });
     await page.getByTestId("signin-server").fill("http://127.0.0.1:8080");

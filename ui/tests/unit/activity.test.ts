@@ -3,6 +3,7 @@ import {
   applyEngineEvent,
   emptyActivity,
   fromSnapshot,
+  reached,
   SPEED_WINDOW_MS,
   speedOf,
   totals,
@@ -51,6 +52,30 @@ describe("the queue", () => {
       [{ event: "progress", path: A, confirmed: 500, size: 1000 }, 1100],
     ]);
     expect(s.queue[0].confirmed).toBe(600);
+  });
+
+  it("moves with bytes sent between confirmations, and falls back to the server's count on a retry", () => {
+    const between = run([
+      [{ event: "started", path: A, protocol: "tus", size: 1000, resumed_from: 0 }, 0],
+      [{ event: "sent", path: A, sent: 100, size: 1000 }, 250],
+      [{ event: "sent", path: A, sent: 250, size: 1000 }, 500],
+    ]);
+    expect([between.queue[0].confirmed, reached(between.queue[0])]).toEqual([0, 250]);
+    expect(between.queue[0].speed).toBe(500);
+    expect(between.queue[0].etaSecs).toBe(1.5);
+    expect(totals(between)).toMatchObject({ confirmedBytes: 0, sentBytes: 250 });
+    // The confirmation of part of it does not take the bar back.
+    const confirmed = run([[{ event: "progress", path: A, confirmed: 200, size: 1000 }, 600]], between);
+    expect(reached(confirmed.queue[0])).toBe(250);
+    // Lost on the way: the bar shows what the server holds, and speed starts afresh.
+    const lost = run(
+      [
+        [{ event: "retrying", path: A, attempt: 1, delay_ms: 1000, error: "cut" }, 700],
+        [{ event: "sent", path: A, sent: 200, size: 1000 }, 1700],
+      ],
+      confirmed,
+    );
+    expect([lost.queue[0].state, reached(lost.queue[0]), lost.queue[0].speed]).toEqual(["uploading", 200, 0]);
   });
 
   it("removes a finished file", () => {
@@ -106,7 +131,7 @@ describe("failures", () => {
 });
 
 describe("speed and time left", () => {
-  it("is zero with one sample", () => expect(speedOf([{ t: 0, confirmed: 100 }])).toBe(0));
+  it("is zero with one sample", () => expect(speedOf([{ t: 0, bytes: 100 }])).toBe(0));
 
   it("is bytes over the time between the samples", () => {
     const s = run([
@@ -136,7 +161,7 @@ describe("speed and time left", () => {
       [{ event: "progress", path: A, confirmed: 500, size: 1000 }, 1000],
       [{ event: "queued", path: B, size: 3000 }, 1000],
     ]);
-    expect(totals(s)).toEqual({ files: 2, totalBytes: 4000, confirmedBytes: 500, speed: 500, etaSecs: 7 });
+    expect(totals(s)).toEqual({ files: 2, totalBytes: 4000, confirmedBytes: 500, sentBytes: 500, speed: 500, etaSecs: 7 });
   });
 
   it("has no time left estimate when nothing moves", () => {

@@ -5,6 +5,7 @@
 //! - `capped`: answers read with a size cap.
 //! - `dns`: the name lookups of both, whose failures can be told apart by type.
 //! - `watchdog`: the one rule of both for a dead link: nothing moved for the timeout.
+//! - `gauge`: how far the bytes got between confirmations, for smooth progress.
 //!
 //! Both take a [`Transfer`] (what to send and how), continue from a saved
 //! [`ResumeState`], report every confirmation to the caller (who records it in the journal)
@@ -13,6 +14,7 @@
 mod capped;
 pub mod dns;
 pub mod galileo;
+mod gauge;
 pub mod tus;
 mod watchdog;
 

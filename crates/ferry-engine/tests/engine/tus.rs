@@ -221,6 +221,46 @@ async fn a_file_of_several_chunks_arrives_byte_identical_with_checksums() {
 }
 
 #[tokio::test]
+async fn bytes_on_their_way_are_reported_between_confirmations() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, bytes) = random_file(dir.path(), "slow.bin", 4 * MIB_LEN, 4);
+    let events = Recorded::default();
+    let mut transfer = transfer_of(&path, "slow.bin", &server.ann, &events).await;
+    // Two chunks of 2 MiB at 2 MiB/s: about a second each, confirmed only at their end.
+    transfer.chunk_size = 2 * MIB;
+    transfer.limit = RateLimit::new(2 * MIB);
+    let (result, _) = send_all(&tus_target(&server, None).await, &transfer, None).await;
+    result.unwrap();
+    assert_published(&server, "slow.bin", &bytes);
+    let mut confirmed = 0;
+    let mut last_sent = 0;
+    let mut between = 0;
+    for (_, event) in events.0.lock().unwrap().iter() {
+        match event {
+            Event::Progress { confirmed: c, .. } => confirmed = *c,
+            Event::Sent { sent, size, .. } => {
+                assert!(
+                    *sent >= confirmed,
+                    "{sent} is below the confirmed {confirmed}"
+                );
+                assert!(*sent >= last_sent, "went back from {last_sent} to {sent}");
+                assert!(*sent <= *size, "{sent} past the end");
+                if *sent % (2 * MIB) != 0 {
+                    between += 1;
+                }
+                last_sent = *sent;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        between >= 2,
+        "the bar should move inside each chunk, saw {between} reports between confirmations"
+    );
+}
+
+#[tokio::test]
 async fn a_large_file_goes_up_as_three_parallel_partial_uploads() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();

@@ -7,12 +7,18 @@ export const SPEED_WINDOW_MS = 5000;
 
 interface Sample {
   t: number;
-  confirmed: number;
+  /** How far the bytes had got (sent or confirmed). */
+  bytes: number;
 }
 
 export interface QueueEntry extends QueueItem {
-  /** Confirmed offsets seen over the last SPEED_WINDOW_MS (plus one before it, as the baseline). */
+  /** Positions seen over the last SPEED_WINDOW_MS (plus one before it, as the baseline). */
   samples: Sample[];
+}
+
+/** How far a file's bytes have got: sent or confirmed, whichever is further. */
+export function reached(e: QueueItem): number {
+  return Math.min(e.size, Math.max(e.sent ?? 0, e.confirmed));
 }
 
 export interface ActivityState {
@@ -51,7 +57,7 @@ export function speedOf(samples: readonly Sample[]): number {
   const last = samples[samples.length - 1];
   const dt = last.t - first.t;
   if (dt <= 0) return 0;
-  return Math.max(0, ((last.confirmed - first.confirmed) * 1000) / dt);
+  return Math.max(0, ((last.bytes - first.bytes) * 1000) / dt);
 }
 
 function addSample(samples: readonly Sample[], sample: Sample): Sample[] {
@@ -67,7 +73,7 @@ function addSample(samples: readonly Sample[], sample: Sample): Sample[] {
 
 function withSpeed(entry: QueueEntry): QueueEntry {
   const speed = speedOf(entry.samples);
-  const left = Math.max(0, entry.size - entry.confirmed);
+  const left = Math.max(0, entry.size - reached(entry));
   const etaSecs = speed > 0 ? left / speed : null;
   return { ...entry, speed, etaSecs };
 }
@@ -83,6 +89,7 @@ function ensure(state: ActivityState, path: string, size: number): ActivityState
     folder: folderOf(state, path),
     size,
     confirmed: 0,
+    sent: 0,
     state: "queued",
     speed: 0,
     etaSecs: null,
@@ -100,6 +107,20 @@ function folderOf(state: ActivityState, path: string): string | null {
   return sibling ? sibling.folder : null;
 }
 
+/** `e` is being sent and its bytes got to `bytes` at `now`: a sample for its speed. */
+function moved(e: QueueEntry, bytes: number, now: number): QueueEntry {
+  const last = e.samples.at(-1);
+  // After a retry, or bytes lost on the way, the measuring starts afresh (no negative speed).
+  const fresh = e.state === "retrying" || (last !== undefined && bytes < last.bytes);
+  return withSpeed({
+    ...e,
+    sent: bytes,
+    state: "uploading",
+    error: null,
+    samples: addSample(fresh ? [] : e.samples, { t: now, bytes }),
+  });
+}
+
 /** The next state after one engine event at time `now` (unix ms). */
 export function applyEngineEvent(state: ActivityState, ev: EngineEvent, now: number): ActivityState {
   switch (ev.event) {
@@ -112,29 +133,30 @@ export function applyEngineEvent(state: ActivityState, ev: EngineEvent, now: num
           ...e,
           size: ev.size,
           confirmed: ev.resumed_from,
+          sent: ev.resumed_from,
           state: "uploading",
           error: null,
-          samples: [{ t: now, confirmed: ev.resumed_from }],
+          samples: [{ t: now, bytes: ev.resumed_from }],
         }),
       );
     }
     case "progress": {
       const s = ensure(state, ev.path, ev.size);
-      return update(s, ev.path, (e) =>
-        withSpeed({
-          ...e,
-          size: ev.size,
-          confirmed: Math.max(e.confirmed, ev.confirmed),
-          state: "uploading",
-          error: null,
-          samples: addSample(e.samples, { t: now, confirmed: ev.confirmed }),
-        }),
-      );
+      return update(s, ev.path, (e) => {
+        const confirmed = Math.max(e.confirmed, ev.confirmed);
+        return moved({ ...e, size: ev.size, confirmed }, Math.max(e.sent ?? 0, confirmed), now);
+      });
+    }
+    case "sent": {
+      const s = ensure(state, ev.path, ev.size);
+      return update(s, ev.path, (e) => moved({ ...e, size: ev.size }, Math.max(ev.sent, e.confirmed), now));
     }
     case "retrying":
       return update(state, ev.path, (e) => ({
         ...e,
         state: "retrying",
+        // What was on its way is lost; the server's count stands.
+        sent: e.confirmed,
         error: ev.error,
         waitingForServer: ev.unreachable === true,
         retryAtMs: now + ev.delay_ms,
@@ -176,6 +198,8 @@ export interface Totals {
   files: number;
   totalBytes: number;
   confirmedBytes: number;
+  /** Bytes on their way or confirmed, over the queue: what the overall bar shows. */
+  sentBytes: number;
   speed: number;
   etaSecs: number | null;
 }
@@ -184,12 +208,14 @@ export interface Totals {
 export function totals(state: ActivityState): Totals {
   let totalBytes = 0;
   let confirmedBytes = 0;
+  let sentBytes = 0;
   let speed = 0;
   for (const e of state.queue) {
     totalBytes += e.size;
     confirmedBytes += Math.min(e.confirmed, e.size);
+    sentBytes += reached(e);
     speed += e.speed;
   }
-  const left = totalBytes - confirmedBytes;
-  return { files: state.queue.length, totalBytes, confirmedBytes, speed, etaSecs: speed > 0 ? left / speed : null };
+  const left = totalBytes - sentBytes;
+  return { files: state.queue.length, totalBytes, confirmedBytes, sentBytes, speed, etaSecs: speed > 0 ? left / speed : null };
 }

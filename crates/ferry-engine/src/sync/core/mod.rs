@@ -210,6 +210,8 @@ struct FolderState {
 #[derive(Debug, Clone, Copy)]
 struct Running {
     id: u64,
+    /// The file's size when it started.
+    size: u64,
 }
 
 /// What a run did, for `ferry sync --once`.

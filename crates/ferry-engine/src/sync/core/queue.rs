@@ -8,6 +8,11 @@ use ferry_store::FolderId;
 
 use super::{Action, Key, Notice, Running, StartJob, SyncCore};
 
+/// Below this size a file never waits behind large ones: while every running job is a file
+/// of this size or more, one such file starts beside them, above the concurrency setting (a
+/// photo is not held up by a video of several minutes of sending).
+pub(crate) const SMALL_FILE: u64 = 8 * 1024 * 1024;
+
 impl SyncCore {
     /// Examines what is due and starts jobs while there is room.
     pub(super) fn step(&mut self, now: Instant) {
@@ -37,12 +42,19 @@ impl SyncCore {
         self.start_jobs();
     }
 
+    /// Starts jobs, smallest files first, while there is room; when every running job is a
+    /// large file, one small file may start beside them ([`SMALL_FILE`]).
     fn start_jobs(&mut self) {
-        while self.running.len() < self.options.concurrency.max(1) {
+        loop {
+            let room = self.running.len() < self.options.concurrency.max(1);
+            let small_lane = !room && self.running.values().all(|r| r.size >= SMALL_FILE);
+            if !room && !small_lane {
+                return;
+            }
             let Some(next) = self
                 .waiting
                 .iter()
-                .find(|(_, key)| self.active(key.0))
+                .find(|(size, key)| self.active(key.0) && (room || *size < SMALL_FILE))
                 .cloned()
             else {
                 return;
@@ -52,7 +64,7 @@ impl SyncCore {
             self.waiting_sizes.remove(&key);
             let id = self.next_job;
             self.next_job += 1;
-            self.running.insert(key.clone(), Running { id });
+            self.running.insert(key.clone(), Running { id, size });
             let hash_first = self.hash_first.remove(&key);
             self.push(Action::Start(StartJob {
                 key,

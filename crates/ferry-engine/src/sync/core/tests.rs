@@ -204,6 +204,59 @@ fn small_files_go_first_and_at_most_concurrency_jobs_run() {
 }
 
 #[test]
+fn a_small_file_does_not_wait_behind_large_ones() {
+    let t0 = Instant::now();
+    let mut core = core_with(Mode::Watch, &[(A, false)], t0);
+    let jobs = queue(
+        &mut core,
+        t0,
+        &[(key(A, "video1"), 80 * MIB), (key(A, "video2"), 90 * MIB)],
+    );
+    assert_eq!(jobs.len(), 2, "both slots taken by large files");
+    // A photo and a large file arrive while both run: the photo goes at once, beside them.
+    let more = queue(
+        &mut core,
+        t0,
+        &[(key(A, "photo"), 3 * MIB), (key(A, "video3"), 70 * MIB)],
+    );
+    let names: Vec<&str> = more.iter().map(|j| j.key.1.as_str()).collect();
+    assert_eq!(
+        names,
+        ["photo"],
+        "one small file beside the large ones, not the large one"
+    );
+    // While it runs, another small file waits its turn like any other.
+    assert!(queue(&mut core, t0, &[(key(A, "photo2"), MIB)]).is_empty());
+    core.handle_job_done(
+        t0,
+        more[0].key.clone(),
+        more[0].id,
+        JobEnd::Uploaded { bytes: 3 * MIB },
+    );
+    let next = started(&drain(&mut core));
+    let names: Vec<&str> = next.iter().map(|j| j.key.1.as_str()).collect();
+    assert_eq!(names, ["photo2"]);
+    // A large file ends: the small one running now holds a slot of its own, so the large
+    // file waiting starts only when that one is done (never more than one above the setting).
+    core.handle_job_done(
+        t0,
+        jobs[0].key.clone(),
+        jobs[0].id,
+        JobEnd::Uploaded { bytes: 80 * MIB },
+    );
+    assert!(started(&drain(&mut core)).is_empty());
+    core.handle_job_done(
+        t0,
+        next[0].key.clone(),
+        next[0].id,
+        JobEnd::Uploaded { bytes: MIB },
+    );
+    let last = started(&drain(&mut core));
+    let names: Vec<&str> = last.iter().map(|j| j.key.1.as_str()).collect();
+    assert_eq!(names, ["video3"]);
+}
+
+#[test]
 fn a_job_whose_file_is_settled_or_whose_folder_goes_is_stopped() {
     let t0 = Instant::now();
     let mut core = core_with(Mode::Watch, &[(A, false), (B, false)], t0);

@@ -288,3 +288,65 @@ fn a_finished_file_leaves_the_queue_as_its_event_is_seen() {
         OverallState::UpToDate
     );
 }
+
+fn sent(path: &str, sent: u64) -> Event {
+    Event::Sent {
+        path: path.into(),
+        sent,
+        size: 1000,
+    }
+}
+
+#[test]
+fn bars_move_with_bytes_sent_between_confirmations_and_fall_back_when_they_are_lost() {
+    let mut tracker = tracker_with(&["/f/a"]);
+    let t0 = Instant::now();
+    let secs = |s: f64| t0 + Duration::from_secs_f64(s);
+    let row = |tracker: &Tracker| {
+        let q = &tracker.activity(false, Vec::new(), &[watched("/f")]).queue[0];
+        (q.confirmed, q.sent, q.speed, q.eta_secs)
+    };
+    tracker.on_event(&started("/f/a", 0), t0);
+    tracker.on_event(&sent("/f/a", 0), t0);
+    tracker.on_event(&sent("/f/a", 100), secs(0.5));
+    tracker.on_event(&sent("/f/a", 200), secs(1.0));
+    // Nothing confirmed yet, yet the bar and the speed move: 200 bytes in a second.
+    assert_eq!(row(&tracker), (0, 200, 200, Some(4)));
+    // The confirmation of what was sent does not take the bar back.
+    tracker.on_event(&progress("/f/a", 150), secs(1.1));
+    assert_eq!(row(&tracker).1, 200);
+    // The request was lost: the bar falls back to what the server holds; no speed yet.
+    tracker.on_event(&retrying("/f/a", true, 1000), secs(1.2));
+    let (confirmed, at, speed, _) = row(&tracker);
+    assert_eq!((confirmed, at, speed), (150, 150, 0));
+    // Sent again from there, measured afresh (the fall back is not negative speed).
+    tracker.on_event(&sent("/f/a", 150), secs(2.0));
+    tracker.on_event(&sent("/f/a", 450), secs(3.0));
+    assert_eq!(row(&tracker), (150, 450, 300, Some(2)));
+    // Never shown below what the server confirmed.
+    tracker.on_event(&progress("/f/a", 600), secs(3.1));
+    tracker.on_event(&sent("/f/a", 500), secs(3.2));
+    assert_eq!(row(&tracker).1, 600);
+}
+
+#[test]
+fn queued_files_are_numbered_in_the_order_they_will_go_smallest_first() {
+    let mut tracker = Tracker::default();
+    tracker.queued("/f/video", Some("/f"), Some(SERVER), 80_000_000);
+    tracker.queued("/f/photo", Some("/f"), Some(SERVER), 3_000_000);
+    tracker.queued("/f/note", Some("/f"), Some(SERVER), 2_000);
+    let activity = tracker.activity(false, Vec::new(), &[watched("/f")]);
+    let rows: Vec<(&str, Option<usize>)> = activity
+        .queue
+        .iter()
+        .map(|q| (q.path.as_str(), q.position))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("/f/note", Some(1)),
+            ("/f/photo", Some(2)),
+            ("/f/video", Some(3))
+        ]
+    );
+}

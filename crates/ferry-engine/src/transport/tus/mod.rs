@@ -24,6 +24,7 @@ use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::time::Instant;
 
 use self::wire::{Outcome, Wire};
+use super::gauge::{Gauge, SENT_EVERY};
 use super::{ResumeState, Transfer, Transferred};
 use crate::error::EngineError;
 use crate::events::Event;
@@ -68,6 +69,7 @@ pub async fn send(
     on_confirmed: &mut super::OnConfirmed<'_>,
 ) -> Result<Transferred, EngineError> {
     let server = target.endpoint.origin().ascii_serialization();
+    let sent = Arc::new(AtomicU64::new(0));
     let mut driver = Driver {
         transfer,
         path: transfer.file.path.display().to_string(),
@@ -78,18 +80,20 @@ pub async fn send(
         lost_upload: false,
         refused_file: false,
         pause_until: None,
+        gauge: Gauge::new(0, transfer.file.facts.size),
+        sent: Arc::clone(&sent),
     };
     let options = driver.options(target)?;
     let mut upload =
         Upload::new(options, Some(target.caps.clone()), resume).map_err(|e| driver.tus_error(e))?;
     driver.best_confirmed = upload.confirmed_offset();
+    driver.gauge = Gauge::new(upload.confirmed_offset(), transfer.file.facts.size);
     (transfer.events)(Event::Started {
         path: driver.path.clone(),
         protocol: crate::target::Protocol::Tus,
         size: transfer.file.facts.size,
         resumed_from: upload.confirmed_offset(),
     });
-    let sent = Arc::new(AtomicU64::new(0));
     let wire = Wire {
         http,
         file: &transfer.file,
@@ -164,6 +168,18 @@ struct Driver<'a> {
     refused_file: bool,
     /// No new request before this (backoff after a failure).
     pause_until: Option<Instant>,
+    /// How far the bytes got between confirmations ([`Event::Sent`]).
+    gauge: Gauge,
+    /// Body bytes handed to the network in this run (the wire counts them).
+    sent: Arc<AtomicU64>,
+}
+
+/// Until the backoff ends (never without one).
+async fn backoff(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// How the event loop goes on after the machine's events were taken in.
@@ -237,6 +253,8 @@ impl Driver<'_> {
                 TusEvent::Created { .. } => on_confirmed(&upload.state()).await?,
                 TusEvent::Restarted { reason, .. } => {
                     on_confirmed(&upload.state()).await?;
+                    self.gauge
+                        .lost_in_flight(self.sent(), upload.confirmed_offset());
                     self.lost_upload |= reason == RestartReason::Gone;
                 }
                 TusEvent::Progress { confirmed } => {
@@ -285,6 +303,34 @@ impl Driver<'_> {
         });
     }
 
+    /// The server said it no longer knows the upload: a failed attempt.
+    fn count_a_lost_upload(&mut self) -> Result<(), EngineError> {
+        if std::mem::take(&mut self.lost_upload) {
+            let err = EngineError::LostUpload {
+                path: self.transfer.file.path.clone(),
+                server: self.server.clone(),
+            };
+            self.failed(err, self.counted)?;
+        }
+        Ok(())
+    }
+
+    /// Body bytes handed to the network in this run.
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Says how far the bytes got, if that moved since it was last said.
+    fn say_sent(&mut self, upload: &Upload) {
+        if let Some(sent) = self.gauge.report(self.sent(), upload.confirmed_offset()) {
+            (self.transfer.events)(Event::Sent {
+                path: self.path.clone(),
+                sent,
+                size: self.transfer.file.facts.size,
+            });
+        }
+    }
+
     /// Counts a failed attempt: gives up, or pauses before the next one. `sent_after` is
     /// [`Driver::counted`] when the failed request was sent: a request that was already in
     /// flight when another failure was counted shares that failure's attempt.
@@ -326,19 +372,15 @@ impl Driver<'_> {
         let mut in_flight = FuturesUnordered::new();
         // Set once the file changed: the upload is being terminated.
         let mut changed: Option<EngineError> = None;
+        let mut say_sent = tokio::time::interval(SENT_EVERY);
+        say_sent.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             match self.take_events(upload, on_confirmed).await? {
                 Next::Finished(location) => return Ok(location),
                 Next::Terminated => return Err(changed.unwrap_or_else(|| self.file_changed())),
                 Next::Continue => {}
             }
-            if std::mem::take(&mut self.lost_upload) {
-                let err = EngineError::LostUpload {
-                    path: self.transfer.file.path.clone(),
-                    server: self.server.clone(),
-                };
-                self.failed(err, self.counted)?;
-            }
+            self.count_a_lost_upload()?;
             if self.pause_until.is_some_and(|t| Instant::now() >= t) {
                 self.pause_until = None;
             }
@@ -366,11 +408,14 @@ impl Driver<'_> {
                         "the tus machine stopped without finishing".to_owned(),
                     ));
                 }
-                (false, Some(until)) => tokio::select! {
+                (false, until) => tokio::select! {
                     next = in_flight.next() => next,
-                    () = tokio::time::sleep_until(until) => continue,
+                    () = backoff(until) => continue,
+                    _ = say_sent.tick() => {
+                        self.say_sent(upload);
+                        continue;
+                    }
                 },
-                (false, None) => in_flight.next().await,
             };
             let Some((id, outcome, sent_after)) = next else {
                 continue;
@@ -400,6 +445,8 @@ impl Driver<'_> {
                         }
                     }
                     Err(err) if err.is_retryable() => {
+                        self.gauge
+                            .lost_in_flight(self.sent(), upload.confirmed_offset());
                         let err = self.tus_error(err);
                         self.failed(err, sent_after)?;
                     }
@@ -407,6 +454,8 @@ impl Driver<'_> {
                 },
                 Outcome::Lost(kind, reason) => {
                     upload.handle_failure(id);
+                    self.gauge
+                        .lost_in_flight(self.sent(), upload.confirmed_offset());
                     let err = EngineError::unreachable(&self.server, kind, reason);
                     self.failed(err, sent_after)?;
                 }
