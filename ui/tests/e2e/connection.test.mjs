@@ -189,6 +189,9 @@ describe("connection and queue states", () => {
     await waitText(x.getByTestId("reason-detail"), "ferry login");
     const y = page.locator(`[data-testid="failed-row"][data-path="${DIR}/y.raw"]`);
     await waitText(y.getByTestId("reason-summary"), "did not store exactly these bytes");
+    // A give-up is a state of its own, not a row that looks alive.
+    await waitText(y.getByTestId("failed-state"), "Gave up after 20 tries");
+    await waitText(x.getByTestId("failed-state"), "Not uploaded");
     await y.getByTestId("failed-retry").click();
     await waitCall(page, "retry", (a) => a?.path === `${DIR}/y.raw`);
     await page.close();
