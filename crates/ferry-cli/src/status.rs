@@ -69,6 +69,8 @@ fn print_folders(folders: &[FolderStatus]) {
         for u in &f.uploading {
             let state = if u.waiting_for_server {
                 "waiting for the server".to_owned()
+            } else if u.waiting_for_space {
+                "waiting for space on the server".to_owned()
             } else {
                 name(&u.state)
             };

@@ -62,6 +62,10 @@ pub enum Event {
         /// say "waiting for the server" rather than the error.
         #[serde(default)]
         unreachable: bool,
+        /// The server is out of space (the server, not this file): tried again after
+        /// minutes; front ends say "waiting for space on the server".
+        #[serde(default)]
+        server_full: bool,
     },
     /// The upload is complete on the server.
     Finished {

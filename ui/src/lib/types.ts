@@ -57,6 +57,8 @@ export interface QueueItem {
   position?: number | null;
   /** The server could not be reached: it waits for the server, not for a fix. */
   waitingForServer?: boolean;
+  /** The server is out of space: it waits for space there. */
+  waitingForSpace?: boolean;
   /** When it is tried again (unix ms), while retrying. */
   retryAtMs?: number | null;
 }
@@ -139,7 +141,7 @@ export type OverviewState = "up_to_date" | "uploading" | "paused" | "problem" | 
 /** The trouble with one server's connection, shown once (header, tray, banner). */
 export interface Connection {
   server: string;
-  state: "unreachable" | "signed_out";
+  state: "unreachable" | "signed_out" | "out_of_space";
   /** When the next file is tried again (unix ms). */
   retryAtMs: number | null;
   /** The technical detail, behind a "Details" toggle. */
@@ -162,7 +164,7 @@ export type EngineEvent =
   | { event: "started"; path: string; protocol: Protocol; size: number; resumed_from: number }
   | { event: "progress"; path: string; confirmed: number; size: number }
   | { event: "sent"; path: string; sent: number; size: number }
-  | { event: "retrying"; path: string; attempt: number; delay_ms: number; error: string; unreachable?: boolean }
+  | { event: "retrying"; path: string; attempt: number; delay_ms: number; error: string; unreachable?: boolean; server_full?: boolean }
   | { event: "finished"; path: string; location: string; size: number; bytes_sent: number }
   | { event: "failed"; path: string; error: string; permanent: boolean }
   | { event: "paused"; folder: string | null }

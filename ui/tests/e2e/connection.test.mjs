@@ -93,6 +93,29 @@ describe("connection and queue states", () => {
     await page.close();
   });
 
+  it("a server out of space is one banner too, with what to do; its rows wait for space", async () => {
+    const page = await browser.open({
+      ...SIGNED_IN,
+      folders: [folderView(DIR)],
+      activity: activity([item("a.raw", { state: "retrying", waitingForSpace: true, retryAtMs: T0 + 300_000, error: "the server is out of space" })]),
+      overview: {
+        state: "problem",
+        uploading: 0,
+        queued: 1,
+        failed: 0,
+        message: "127.0.0.1:8080 is out of space: 1 file waiting, tried again every few minutes",
+        connection: { server: "http://127.0.0.1:8080", state: "out_of_space", retryAtMs: T0 + 300_000, detail: "the server is out of space", files: 1 },
+      },
+    });
+    await page.clock.setFixedTime(T0);
+    await waitText(page.getByTestId("connection-banner"), "127.0.0.1:8080 is out of space.");
+    await waitText(page.getByTestId("connection-countdown"), "Trying again in 5 min.");
+    await waitText(page.getByTestId("connection-hint"), "Free some space on the server");
+    await waitText(row(page, "a.raw").getByTestId("queue-state"), "Waiting for space on the server");
+    assert.equal(await row(page, "a.raw").getByTestId("queue-retry-reason").count(), 0, "said once, in the banner");
+    await page.close();
+  });
+
   it("only running files say Uploading, with speed; queued ones say their place; the header counts of how many", async () => {
     const page = await browser.open({
       ...SIGNED_IN,

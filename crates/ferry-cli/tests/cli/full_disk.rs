@@ -9,7 +9,9 @@ use std::time::Duration;
 use ferry_tests::server::{TestServer, random_file};
 use ferry_tests::tmpfs::Tmpfs;
 
-use crate::support::{assert_success, ferry_command, run_bounded, stdout};
+use crate::support::{
+    Running, assert_success, ferry_command, run_bounded, signal, stdout, wait_until,
+};
 
 const FULL: &str = "the server is out of space; run the same command again once space is freed";
 
@@ -110,5 +112,57 @@ async fn folder_sync_shows_a_file_waiting_for_space_on_a_full_server() {
         "status shows why the file waits: {shown}"
     );
     assert_eq!(uploaded_in_history(&home), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_sync_says_once_that_the_server_is_out_of_space_and_the_file_waits_for_it() {
+    let disk = Tmpfs::mount("3m");
+    let data = disk.path().join("data");
+    let server = TestServer::start_with(|c| c.data_dir.clone_from(&data)).await;
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("home");
+    let folder = work.path().join("synced");
+    std::fs::create_dir(&folder).unwrap();
+    random_file(&folder, "big.bin", 6 << 20, 53);
+    let added = run(
+        &home,
+        &server.ann,
+        &[
+            "folder",
+            "add",
+            folder.to_str().unwrap(),
+            "--server",
+            &server.base,
+        ],
+    )
+    .await;
+    assert_success("ferry folder add", &added);
+    let mut sync = Running::spawn(
+        "ferry sync",
+        ferry_command(&home, Some(&server.ann), &["sync", "--quiet-ms", "0"]),
+    );
+    let mut said = String::new();
+    let shown = wait_until(Duration::from_secs(60), || {
+        let out = run_bounded(
+            "ferry status",
+            ferry_command(&home, Some(&server.ann), &["status"]),
+            Duration::from_secs(30),
+        );
+        said = stdout(&out);
+        said.contains("is out of space: 1 file waiting, tried again every few minutes")
+            && said.contains("waiting for space on the server")
+    });
+    assert!(
+        shown,
+        "ferry status should say it once and on the row:\n{said}\n{}",
+        sync.dump()
+    );
+    assert_eq!(uploaded_in_history(&home), 0);
+    signal("TERM", sync.id());
+    assert_success(
+        "ferry sync, stopped with SIGTERM",
+        &sync.finish(Duration::from_secs(30)),
+    );
     server.stop().await;
 }

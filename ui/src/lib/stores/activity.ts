@@ -159,6 +159,7 @@ export function applyEngineEvent(state: ActivityState, ev: EngineEvent, now: num
         sent: e.confirmed,
         error: ev.error,
         waitingForServer: ev.unreachable === true,
+        waitingForSpace: ev.server_full === true && ev.unreachable !== true,
         retryAtMs: now + ev.delay_ms,
         speed: 0,
         etaSecs: null,

@@ -279,11 +279,16 @@ impl SyncCore {
                 unreachable,
             } => {
                 let least = server_full.then_some(SERVER_FULL_WAIT);
-                let why = Why {
-                    retryable,
-                    auth: unauthorized,
-                    unreachable,
+                let trouble = if unauthorized {
+                    Trouble::SignIn
+                } else if unreachable {
+                    Trouble::Unreachable
+                } else if server_full {
+                    Trouble::ServerFull
+                } else {
+                    Trouble::File
                 };
+                let why = Why { retryable, trouble };
                 self.failed(now, key, message, why, least);
             }
         }
@@ -360,12 +365,8 @@ impl SyncCore {
         why: Why,
         at_least: Option<Duration>,
     ) {
-        let Why {
-            retryable,
-            auth,
-            unreachable,
-        } = why;
-        if auth {
+        let Why { retryable, trouble } = why;
+        if trouble == Trouble::SignIn {
             self.push(Action::ForgetServer(key.0));
             self.notify(Notice::SignedOut(key.0));
         }
@@ -388,7 +389,8 @@ impl SyncCore {
                 attempt,
                 delay,
                 message,
-                unreachable,
+                unreachable: trouble == Trouble::Unreachable,
+                server_full: trouble == Trouble::ServerFull,
             });
         } else {
             self.push(Action::RecordFailure {
@@ -408,8 +410,19 @@ impl SyncCore {
 struct Why {
     /// Trying again later can help.
     retryable: bool,
+    /// Whose trouble it is.
+    trouble: Trouble,
+}
+
+/// Whose trouble a failure is: the file's own, or its server's (then it is shown once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trouble {
+    /// This file's (or an error of no kind in particular).
+    File,
     /// The server refused the sign-in.
-    auth: bool,
+    SignIn,
     /// The server could not be reached.
-    unreachable: bool,
+    Unreachable,
+    /// The server is out of space.
+    ServerFull,
 }

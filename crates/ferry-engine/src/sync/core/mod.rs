@@ -154,6 +154,8 @@ pub(crate) enum Notice {
         message: String,
         /// The server could not be reached (the connection, not this file).
         unreachable: bool,
+        /// The server is out of space (the server, not this file).
+        server_full: bool,
     },
     /// Everything (`None`) or one folder was paused.
     Paused(Option<FolderId>),

@@ -158,6 +158,7 @@ impl Driver {
                 delay,
                 message,
                 unreachable,
+                server_full,
             } => {
                 let display = self.display(&key);
                 let event = Event::Retrying {
@@ -166,6 +167,7 @@ impl Driver {
                     delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     error: message,
                     unreachable,
+                    server_full,
                 };
                 // The event sink feeds the live queue too.
                 (self.events)(event);

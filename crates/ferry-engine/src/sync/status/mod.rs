@@ -63,6 +63,9 @@ pub struct QueueItem {
     /// The server could not be reached: it waits for the server, not for a fix.
     #[serde(default)]
     pub waiting_for_server: bool,
+    /// The server is out of space: it waits for space there.
+    #[serde(default)]
+    pub waiting_for_space: bool,
     /// When it is tried again (unix milliseconds), while retrying.
     #[serde(default)]
     pub retry_at_ms: Option<i64>,
@@ -148,6 +151,9 @@ pub enum ConnectionState {
     Unreachable,
     /// The server refused the sign-in.
     SignedOut,
+    /// The server has no room for more (507, or a quota): files are tried again after
+    /// minutes, and go on from the server's offset once space is freed.
+    OutOfSpace,
 }
 
 /// The connection trouble with one server, shown once (header, tray, a banner), not on
@@ -202,6 +208,7 @@ struct Tracked {
     baseline_pending: bool,
     error: Option<String>,
     unreachable: bool,
+    server_full: bool,
     retry_at_ms: Option<i64>,
     order: u64,
 }
@@ -273,6 +280,7 @@ impl Tracker {
             baseline_pending: false,
             error: None,
             unreachable: false,
+            server_full: false,
             retry_at_ms: None,
             order,
         });
@@ -304,6 +312,7 @@ impl Tracker {
         for item in self.items.values_mut() {
             if item.server.as_deref() == Some(server.as_str()) {
                 item.unreachable = false;
+                item.server_full = false;
             }
         }
     }
@@ -348,12 +357,14 @@ impl Tracker {
                 delay_ms,
                 error,
                 unreachable,
+                server_full,
                 ..
             } => {
                 if let Some(item) = self.items.get_mut(path) {
                     item.state = QueueState::Retrying;
                     item.error = Some(error.clone());
                     item.unreachable = *unreachable;
+                    item.server_full = *server_full && !*unreachable;
                     item.retry_at_ms = Some(ms_from_now(Duration::from_millis(*delay_ms)));
                     item.sent = item.confirmed;
                     item.samples.clear();
@@ -435,6 +446,7 @@ impl Tracker {
                     error: t.error.clone().filter(|_| state == QueueState::Retrying),
                     position,
                     waiting_for_server: t.unreachable && state == QueueState::Retrying,
+                    waiting_for_space: t.server_full && state == QueueState::Retrying,
                     retry_at_ms: t.retry_at_ms.filter(|_| state == QueueState::Retrying),
                 }
             })
@@ -481,24 +493,33 @@ impl Tracker {
         )
     }
 
-    /// The server whose files wait because it cannot be reached (the one with the most
-    /// waiting files), with when the next of them is tried again.
+    /// The server whose files wait because it cannot be reached or has no space (the one
+    /// with the most waiting files), with when the next of them is tried again. A server
+    /// that cannot be reached at all says so rather than being full.
     fn connection(&self, paused: bool, paused_folders: &[&str]) -> Option<Connection> {
         let mut by_server: BTreeMap<&str, Connection> = BTreeMap::new();
         for t in self.items.values() {
-            if !t.unreachable
-                || Self::shown_state(t, paused, paused_folders) != QueueState::Retrying
-            {
+            let trouble = if t.unreachable {
+                ConnectionState::Unreachable
+            } else if t.server_full {
+                ConnectionState::OutOfSpace
+            } else {
+                continue;
+            };
+            if Self::shown_state(t, paused, paused_folders) != QueueState::Retrying {
                 continue;
             }
             let server = t.server.as_deref().unwrap_or("");
             let entry = by_server.entry(server).or_insert_with(|| Connection {
                 server: server.to_owned(),
-                state: ConnectionState::Unreachable,
+                state: trouble,
                 retry_at_ms: None,
                 detail: None,
                 files: 0,
             });
+            if trouble == ConnectionState::Unreachable {
+                entry.state = trouble;
+            }
             entry.files += 1;
             if let Some(at) = t.retry_at_ms
                 && entry.retry_at_ms.is_none_or(|known| at < known)

@@ -1,7 +1,7 @@
 //! The one-line overview from the queue's counts: which state is the most pressing and how
 //! it is said. A pure function; knows nothing of where the counts come from.
 
-use super::{Connection, OverallState, Overview};
+use super::{Connection, ConnectionState, OverallState, Overview};
 
 /// The queue as the overview counts it (paused files counted as paused, not by what they
 /// were doing).
@@ -62,13 +62,22 @@ pub(super) fn overview(
         (OverallState::Paused, message)
     } else if let Some(trouble) = connection.as_ref().filter(|_| uploading == 0) {
         let server = host_of(&trouble.server);
-        (
-            OverallState::Offline,
-            format!(
-                "Can't reach {server}: {} waiting, tried again by themselves",
-                files(active)
+        match trouble.state {
+            ConnectionState::OutOfSpace => (
+                OverallState::Problem,
+                format!(
+                    "{server} is out of space: {} waiting, tried again every few minutes",
+                    files(active)
+                ),
             ),
-        )
+            _ => (
+                OverallState::Offline,
+                format!(
+                    "Can't reach {server}: {} waiting, tried again by themselves",
+                    files(active)
+                ),
+            ),
+        }
     } else if active > 0 {
         // Only what is being sent counts as uploading; the rest waits (its turn, a retry,
         // or its folder's resume), and is said so.

@@ -41,6 +41,7 @@ fn retrying(path: &str, unreachable: bool, delay_ms: u64) -> Event {
         delay_ms,
         error: "tcp connect error: Connection refused (os error 111)".into(),
         unreachable,
+        server_full: false,
     }
 }
 
@@ -349,4 +350,41 @@ fn queued_files_are_numbered_in_the_order_they_will_go_smallest_first() {
             ("/f/video", Some(3))
         ]
     );
+}
+
+#[test]
+fn a_server_out_of_space_is_one_state_until_it_takes_bytes_again() {
+    let one = [watched("/f")];
+    let mut tracker = tracker_with(&["/f/a", "/f/b"]);
+    let t0 = Instant::now();
+    tracker.on_event(&started("/f/a", 0), t0);
+    let full = Event::Retrying {
+        path: "/f/a".into(),
+        attempt: 1,
+        delay_ms: 300_000,
+        error: "the server is out of space".into(),
+        unreachable: false,
+        server_full: true,
+    };
+    tracker.on_event(&full, t0);
+    let overview = tracker.overview(false, 0, &one);
+    assert_eq!(overview.state, OverallState::Problem);
+    assert_eq!(
+        overview.message,
+        "127.0.0.1:9 is out of space: 2 files waiting, tried again every few minutes"
+    );
+    assert_eq!(
+        overview.connection.map(|c| c.state),
+        Some(ConnectionState::OutOfSpace)
+    );
+    let activity = tracker.activity(false, Vec::new(), &one);
+    let a = activity.queue.iter().find(|q| q.path == "/f/a").unwrap();
+    assert!(a.waiting_for_space && !a.waiting_for_server);
+    // Not reachable at all is said rather than full.
+    tracker.on_event(&retrying("/f/b", true, 1000), t0);
+    let connection = tracker.overview(false, 0, &one).connection.unwrap();
+    assert_eq!(connection.state, ConnectionState::Unreachable);
+    // Bytes taken again: the trouble is over.
+    tracker.on_event(&progress("/f/a", 10), t0 + Duration::from_secs(1));
+    assert_eq!(tracker.overview(false, 0, &one).connection, None);
 }

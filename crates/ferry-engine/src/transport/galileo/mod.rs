@@ -141,6 +141,7 @@ pub async fn send(
                     delay_ms: 0,
                     error: error.to_string(),
                     unreachable: false,
+                    server_full: false,
                 });
             }
             Recovery::Retry => {
@@ -158,6 +159,7 @@ pub async fn send(
                     delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     error: error.to_string(),
                     unreachable: error.is_unreachable(),
+                    server_full: false,
                 });
                 tokio::time::sleep(delay).await;
             }
@@ -233,6 +235,7 @@ impl Run<'_> {
             delay_ms: 0,
             error: error.to_string(),
             unreachable: false,
+            server_full: false,
         });
         Ok(())
     }

@@ -355,6 +355,7 @@ impl Driver<'_> {
             delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             error: err.to_string(),
             unreachable: err.is_unreachable(),
+            server_full: false,
         });
         let until = Instant::now() + delay;
         self.pause_until = Some(self.pause_until.map_or(until, |p| p.max(until)));
