@@ -131,7 +131,8 @@ pub fn publish_overview(app: &AppHandle) {
     {
         crate::events::notify_batch_finished(app);
     }
-    crate::tray::show_status(app, &next.message);
+    let paused = with_engine(app, Engine::is_paused).unwrap_or(false);
+    crate::tray::show_status(app, &next.message, paused);
     if let Err(err) = app.emit(OVERVIEW_EVENT, &next) {
         tracing::warn!(%err, "cannot send the overview to the window");
     }

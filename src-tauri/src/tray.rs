@@ -1,19 +1,23 @@
-//! The tray icon: its menu shows the overview's message (a disabled item), Pause all,
-//! Resume all, Open Ferry and Quit; a left click opens the window (where the platform
+//! The tray icon: its menu shows the overview's message (a disabled item), Pause all or
+//! Resume all (whichever applies), Open Ferry and Quit; a left click opens the window (where the platform
 //! reports clicks: Linux's app indicators only open the menu).
 
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Wry};
 
-/// The menu item that shows the state, kept to change its text.
-pub struct StatusItem(MenuItem<Wry>);
+/// The menu items that follow the state, kept to change them.
+pub struct StatusItem {
+    status: MenuItem<Wry>,
+    pause: MenuItem<Wry>,
+    resume: MenuItem<Wry>,
+}
 
 /// Builds the tray icon and its menu.
 pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let status = MenuItem::with_id(app, "status", "Starting…", false, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause all", true, None::<&str>)?;
-    let resume = MenuItem::with_id(app, "resume", "Resume all", true, None::<&str>)?;
+    let resume = MenuItem::with_id(app, "resume", "Resume all", false, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Ferry", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let menu = Menu::with_items(
@@ -53,16 +57,26 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         tray = tray.icon(icon.clone());
     }
     tray.build(app)?;
-    app.manage(StatusItem(status));
+    app.manage(StatusItem {
+        status,
+        pause,
+        resume,
+    });
     Ok(())
 }
 
-/// Shows the overview's message in the menu and the tooltip.
-pub fn show_status(app: &AppHandle, message: &str) {
-    if let Some(item) = app.try_state::<StatusItem>()
-        && let Err(err) = item.0.set_text(message)
-    {
-        tracing::warn!(%err, "cannot update the tray menu");
+/// Shows the overview's message in the menu and the tooltip, and offers Pause all or
+/// Resume all as `paused` (everything paused) says.
+pub fn show_status(app: &AppHandle, message: &str, paused: bool) {
+    if let Some(items) = app.try_state::<StatusItem>() {
+        let set = items
+            .status
+            .set_text(message)
+            .and_then(|()| items.pause.set_enabled(!paused))
+            .and_then(|()| items.resume.set_enabled(paused));
+        if let Err(err) = set {
+            tracing::warn!(%err, "cannot update the tray menu");
+        }
     }
     if let Some(tray) = app.tray_by_id("ferry") {
         let _ = tray.set_tooltip(Some(format!("Ferry: {message}")));

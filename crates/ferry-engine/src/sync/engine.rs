@@ -224,6 +224,11 @@ impl Engine {
         )
     }
 
+    /// Whether everything is paused ([`Engine::pause_all`]), as the engine last published.
+    pub fn is_paused(&self) -> bool {
+        self.views.paused.load(Ordering::Relaxed)
+    }
+
     /// Each synced folder's live state.
     pub fn folders(&self) -> Vec<FolderSync> {
         guard(&self.views.folders).clone()
