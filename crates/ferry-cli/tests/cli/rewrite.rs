@@ -138,3 +138,77 @@ async fn rewritten_keeping_its_facts(extra: &[&str]) {
     );
     assert_ne!(sha1(&old), sha1(&new));
 }
+
+/// What the report of this bug saw, whole: the desktop app sending an 80 MiB file as parallel
+/// partial uploads, ferry-server killed and started again, and then the final refused with
+/// 460 over and over until Ferry gave up, the file never stored. Here the file is rewritten
+/// keeping its size and mtime while the server is down (what a tag editor or a restore may
+/// do at any time); once the server is back, the refused final makes Ferry hash the file
+/// again and send the new content, which lands whole.
+#[test]
+fn a_parallel_upload_across_a_server_restart_whose_file_was_rewritten_keeping_its_facts_lands_new()
+{
+    use crate::restart::{ferry_server, serve};
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("server-data");
+    let home = work.path().join("home");
+    ferry_server(
+        &["user", "add", "ann", "--password-stdin"],
+        &data,
+        "ann's password\n",
+    );
+    let token = ferry_server(&["token", "issue", "ann"], &data, "")
+        .trim()
+        .to_owned();
+    let port = ferry_tests::server::free_port();
+    let server = serve(&data, port);
+    let size = (3 << 20) + 4321;
+    let (file, old) = random_file(work.path(), "clip.mov", size, 45);
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let mut upload = ferry_command(
+        &home,
+        Some(&token),
+        &[
+            "upload",
+            file.to_str().unwrap(),
+            "--server",
+            &server.url,
+            "--parallel",
+            "3",
+            "--chunk-size",
+            "131072",
+            "--limit-rate",
+            "524288",
+            "--retries",
+            "4",
+        ],
+    );
+    upload.env("FERRY_TIMEOUT_SECS", "3");
+    let mut upload = Running::spawn("ferry upload", upload);
+    wait_mid_upload(&home, size as u64, &mut upload);
+
+    server.kill();
+    assert!(
+        upload.wait_for_stderr("trying again", Duration::from_secs(20)),
+        "ferry upload noticed the server was gone\n{}",
+        upload.dump()
+    );
+    let (_, new) = random_file(work.path(), "clip.mov", size, 46);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let _server = serve(&data, port);
+
+    let out = upload.finish(Duration::from_secs(90));
+    assert_success("ferry upload across a restart, its file rewritten", &out);
+    let landed = std::fs::read(data.join("files/ann/clip.mov")).unwrap();
+    assert_eq!(
+        sha1(&landed),
+        sha1(&new),
+        "the new content, whole: not the old, not a mix"
+    );
+    assert_ne!(sha1(&old), sha1(&new));
+}
