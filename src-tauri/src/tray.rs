@@ -1,6 +1,6 @@
 //! The tray icon: its menu shows the overview's message (a disabled item), Pause all or
-//! Resume all (whichever applies), Open Ferry and Quit; a left click opens the window (where the platform
-//! reports clicks: Linux's app indicators only open the menu).
+//! Resume all (whichever applies), Open Ferry and Quit; a left click opens the window
+//! (where the platform reports clicks: Linux's app indicators only open the menu).
 
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};

@@ -79,7 +79,8 @@ impl Progress {
                 size,
             } => {
                 if let Some(bar) = self.bar(path, *size) {
-                    bar.set_position(*confirmed);
+                    // Bytes already on their way ([`Event::Sent`]) are not taken back.
+                    bar.set_position(bar.position().max(*confirmed));
                 }
             }
             Event::Sent { path, sent, size } => {

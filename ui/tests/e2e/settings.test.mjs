@@ -57,6 +57,11 @@ describe("settings", () => {
     const page = await browser.open({ ...SIGNED_IN, settings: SETTINGS });
     await toSettings(page);
     assert.equal(await page.getByTestId("settings-unsaved").count(), 0, "nothing typed yet");
+    // The same limit in other units is no change.
+    await page.getByTestId("settings-rate-unit").selectOption("kB/s");
+    assert.equal(await page.getByTestId("settings-rate").inputValue(), "2000");
+    assert.equal(await page.getByTestId("settings-unsaved").count(), 0, "2 MB/s is 2000 kB/s: nothing to save");
+    await page.getByTestId("settings-rate-unit").selectOption("MB/s");
     await page.getByTestId("settings-concurrency").fill("7");
     await page.getByTestId("settings-rate").fill("3");
     await page.getByTestId("settings-autostart").check();
