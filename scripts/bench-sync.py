@@ -9,6 +9,10 @@ Measures, for tus and for GalileoSend (each row says which):
       uploaded by one `ferry sync --once` (timed too, over tus only: the rescan reads the
       folder and the journal and sends nothing, so it does not depend on the protocol), then
       `ferry sync --once` runs again with nothing changed, BENCH_SYNC_RUNS times (median);
+  (d) a rename: BENCH_SYNC_RENAME_MB (default 1024) MiB in 100 files are uploaded by one
+      `ferry sync --once` over tus, their folder is renamed, and the next `ferry sync --once`
+      is timed with the bytes it sent (ferry-server copies content it holds; aim: under 2 s
+      and under 1 MB on the wire);
   (c) latency: `ferry --json sync --quiet-ms 1000` runs until it is idle; then, one at a
       time, BENCH_SYNC_LATENCY_FILES (default 10) small files are written, each measured
       from the end of its write + 1000 ms (the end of its quiet period) to the first
@@ -22,6 +26,7 @@ Settings (environment):
   BENCH_SYNC_FILES             files of 4 KiB for (a) (default 10000)
   BENCH_SYNC_RESCAN_FILES      unchanged files for (b) (default 100000)
   BENCH_SYNC_LATENCY_FILES     files for (c) (default 10)
+  BENCH_SYNC_RENAME_MB         MiB in the 100 files of the renamed folder for (d) (default 1024)
   BENCH_SYNC_RUNS              runs of (a) per protocol and of the rescan (default 1 and 3)
   BENCH_SYNC_PROTOCOLS         "tus galileo" (default both)
   BENCH_SYNC_CONCURRENCY       --concurrency for the sync runs (default: ferry's own)
@@ -73,6 +78,7 @@ def env_int(name, default, low=1):
 N_SMALL = env_int("BENCH_SYNC_FILES", 10_000)
 N_RESCAN = env_int("BENCH_SYNC_RESCAN_FILES", 100_000)
 N_LATENCY = env_int("BENCH_SYNC_LATENCY_FILES", 10)
+RENAME_MB = env_int("BENCH_SYNC_RENAME_MB", 1024)
 RUNS_SMALL = env_int("BENCH_SYNC_RUNS_SMALL", 1)
 RUNS_RESCAN = env_int("BENCH_SYNC_RUNS", 3)
 PROTOCOLS = os.environ.get("BENCH_SYNC_PROTOCOLS", "tus galileo").split()
@@ -259,6 +265,32 @@ def rescan():
     return seed, times, also
 
 
+def rename():
+    """Seeds a folder of 100 files (RENAME_MB MiB), renames it, times the next sync."""
+    home = WORK / "home-rename"
+    parent = WORK / "rename"
+    folder = parent / "Holiday"
+    say(f"writing {RENAME_MB} MiB in 100 files for the rename")
+    rels = make_files(folder, 100, RENAME_MB * 1048576 // 100)
+    add_folder(home, parent, "rename", "tus")
+    subprocess.run(["sync"], check=True)
+    seed, summary = sync_once(home, "rename-seed")
+    if summary["uploaded"] != 100 or summary["failed"]:
+        raise RuntimeError(f"seeding: the summary says {summary['uploaded']} uploaded")
+    say(f"seeded in {seed:.2f} s; renaming the folder")
+    folder.rename(parent / "Holiday 2026")
+    subprocess.run(["sync"], check=True)
+    secs, summary = sync_once(home, "rename")
+    if summary["uploaded"] != 100 or summary["failed"]:
+        raise RuntimeError(f"after the rename: {summary['uploaded']} uploaded, {len(summary['failed'])} failed")
+    check_server("rename/Holiday 2026", rels, RENAME_MB * 1048576 // 100)
+    say(f"rename: {secs:.2f} s, {summary['bytes_sent']} bytes sent")
+    shutil.rmtree(parent)
+    shutil.rmtree(home)
+    shutil.rmtree(DATA / "files" / TOKEN_USER / "rename")
+    return secs, summary["bytes_sent"]
+
+
 def reader(stream, events):
     for line in stream:
         now = time.monotonic()
@@ -366,6 +398,7 @@ def main():
             runs.append(secs)
         small[protocol] = (runs, error)
     rescan_result, rescan_error = measure("rescan", rescan)
+    rename_result, rename_error = measure("rename", rename)
     lat = {p: measure(f"{p} latency", latency, p) for p in PROTOCOLS}
     stop_started()
 
@@ -419,6 +452,12 @@ def main():
                          f"{statistics.median(also):.2f} s (runs: {per} s) | under 2 s |")
     else:
         lines.append(f"| rescan of {N_RESCAN} unchanged files | any | FAILED: {rescan_error} | under 2 s |")
+    what = f"`sync --once` after renaming a folder of {RENAME_MB} MiB in 100 files"
+    if rename_result:
+        secs, sent = rename_result
+        lines.append(f"| {what} | tus | {secs:.2f} s, {sent} bytes sent | under 2 s, under 1 MB |")
+    else:
+        lines.append(f"| {what} | tus | FAILED: {rename_error} | under 2 s, under 1 MB |")
     for protocol in PROTOCOLS:
         values, error = lat[protocol]
         name = PROTO_NAME[protocol]
@@ -435,7 +474,8 @@ def main():
             f.write("\n" + section + "\n")
         say(f"appended to {OUT}")
     shutil.rmtree(WORK, ignore_errors=True)
-    failed = any(e for _, e in small.values()) or rescan_error or any(e for _, e in lat.values())
+    failed = (any(e for _, e in small.values()) or rescan_error or rename_error
+              or any(e for _, e in lat.values()))
     return 1 if failed else 0
 
 

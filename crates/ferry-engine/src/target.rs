@@ -45,6 +45,9 @@ pub struct Target {
     pub server: String,
     /// Whether it is a ferry-server (signs in with `/api/v1/login`).
     pub ferry_server: bool,
+    /// Whether it copies content it already holds for the user instead of an upload
+    /// (`POST /api/v1/files/copy`, announced as `copy-by-content` in `/api/v1/info`).
+    pub copy_by_content: bool,
     /// Its tus endpoint, if any.
     pub tus: Option<TusTarget>,
     /// Its GalileoSend endpoint, if any.
@@ -61,6 +64,9 @@ pub use ferry_proto::Protocol;
 struct Info {
     server: String,
     protocols: InfoProtocols,
+    /// Ferry's own extensions of the API.
+    #[serde(default)]
+    extensions: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +116,7 @@ impl Target {
             "ws" | "wss" => Ok(Self {
                 server: url.to_owned(),
                 ferry_server: false,
+                copy_by_content: false,
                 tus: None,
                 galileo: Some(GalileoTarget {
                     url: parsed,
@@ -208,6 +215,7 @@ impl Target {
         Ok(Some(Self {
             server: url.to_owned(),
             ferry_server: true,
+            copy_by_content: info.extensions.iter().any(|e| e == "copy-by-content"),
             tus,
             galileo,
             notes: Vec::new(),
@@ -260,6 +268,7 @@ impl Target {
         Ok(Self {
             server: url.to_owned(),
             ferry_server: false,
+            copy_by_content: false,
             tus: Some(TusTarget { endpoint, caps }),
             galileo: None,
             notes,

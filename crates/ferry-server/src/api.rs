@@ -1,5 +1,7 @@
 //! The JSON API: `/healthz`, `/api/v1/info`, `/api/v1/login`, `/api/v1/logout`,
-//! `/api/v1/files` (`?prefix=` lists, `?path=` finds one file: how clients verify). Knows nothing of the upload protocols beyond what `info` announces.
+//! `/api/v1/files` (`?prefix=` lists, `?path=` finds one file: how clients verify) and
+//! `POST /api/v1/files/copy` (copy by content, a Ferry extension). Knows nothing of the
+//! upload protocols beyond what `info` announces.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -18,7 +20,7 @@ use crate::accounts::{
 use crate::auth::Authenticated;
 use crate::config::MAX_JSON_BYTES;
 use crate::error::ServerError;
-use crate::uploads::{FileEntry, find_file, list_files};
+use crate::uploads::{CopyRequest, FileEntry, copy_by_content, find_file, list_files};
 
 /// The API's routes.
 pub fn routes() -> Router<AppState> {
@@ -28,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/login", post(login))
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/files", get(files))
+        .route("/api/v1/files/copy", post(copy))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
 }
 
@@ -36,6 +39,8 @@ async fn info(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "server": "ferry-server",
         "version": env!("CARGO_PKG_VERSION"),
+        // Ferry's own extensions of this API (docs/protocol/api.md).
+        "extensions": ["copy-by-content"],
         "protocols": {
             "tus": {
                 "endpoint": "/files/",
@@ -175,4 +180,26 @@ async fn files(
             })
             .await?,
     ))
+}
+
+/// `POST /api/v1/files/copy {sha1, size, path}`: copies the user's own stored file with that
+/// content to `path` instead of an upload (201 with the listing entry; 404 when none of the
+/// user's files has that content, so the client uploads it).
+async fn copy(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    body: Result<Json<CopyRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(http::StatusCode, Json<FileEntry>), ServerError> {
+    let Json(request) =
+        body.map_err(|e| ServerError::BadRequest(format!("expected {{sha1, size, path}}: {e}")))?;
+    let entry = copy_by_content(
+        &state.db,
+        &state.storage,
+        &state.config,
+        &auth.user,
+        request,
+    )
+    .await?;
+    tracing::info!(user = %auth.user.name, path = %entry.path, size = entry.size, "copied by content");
+    Ok((http::StatusCode::CREATED, Json(entry)))
 }

@@ -17,8 +17,9 @@ use rusqlite_migration::{M, Migrations};
 use crate::error::ServerError;
 
 /// The schema, one migration per change; applied in order at open.
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    "CREATE TABLE users (
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE users (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
@@ -56,7 +57,10 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
         uploaded_at INTEGER NOT NULL,
         PRIMARY KEY (user_id, path)
     );",
-)];
+    ),
+    // Copy by content (`POST /api/v1/files/copy`) finds a user's file by its sha1 and size.
+    M::up("CREATE INDEX files_by_content ON files (user_id, sha1, size);"),
+];
 
 /// Read-only connections kept open beside the writer.
 const READERS: usize = 4;

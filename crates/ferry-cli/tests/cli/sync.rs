@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ferry_tests::server::{TestServer, files_under};
+use ferry_tests::server::{TestServer, files_under, random_file};
 
 use crate::support::{
     Running, assert_success, ferry_command, run_bounded, sha1, signal, wait_until,
@@ -367,5 +367,71 @@ async fn ignore_rules_and_defaults_are_honoured_and_ignoring_later_deletes_nothi
         server_tree(&server, "").get("keep.txt"),
         Some(&sha1(b"kept, version 1")),
         "a file ignored later stays on the server as it was"
+    );
+}
+
+/// Tried as a new user would: renaming a 5 MB file (and a folder of them) in a synced
+/// folder sent all of it again. ferry-server copies content it already holds for the user
+/// (`POST /api/v1/files/copy`): the renamed and the copied files land byte-identical, and
+/// almost nothing goes over the wire. New content is still uploaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_moved_and_copied_files_are_not_sent_again() {
+    let server = TestServer::start().await;
+    let synced = Synced::new(&server, None);
+    std::fs::create_dir_all(synced.dir.join("Photos")).unwrap();
+    let (_, photo) = random_file(&synced.dir.join("Photos"), "IMG_0001.jpg", 5_000_000, 61);
+    for i in 0..3u8 {
+        synced.write(&format!("Videos/clip{i}.mp4"), &vec![i; 2_000_000]);
+    }
+    let first = synced.once();
+    assert_eq!(first["uploaded"], 4, "{first}");
+
+    std::fs::rename(
+        synced.dir.join("Photos/IMG_0001.jpg"),
+        synced.dir.join("Photos/Holiday.jpg"),
+    )
+    .unwrap();
+    std::fs::rename(synced.dir.join("Videos"), synced.dir.join("Videos 2026")).unwrap();
+    std::fs::copy(
+        synced.dir.join("Photos/Holiday.jpg"),
+        synced.dir.join("Backup of Holiday.jpg"),
+    )
+    .unwrap();
+    synced.write("new.bin", &vec![7u8; 400_000]);
+    let second = synced.once();
+    assert_eq!(
+        second["uploaded"], 6,
+        "five copies and one new file: {second}"
+    );
+    let sent = second["bytes_sent"].as_u64().unwrap();
+    assert!(
+        (400_000..500_000).contains(&sent),
+        "only the new file's bytes went up, not {sent} (11 MB of copies): {second}"
+    );
+    let on_server = server_tree(&server, "");
+    for (path, bytes) in [
+        ("Photos/Holiday.jpg", &photo),
+        ("Backup of Holiday.jpg", &photo),
+        ("Videos 2026/clip1.mp4", &vec![1u8; 2_000_000]),
+    ] {
+        assert_eq!(
+            on_server.get(path),
+            Some(&sha1(bytes)),
+            "{path} on the server: {on_server:?}"
+        );
+    }
+    assert_eq!(on_server.get("new.bin"), Some(&sha1(&vec![7u8; 400_000])));
+    // Nothing is deleted on the server (uploads are one-way): the old names stay.
+    assert!(on_server.contains_key("Photos/IMG_0001.jpg"));
+    let history = run_bounded(
+        "ferry history",
+        synced.command(&["--json", "history", "--search", "Holiday"]),
+        Duration::from_secs(30),
+    );
+    assert_success("ferry history", &history);
+    let said = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        said.contains("sha1-by-server") || said.contains("sha1 by server"),
+        "verified by the server's listing: {said}"
     );
 }

@@ -24,9 +24,10 @@ use crate::rate::RateLimit;
 use crate::secret::Token;
 use crate::target::{Protocol, Target};
 use crate::transport::{Transfer, TransferOptions};
-use crate::verify::{self, Sent};
+use crate::verify::Sent;
 
 mod attempt;
+mod copy;
 mod opening;
 use attempt::{endpoint_and_chunk, send_and_verify, settle};
 use opening::{Opened, open_or_start, terminate_stale};
@@ -221,9 +222,7 @@ pub(crate) async fn send_file(
             size: file.facts.size,
             sha1: &sha1,
         };
-        if earlier
-            && verify::already_stored(http, target, options.token.as_ref(), sent_content).await
-        {
+        if copy::held_already(http, target, options.token.as_ref(), sent_content, earlier).await {
             return record_already_stored(door, &row, &file, options).await;
         }
         let transfer = Transfer {

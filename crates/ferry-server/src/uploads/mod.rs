@@ -20,7 +20,9 @@ use crate::accounts::User;
 use crate::error::ServerError;
 use crate::storage::Storage;
 
+mod copy;
 mod finish;
+pub use copy::{CopyRequest, copy_by_content};
 pub use finish::finish;
 
 /// Which protocol an upload came in by (tus at `/files/`, GalileoSend at `/galileo`): the

@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod copy;
 mod crash;
 mod galileo_client;
 mod galileo_endpoint;
