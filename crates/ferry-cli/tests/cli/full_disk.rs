@@ -76,29 +76,50 @@ async fn a_full_disk_on_the_server_stops_the_upload_and_the_same_command_resumes
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn folder_sync_shows_a_file_waiting_for_space_on_a_full_server() {
-    let disk = Tmpfs::mount("3m");
-    let data = disk.path().join("data");
-    let server = TestServer::start_with(|c| c.data_dir.clone_from(&data)).await;
-    let work = tempfile::tempdir().unwrap();
-    let home = work.path().join("home");
-    let folder = work.path().join("synced");
-    std::fs::create_dir(&folder).unwrap();
-    random_file(&folder, "big.bin", 6 << 20, 52);
-    let added = run(
-        &home,
-        &server.ann,
-        &[
+/// A ferry-server on a 3 MiB tmpfs and a home syncing a folder with a 6 MiB file: the file
+/// cannot fit.
+struct FullServer {
+    server: TestServer,
+    home: std::path::PathBuf,
+    _disk: Tmpfs,
+    _work: tempfile::TempDir,
+}
+
+impl FullServer {
+    async fn with_a_synced_file(seed: u64) -> Self {
+        let disk = Tmpfs::mount("3m");
+        let data = disk.path().join("data");
+        let server = TestServer::start_with(|c| c.data_dir.clone_from(&data)).await;
+        let work = tempfile::tempdir().unwrap();
+        let home = work.path().join("home");
+        let folder = work.path().join("synced");
+        std::fs::create_dir(&folder).unwrap();
+        random_file(&folder, "big.bin", 6 << 20, seed);
+        let args = [
             "folder",
             "add",
             folder.to_str().unwrap(),
             "--server",
             &server.base,
-        ],
-    )
-    .await;
-    assert_success("ferry folder add", &added);
+        ];
+        assert_success("ferry folder add", &run(&home, &server.ann, &args).await);
+        Self {
+            server,
+            home,
+            _disk: disk,
+            _work: work,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn folder_sync_shows_a_file_waiting_for_space_on_a_full_server() {
+    let FullServer {
+        server,
+        home,
+        _disk,
+        _work,
+    } = FullServer::with_a_synced_file(52).await;
     let synced = run(&home, &server.ann, &["sync", "--once", "--quiet-ms", "0"]).await;
     assert!(!synced.status.success(), "the file did not go up");
     let status = run(&home, &server.ann, &["status"]).await;
@@ -117,27 +138,12 @@ async fn folder_sync_shows_a_file_waiting_for_space_on_a_full_server() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_running_sync_says_once_that_the_server_is_out_of_space_and_the_file_waits_for_it() {
-    let disk = Tmpfs::mount("3m");
-    let data = disk.path().join("data");
-    let server = TestServer::start_with(|c| c.data_dir.clone_from(&data)).await;
-    let work = tempfile::tempdir().unwrap();
-    let home = work.path().join("home");
-    let folder = work.path().join("synced");
-    std::fs::create_dir(&folder).unwrap();
-    random_file(&folder, "big.bin", 6 << 20, 53);
-    let added = run(
-        &home,
-        &server.ann,
-        &[
-            "folder",
-            "add",
-            folder.to_str().unwrap(),
-            "--server",
-            &server.base,
-        ],
-    )
-    .await;
-    assert_success("ferry folder add", &added);
+    let FullServer {
+        server,
+        home,
+        _disk,
+        _work,
+    } = FullServer::with_a_synced_file(53).await;
     let mut sync = Running::spawn(
         "ferry sync",
         ferry_command(&home, Some(&server.ann), &["sync", "--quiet-ms", "0"]),

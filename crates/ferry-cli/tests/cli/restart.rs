@@ -47,6 +47,22 @@ pub(crate) fn serve(data: &Path, port: u16) -> Listening {
     server
 }
 
+/// User ann (and a token for her) on `data`, and `ferry-server serve` on a free port over it
+/// (released for the server to take, and to take again after a restart).
+pub(crate) fn serve_for_ann(data: &Path) -> (String, u16, Listening) {
+    ferry_server(
+        &["user", "add", "ann", "--password-stdin"],
+        data,
+        "ann's password\n",
+    );
+    let token = ferry_server(&["token", "issue", "ann"], data, "")
+        .trim()
+        .to_owned();
+    let port = ferry_tests::server::free_port();
+    let server = serve(data, port);
+    (token, port, server)
+}
+
 #[test]
 fn a_server_killed_and_restarted_mid_upload_on_the_same_port_and_data_lets_it_finish() {
     killed_and_restarted_mid_upload("restart.bin", 2 << 20, &[]);
@@ -64,17 +80,7 @@ fn killed_and_restarted_mid_upload(name: &str, size: usize, extra: &[&str]) {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("server-data");
     let home = work.path().join("home");
-    ferry_server(
-        &["user", "add", "ann", "--password-stdin"],
-        &data,
-        "ann's password\n",
-    );
-    let token = ferry_server(&["token", "issue", "ann"], &data, "")
-        .trim()
-        .to_owned();
-    // A free port, released for the server to take (and to take again after the restart).
-    let port = ferry_tests::server::free_port();
-    let server = serve(&data, port);
+    let (token, port, server) = serve_for_ann(&data);
 
     let (file, bytes) = random_file(work.path(), name, size, 21);
     let mut args = vec![
@@ -84,8 +90,10 @@ fn killed_and_restarted_mid_upload(name: &str, size: usize, extra: &[&str]) {
         &server.url,
         "--chunk-size",
         "131072",
+        // About 8 s for 2 MiB: a window wide enough to see it mid-way on a loaded machine
+        // (each look is a `ferry status` process).
         "--limit-rate",
-        "524288",
+        "262144",
     ];
     args.extend_from_slice(extra);
     let mut upload = ferry_command(&home, Some(&token), &args);

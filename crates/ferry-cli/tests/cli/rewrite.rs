@@ -148,20 +148,11 @@ async fn rewritten_keeping_its_facts(extra: &[&str]) {
 #[test]
 fn a_parallel_upload_across_a_server_restart_whose_file_was_rewritten_keeping_its_facts_lands_new()
 {
-    use crate::restart::{ferry_server, serve};
+    use crate::restart::{serve, serve_for_ann};
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("server-data");
     let home = work.path().join("home");
-    ferry_server(
-        &["user", "add", "ann", "--password-stdin"],
-        &data,
-        "ann's password\n",
-    );
-    let token = ferry_server(&["token", "issue", "ann"], &data, "")
-        .trim()
-        .to_owned();
-    let port = ferry_tests::server::free_port();
-    let server = serve(&data, port);
+    let (token, port, server) = serve_for_ann(&data);
     let size = (3 << 20) + 4321;
     let (file, old) = random_file(work.path(), "clip.mov", size, 45);
     let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
