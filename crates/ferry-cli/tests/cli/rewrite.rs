@@ -203,3 +203,54 @@ fn a_parallel_upload_across_a_server_restart_whose_file_was_rewritten_keeping_it
     );
     assert_ne!(sha1(&old), sha1(&new));
 }
+
+/// A sha1 the journal kept for a file's facts goes stale when the file is rewritten keeping
+/// its size and mtime. Copying by content on such a sha1 would put the old bytes on the
+/// server and call them uploaded: copies are asked only for a sha1 hashed just now, so here
+/// the new bytes are sent and land. The file is small enough to go whole in the creating
+/// POST, which the server refuses with 460 (the announced sha1 is the old one): that too
+/// makes Ferry hash the file again (before, it failed for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_sha1_never_makes_the_server_copy_old_content() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("home");
+    let size = 512 * 1024;
+    let (file, old) = random_file(work.path(), "notes.bin", size, 47);
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let upload = |remote: &str| {
+        ferry_command(
+            &home,
+            Some(&server.ann),
+            &[
+                "upload",
+                file.to_str().unwrap(),
+                "--server",
+                &server.base,
+                "--remote",
+                remote,
+            ],
+        )
+    };
+    let first = Running::spawn("ferry upload", upload("a.bin")).finish(Duration::from_secs(60));
+    assert_success("the first upload", &first);
+
+    let (_, new) = random_file(work.path(), "notes.bin", size, 48);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let second = Running::spawn("ferry upload", upload("b.bin")).finish(Duration::from_secs(60));
+    assert_success("the upload of the rewritten file elsewhere", &second);
+    assert_eq!(
+        sha1(&std::fs::read(server.file("ann", "b.bin")).unwrap()),
+        sha1(&new),
+        "the new bytes, not a copy of the old ones"
+    );
+    assert_eq!(
+        sha1(&std::fs::read(server.file("ann", "a.bin")).unwrap()),
+        sha1(&old)
+    );
+}

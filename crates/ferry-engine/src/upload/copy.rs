@@ -17,20 +17,34 @@ use crate::verify::{self, Sent};
 /// saves, and a new small file would pay the question for nothing.
 pub(super) const COPY_FROM: u64 = 256 * 1024;
 
+/// What the upload knows of itself when it asks.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asked {
+    /// An earlier run started this upload.
+    pub(super) earlier: bool,
+    /// The file was hashed just now (not a sha1 the journal kept for the same facts, which a
+    /// rewrite keeping size and mtime would leave stale: a copy by a stale sha1 would put
+    /// other bytes on the server than the file holds).
+    pub(super) hashed_now: bool,
+}
+
 /// Whether the server holds this content at `sent.remote` already, so that nothing is sent:
 /// for an upload an earlier run started, because it finished before the journal could say so
-/// (a crash); for a new one, because the server copied content it had.
+/// (a crash); for a new one of a file hashed just now, because the server copied content it
+/// had.
 pub(super) async fn held_already(
     http: &reqwest::Client,
     target: &Target,
     token: Option<&Token>,
     sent: Sent<'_>,
-    earlier: bool,
+    asked: Asked,
 ) -> bool {
-    if earlier {
+    if asked.earlier {
         verify::already_stored(http, target, token, sent).await
-    } else {
+    } else if asked.hashed_now {
         copied_by_content(http, target, token, sent).await
+    } else {
+        false
     }
 }
 

@@ -187,10 +187,7 @@ pub(crate) async fn send_file(
         }
         let (folder, key) = (job.folder, job.key.clone());
         let known = door.call(move |j| Ok(j.file(folder, &key)?)).await?;
-        let sha1 = match known_sha1(known.as_ref(), &file) {
-            Some(sha1) => sha1,
-            None => file.sha1().await?,
-        };
+        let (sha1, hashed_now) = sha1_of(known.as_ref(), &file).await?;
         let record = file_record(door, job, &file, known, &sha1.to_hex()).await?;
         let (endpoint, wanted_chunk) =
             endpoint_and_chunk(target, protocol, options.transfer.chunk_size);
@@ -222,7 +219,11 @@ pub(crate) async fn send_file(
             size: file.facts.size,
             sha1: &sha1,
         };
-        if copy::held_already(http, target, options.token.as_ref(), sent_content, earlier).await {
+        let asked = copy::Asked {
+            earlier,
+            hashed_now,
+        };
+        if copy::held_already(http, target, options.token.as_ref(), sent_content, asked).await {
             return record_already_stored(door, &row, &file, options).await;
         }
         let transfer = Transfer {
@@ -346,6 +347,18 @@ async fn file_record(
 /// not read the whole file again first. The same facts are what tells a changed file during
 /// an upload; content rewritten with all three unchanged (which takes a deliberate reset of
 /// the modification time) is caught by ferry-server's whole-file check at the end.
+/// The file's sha1: the one the journal kept for these very facts, else hashed now (and
+/// whether it was).
+async fn sha1_of(
+    record: Option<&FileRecord>,
+    file: &LocalFile,
+) -> Result<(Checksum, bool), EngineError> {
+    Ok(match known_sha1(record, file) {
+        Some(sha1) => (sha1, false),
+        None => (file.sha1().await?, true),
+    })
+}
+
 fn known_sha1(record: Option<&FileRecord>, file: &LocalFile) -> Option<Checksum> {
     record
         .filter(|r| r.facts == file.facts)

@@ -523,8 +523,8 @@ impl Driver<'_> {
 }
 
 /// Whether the server refused the complete file rather than a chunk: a mismatch of the
-/// chunk that completes a plain upload, or a final upload refused with the checksum
-/// statuses (the joined parts do not have the announced sha1).
+/// chunk that completes a plain upload, or a creation carrying the whole file or a final
+/// upload refused with the checksum statuses (what it got does not have the announced sha1).
 fn refuses_the_file(err: &TusError) -> bool {
     let checksum_status = |s: http::StatusCode| {
         s == ferry_proto::tus::server::CHECKSUM_MISMATCH
@@ -532,8 +532,9 @@ fn refuses_the_file(err: &TusError) -> bool {
     };
     match err {
         TusError::ChecksumMismatch { completes, .. } => *completes,
+        // The final of parallel parts, or a creation that carried the whole file.
         TusError::UnexpectedStatus {
-            request: RequestKind::Concatenate,
+            request: RequestKind::Concatenate | RequestKind::Create,
             status,
             ..
         } => checksum_status(*status),
