@@ -140,7 +140,11 @@ impl Journal {
                 source,
             })
         };
-        let version: i64 = conn
+        // One snapshot for both reads: another Ferry may be making the journal right now, and
+        // a table count read after its first migration committed, beside a version read
+        // before, took a new journal for another program's.
+        let snapshot = conn.unchecked_transaction().map_err(open_error)?;
+        let version: i64 = snapshot
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(open_error)?;
         let known = schema::MIGRATIONS.len();
@@ -152,7 +156,7 @@ impl Journal {
             });
         }
         if version == 0 {
-            let tables: i64 = conn
+            let tables: i64 = snapshot
                 .query_row(
                     "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
                     [],
