@@ -119,14 +119,7 @@ async fn rewritten_keeping_its_facts(extra: &[&str]) {
     let mut upload = Running::spawn("ferry upload", upload);
     wait_mid_upload(&home, size as u64, &mut upload);
 
-    let (_, new) = random_file(work.path(), "song.flac", size, 44);
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
-    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
+    let new = rewrite_keeping_mtime(&file, size, 44, mtime);
 
     let out = upload.finish(Duration::from_secs(60));
     assert_success("ferry upload of a file rewritten with its old mtime", &out);
@@ -184,13 +177,7 @@ fn a_parallel_upload_across_a_server_restart_whose_file_was_rewritten_keeping_it
         "ferry upload noticed the server was gone\n{}",
         upload.dump()
     );
-    let (_, new) = random_file(work.path(), "clip.mov", size, 46);
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    let new = rewrite_keeping_mtime(&file, size, 46, mtime);
     let _server = serve(&data, port);
 
     let out = upload.finish(Duration::from_secs(90));
@@ -235,13 +222,7 @@ async fn a_stale_sha1_never_makes_the_server_copy_old_content() {
     let first = Running::spawn("ferry upload", upload("a.bin")).finish(Duration::from_secs(60));
     assert_success("the first upload", &first);
 
-    let (_, new) = random_file(work.path(), "notes.bin", size, 48);
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    let new = rewrite_keeping_mtime(&file, size, 48, mtime);
     let second = Running::spawn("ferry upload", upload("b.bin")).finish(Duration::from_secs(60));
     assert_success("the upload of the rewritten file elsewhere", &second);
     assert_eq!(
@@ -253,4 +234,25 @@ async fn a_stale_sha1_never_makes_the_server_copy_old_content() {
         sha1(&std::fs::read(server.file("ann", "a.bin")).unwrap()),
         sha1(&old)
     );
+}
+
+/// Writes new random bytes (`seed`) of `size` over `file` and gives it back its old `mtime`,
+/// as a tag editor or `cp --preserve=timestamps` would: its size, inode and mtime say it is
+/// unchanged. The new bytes.
+fn rewrite_keeping_mtime(
+    file: &std::path::Path,
+    size: usize,
+    seed: u64,
+    mtime: std::time::SystemTime,
+) -> Vec<u8> {
+    let (dir, name) = (file.parent().unwrap(), file.file_name().unwrap());
+    let (_, new) = random_file(dir, name.to_str().unwrap(), size, seed);
+    std::fs::File::options()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(std::fs::metadata(file).unwrap().modified().unwrap(), mtime);
+    new
 }

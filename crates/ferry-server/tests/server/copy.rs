@@ -6,13 +6,8 @@
 use ferry_proto::tus::metadata::Metadata;
 use serde_json::{Value, json};
 
+use crate::galileo_client::sha1_hex;
 use crate::support::TestServer;
-
-fn sha1_hex(bytes: &[u8]) -> String {
-    let mut hasher = ferry_proto::checksum::ChecksumAlgorithm::Sha1.hasher();
-    hasher.update(bytes);
-    hasher.finish().to_hex()
-}
 
 /// Stores `bytes` at `path` for the owner of `token`, in one tus request.
 async fn store(server: &TestServer, token: &str, path: &str, bytes: &[u8]) {
