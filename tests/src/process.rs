@@ -297,6 +297,13 @@ impl Listening {
         self.running.stderr_so_far()
     }
 
+    /// Asks it to stop (SIGTERM, as systemd or Ctrl-C would) and waits at most `limit` for
+    /// it to end (then kills it and panics).
+    pub fn terminate(self, limit: Duration) -> Output {
+        signal("TERM", self.running.id());
+        self.running.finish(limit)
+    }
+
     /// Kills it at once (SIGKILL, as a crash), waits until it is gone, and returns what it
     /// said on stderr.
     pub fn kill(mut self) -> String {

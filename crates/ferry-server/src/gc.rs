@@ -27,6 +27,10 @@ pub async fn collect(state: &AppState) -> Result<usize, crate::ServerError> {
     for id in &expired {
         // Take the upload so no request is writing it while it goes.
         let _guard = state.locks.acquire(id).await;
+        // Its expiry as acknowledged, not as last checkpointed.
+        if let Err(err) = state.progress.settle(&state.db, &state.storage, id).await {
+            tracing::debug!(upload = %id, error = %err, "an expiring upload could not be checkpointed");
+        }
         let id2 = id.clone();
         // Check again under the lock: a client may have resumed it (and moved its expiry
         // on) since the list was made.

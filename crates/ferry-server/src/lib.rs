@@ -65,6 +65,8 @@ pub struct AppState {
     pub hashes: Arc<uploads::RunningHashes>,
     /// Running uploads by token, for revocation.
     pub sessions: Arc<sessions::Sessions>,
+    /// Offsets acknowledged and not yet checkpointed.
+    pub progress: Arc<uploads::progress::Progress>,
 }
 
 /// A server whose data directory is open and ready; [`App::serve`] runs it.
@@ -89,6 +91,7 @@ impl App {
                 tus: Arc::new(tus),
                 hashes: Arc::default(),
                 sessions: Arc::default(),
+                progress: Arc::default(),
             },
         })
     }
@@ -110,8 +113,9 @@ impl App {
     }
 
     /// Serves on `listener` until `shutdown` completes, then finishes the requests in
-    /// flight (for a few seconds at most). Expired uploads are removed, and revoked tokens'
-    /// uploads stopped, in the background meanwhile.
+    /// flight (for a few seconds at most) and checkpoints every acknowledged offset. Expired
+    /// uploads are removed, revoked tokens' uploads stopped, and acknowledged offsets
+    /// checkpointed, in the background meanwhile.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -122,9 +126,20 @@ impl App {
             Arc::clone(&self.state.sessions),
             self.state.db.clone(),
         ));
+        let checkpoints = tokio::spawn(uploads::progress::run(
+            Arc::clone(&self.state.progress),
+            self.state.db.clone(),
+            self.state.storage.clone(),
+        ));
         let result = net::serve(listener, self.router(), &self.state.config, shutdown).await;
         gc.abort();
         watch.abort();
+        checkpoints.abort();
+        let _ = checkpoints.await;
+        self.state
+            .progress
+            .settle_all(&self.state.db, &self.state.storage)
+            .await;
         result
     }
 }

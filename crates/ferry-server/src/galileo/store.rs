@@ -1,9 +1,11 @@
 //! The storage side of one GalileoSend session: finding or creating the upload the metadata
-//! names, writing each chunk and committing it before it is acknowledged, and finishing.
+//! names, writing each chunk and acknowledging it (`uploads::progress`: durable within a
+//! bounded window), and finishing, durably.
 //!
-//! The database's `received` is the truth: the data file is cut back to it when the upload
-//! is opened, and a chunk counts only once its bytes are flushed to disk and `received` is
-//! saved. Knows nothing of WebSockets or of the session machine's state.
+//! When an upload is opened its acknowledged offset is settled, and the database's
+//! `received` is the truth: the data file is cut back to it, so a chunk counts only once
+//! its bytes are written and acknowledged. Knows nothing of WebSockets or of the session
+//! machine's state.
 
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
@@ -177,6 +179,11 @@ impl OpenUpload {
             _ => return Err(Refusal::unknown(id)),
         }
         let guard = state.locks.acquire(id).await;
+        // An earlier session's acknowledged offset becomes the database's; if it cannot be
+        // made durable, the last checkpoint is where the upload goes on.
+        if let Err(err) = state.progress.settle(&state.db, &state.storage, id).await {
+            tracing::warn!(upload = %id, error = %err, "resuming from the last checkpoint");
+        }
         let mut record = match lookup(state).await? {
             Some(record) if resumable(&record, meta, path) => record,
             _ => return Err(Refusal::unknown(id)),
@@ -227,9 +234,10 @@ impl OpenUpload {
         })
     }
 
-    /// Writes `bytes` at `offset` and commits them: flushed to disk, then `received` saved.
-    /// Only after this may the chunk be acknowledged. On failure nothing is counted and the
-    /// upload stays resumable at its last committed offset.
+    /// Writes `bytes` at `offset` and acknowledges them (a checkpoint flushes them, then
+    /// saves `received`, within the window). Only after this may the chunk be acknowledged
+    /// to the client. On failure nothing is counted and the upload stays resumable at its
+    /// last acknowledged offset.
     pub(super) async fn store_chunk(
         &mut self,
         state: &AppState,
@@ -250,7 +258,6 @@ impl OpenUpload {
             let written = file
                 .seek(SeekFrom::Start(offset))
                 .and_then(|_| file.write_all(&bytes))
-                .and_then(|()| file.sync_data())
                 .map_err(|e| ServerError::io(format!("writing upload {id} at byte {offset}"), e));
             (file, written.map(|()| offset + bytes.len() as u64))
         })
@@ -263,10 +270,15 @@ impl OpenUpload {
             state.hashes.put(&record.id, record.received, whole);
         }
         record.expires_at = Some(expiry(state));
-        let stored = record.clone();
         state
-            .db
-            .call(move |conn| stored.save_progress(conn))
+            .progress
+            .acknowledge(
+                &state.db,
+                &state.storage,
+                &record,
+                self.record.received,
+                false,
+            )
             .await?;
         self.record = record;
         Ok(())
@@ -303,6 +315,10 @@ impl OpenUpload {
                 ),
             }
         }
+        state
+            .progress
+            .settle(&state.db, &state.storage, &self.record.id)
+            .await?;
         let known = state.hashes.finished(&self.record.id, self.record.received);
         let (_, entry) =
             uploads::finish(&state.db, &state.storage, user, self.record, known, also).await?;

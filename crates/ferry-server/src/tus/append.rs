@@ -1,10 +1,12 @@
-//! PATCH: a body streamed to `DIR/uploads/ID` at the committed offset, hashed on the way
-//! when `Upload-Checksum` came, then committed (flushed, then recorded), and the upload
-//! finished when its last byte arrived. Creation-with-upload streams its body the same way.
+//! PATCH: a body streamed to `DIR/uploads/ID` at the acknowledged offset, hashed on the way
+//! when `Upload-Checksum` came, then acknowledged (written; flushed and recorded by the next
+//! checkpoint, within a bounded window: `uploads::progress`), and the upload finished, durably,
+//! when its last byte arrived. Creation-with-upload streams its body the same way.
 //!
-//! The database's `received` is the truth: the data file is cut back to it before a write
-//! and after any refused or unverifiable body, so bytes are never counted that were not
-//! flushed, nor kept when their checksum could not be checked. Knows nothing of routes.
+//! The acknowledged offset is the truth while the server runs, the database's after a
+//! restart: the data file is cut back to it before a write and after any refused or
+//! unverifiable body, so bytes are never counted that were not written whole, nor kept when
+//! their checksum could not be checked. Knows nothing of routes.
 
 use std::io::SeekFrom;
 use std::sync::Arc;
@@ -220,7 +222,6 @@ pub(super) async fn receive(
         written += len;
         flusher.wrote(len);
     };
-    flusher.settle().await;
     if let Err(e) = file.flush().await {
         cut_back(&file, start, &record.id).await;
         return Err(io("writing", e).into());
@@ -252,7 +253,7 @@ pub(super) async fn receive(
         (End::Whole | End::Interrupted, None) => true,
     };
     if keep {
-        commit(state, record, &file, start + written, plan.new_length).await?;
+        commit(state, record, start + written, plan.new_length).await?;
         if let Some(whole) = whole {
             state.hashes.put(&record.id, record.received, whole);
         }
@@ -281,9 +282,9 @@ async fn next_piece(
     }
 }
 
-/// Flushes written data to disk in the background while a body streams, so that the flush
-/// before the answer finds little left to write: the disk works while the network does.
-/// Only an accelerator; the commit's own flush is what makes bytes durable.
+/// Flushes written data to disk in the background while a body streams, so that the next
+/// checkpoint finds little left to write: the disk works while the network does. Only an
+/// accelerator; the checkpoint's own flush is what makes bytes durable.
 struct Flusher {
     file: Option<std::fs::File>,
     since: u64,
@@ -320,39 +321,34 @@ impl Flusher {
             let _ = file.sync_data();
         }));
     }
-
-    async fn settle(&mut self) {
-        if let Some(task) = self.running.take() {
-            let _ = task.await;
-        }
-    }
 }
 
-/// Flushes the data to disk, then records the new offset (and a length declared now) and
-/// the new expiry. In that order, so a recorded offset never names bytes a crash can lose.
+/// Acknowledges the new offset (and a length declared now) and the new expiry: the bytes
+/// are written, and the next checkpoint flushes them, then records the offset, in that
+/// order, so a recorded offset never names bytes a crash can lose.
 async fn commit(
     state: &AppState,
     record: &mut UploadRecord,
-    file: &File,
     received: u64,
     new_length: Option<u64>,
 ) -> Result<(), Failure> {
-    let changed = received != record.received || new_length.is_some();
-    if received != record.received
-        && let Err(e) = file.sync_data().await
-    {
-        cut_back(file, record.received, &record.id).await;
-        return Err(ServerError::io(format!("flushing upload {}", record.id), e).into());
-    }
-    if !changed {
+    if received == record.received && new_length.is_none() {
         return Ok(());
     }
     let mut updated = record.clone();
     updated.received = received;
     updated.length = new_length.or(record.length);
     updated.expires_at = Some(expiry(state));
-    let saved = updated.clone();
-    state.db.call(move |conn| saved.save_progress(conn)).await?;
+    state
+        .progress
+        .acknowledge(
+            &state.db,
+            &state.storage,
+            &updated,
+            record.received,
+            new_length.is_some(),
+        )
+        .await?;
     *record = updated;
     Ok(())
 }
@@ -394,6 +390,7 @@ async fn open_at_committed(state: &AppState, record: &mut UploadRecord) -> Resul
 /// complete or be filled with zeros.
 async fn lost_bytes(state: &AppState, record: &mut UploadRecord) -> Result<(), Failure> {
     tracing::warn!(upload = %record.id, received = record.received, "an upload's data file is missing; it starts again at 0");
+    state.progress.discard(&record.id).await;
     let path = state.storage.upload_path(&record.id);
     tokio::fs::File::create(&path)
         .await
@@ -420,6 +417,11 @@ pub(super) async fn completed(
     user: &User,
     record: UploadRecord,
 ) -> Result<UploadRecord, Failure> {
+    // Joining and finishing read and write the database's offset: it must be this one.
+    state
+        .progress
+        .settle(&state.db, &state.storage, &record.id)
+        .await?;
     match record.concat {
         Some(ConcatRole::Partial) => {
             concat::partial_completed(state, user, &record.id).await;

@@ -134,18 +134,20 @@ pub(crate) fn checked_id(id: &str) -> Result<&str, Failure> {
     }
 }
 
-/// Upload `id` of user `user_id`; another user's upload is "not found".
+/// Upload `id` of user `user_id` as acknowledged (its offset may be ahead of the last
+/// checkpoint); another user's upload is "not found".
 pub(crate) async fn load(
     state: &AppState,
     id: &str,
     user_id: i64,
 ) -> Result<UploadRecord, Failure> {
     let id = id.to_owned();
-    state
+    let record = state
         .db
         .read(move |conn| UploadRecord::get(conn, &id, user_id))
         .await?
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    Ok(state.progress.overlay(record))
 }
 
 /// The protocol's view of a stored upload.

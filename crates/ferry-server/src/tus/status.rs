@@ -67,6 +67,7 @@ pub(super) async fn terminate(
     let _guard = state.locks.acquire(&id).await;
     load(&state, &id, auth.user.id).await?;
     state.hashes.forget(&id);
+    state.progress.discard(&id).await;
     let removed = id.clone();
     state
         .db

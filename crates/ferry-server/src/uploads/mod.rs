@@ -2,8 +2,9 @@
 //! finishing one ([`finish`]: verify the whole-file sha1, move it into place, list it under
 //! `files`).
 //!
-//! The database's `received` is the truth about how many bytes an upload holds: the data
-//! file may hold more after a crash, and is cut back to `received` before the next write.
+//! The database's `received` is the truth about how many bytes an upload holds durably: the
+//! data file may hold more after a crash, and is cut back to `received` before the next
+//! write. Offsets acknowledged since the last checkpoint are held by [`progress`].
 //! Knows nothing of HTTP or WebSockets.
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use crate::storage::Storage;
 
 mod copy;
 mod finish;
+pub mod progress;
 pub use copy::{CopyRequest, copy_by_content};
 pub use finish::finish;
 

@@ -54,6 +54,12 @@ impl ServerProcess {
             .expect("UTF-8")
             .trim()
             .to_owned();
+        Self::serve(dir, token, extra)
+    }
+
+    /// Serves the data directory `dir`, whose user ann has `token`.
+    fn serve(dir: &std::path::Path, token: String, extra: &[&str]) -> Self {
+        let data = dir.to_str().expect("a UTF-8 path").to_owned();
         let mut command = Command::new(BIN);
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data", &data])
@@ -73,6 +79,29 @@ impl ServerProcess {
             server,
             owned_dir: None,
         }
+    }
+
+    /// SIGKILLs the server (a crash at this instant) and starts it again on its data
+    /// directory (on a new port).
+    pub(crate) fn crash_and_restart(mut self, extra: &[&str]) -> Self {
+        let owned_dir = self.owned_dir.take();
+        let (data, token) = (self.data.clone(), self.token.clone());
+        self.server.kill();
+        let mut again = Self::serve(&data, token, extra);
+        again.owned_dir = owned_dir;
+        again
+    }
+
+    /// Stops the server as a service manager would (SIGTERM, then waits for it to end) and
+    /// starts it again on its data directory (on a new port).
+    pub(crate) fn stop_and_restart(mut self, extra: &[&str]) -> Self {
+        let owned_dir = self.owned_dir.take();
+        let (data, token) = (self.data.clone(), self.token.clone());
+        let stopped = self.server.terminate(Duration::from_secs(20));
+        ferry_tests::process::assert_success("ferry-server stopping on SIGTERM", &stopped);
+        let mut again = Self::serve(&data, token, extra);
+        again.owned_dir = owned_dir;
+        again
     }
 
     /// `http://ADDR/PATH`.

@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod copy;
 mod crash;
+mod durability;
 mod galileo_client;
 mod galileo_endpoint;
 mod galileo_resume;
