@@ -83,10 +83,10 @@ demo-cli: setup peers ## The protocols and the CLI: ferry-server with real third
 
 bench: bench-upload bench-sync ## Both benchmarks below; results appended to docs/benchmarks.md
 
-bench-upload: setup ## upload throughput: ferry-server vs @tus/server, and ferry upload (BENCH_SIZE_MB, default 1024)
+bench-upload: setup ## upload throughput: ferry-server vs @tus/server, ferry upload, a 20 ms link, 50 at once, 4 GiB memory
 	bash scripts/bench.sh
 
-bench-sync: setup ## folder sync: 10,000 small files, rescan of 100,000, quiet-period latency; tus and GalileoSend
+bench-sync: setup ## folder sync: 10,000 small files (also tus-js-client x20, a 20 ms link), rescan of 100,000, rename, latency
 	python3 scripts/bench-sync.py
 
 clean: ## Remove build output

@@ -13,10 +13,21 @@ Measures, for tus and for GalileoSend (each row says which):
       `ferry sync --once` over tus, their folder is renamed, and the next `ferry sync --once`
       is timed with the bytes it sent (ferry-server copies content it holds; aim: under 2 s
       and under 1 MB on the wire);
+  (e) the peer: tus-js-client (tests/peers/tus-many.mjs) uploading the same number of 4 KiB
+      files BENCH_SYNC_PEER_PARALLEL (default 20, Uppy's default) at a time, to @tus/server
+      and to ferry-server, timed from the start of the node process to its exit as Ferry's
+      runs are;
+  (f) a long, narrow link: the same `ferry sync --once` of the small files over tus through
+      the fault proxy's shaped link (tests/src/bin/shaped-link.rs) with a
+      BENCH_SYNC_LINK_RTT_MS (default 20) ms round trip and BENCH_SYNC_LINK_MBPS (default 100)
+      MB/s upstream (aim: 300 files/s or more);
   (c) latency: `ferry --json sync --quiet-ms 1000` runs until it is idle; then, one at a
       time, BENCH_SYNC_LATENCY_FILES (default 10) small files are written, each measured
       from the end of its write + 1000 ms (the end of its quiet period) to the first
       `progress` event for it (the server confirmed its first bytes); median and max.
+
+Every `ferry sync --once` row also gives the ferry process's peak RSS (wait4; the aim for the
+100,000-file seeding is under 150 MiB).
 
 The result is printed as a markdown section and appended, dated, to docs/benchmarks.md.
 A row that cannot be measured is reported as FAILED with the reason; nothing is estimated.
@@ -33,6 +44,10 @@ Settings (environment):
   BENCH_DIR                    scratch directory (default target/bench-sync; removed after)
   BENCH_OUT                    markdown file to append to (default docs/benchmarks.md; "-": none)
   BENCH_LABEL                  a note for the section's title (e.g. "before the changes")
+  BENCH_SYNC_PEER_PARALLEL     uploads at a time for the tus-js-client rows (default 20)
+  BENCH_SYNC_LINK_RTT_MS       round trip of the shaped link (default 20)
+  BENCH_SYNC_LINK_MBPS         upstream capacity of the shaped link in MB/s (default 100)
+  SHAPED_LINK_BIN              an already built shaped-link (else built in release)
   BENCH_SYNC_RESCAN_ALSO       another ferry binary (e.g. an older build) whose rescan is timed
                                too, on the same seeded journal, as an extra row
 """
@@ -91,26 +106,33 @@ OUT = os.environ.get("BENCH_OUT", str(ROOT / "docs" / "benchmarks.md"))
 LABEL = os.environ.get("BENCH_LABEL", "")
 PROTO_NAME = {"tus": "tus", "galileo": "GalileoSend"}
 RESCAN_ALSO = os.environ.get("BENCH_SYNC_RESCAN_ALSO", "")
+PEER_PARALLEL = env_int("BENCH_SYNC_PEER_PARALLEL", 20)
+LINK_RTT_MS = env_int("BENCH_SYNC_LINK_RTT_MS", 20)
+LINK_MBPS = env_int("BENCH_SYNC_LINK_MBPS", 100)
+PEERS = ROOT / "tests" / "peers"
 
 
 def binaries():
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     ferry = os.environ.get("FERRY_BIN")
     server = os.environ.get("FERRY_SERVER_BIN")
-    if not ferry or not server:
-        say("building ferry-server and the ferry CLI (release)")
+    link = os.environ.get("SHAPED_LINK_BIN")
+    if not ferry or not server or not link:
+        say("building ferry-server, the ferry CLI and shaped-link (release)")
         cargo = os.environ.get("CARGO", "cargo")
-        subprocess.run([cargo, "build", "--release", "--locked", "-p", "ferry-cli", "-p", "ferry-server"],
+        subprocess.run([cargo, "build", "--release", "--locked", "-p", "ferry-cli", "-p", "ferry-server",
+                        "-p", "ferry-tests", "--bin", "ferry", "--bin", "ferry-server", "--bin", "shaped-link"],
                        cwd=ROOT, check=True)
         ferry = ferry or str(target / "release" / "ferry")
         server = server or str(target / "release" / "ferry-server")
-    for b in (ferry, server):
+        link = link or str(target / "release" / "shaped-link")
+    for b in (ferry, server, link):
         if not os.access(b, os.X_OK):
             die(f"no executable at {b}")
-    return ferry, server
+    return ferry, server, link
 
 
-FERRY, SERVER = binaries()
+FERRY, SERVER, LINK = binaries()
 started = []
 
 
@@ -124,6 +146,37 @@ def stop_started():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def await_listening(proc, log_path, what):
+    for _ in range(200):
+        for line in log_path.read_text().splitlines():
+            if line.startswith("listening on http://"):
+                return line[len("listening on "):].strip()
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    die(f"{what} did not start")
+
+
+def start_peer_server():
+    """@tus/server with @tus/file-store on 127.0.0.1; returns (store dir, base URL)."""
+    store = WORK / "tus-node-store"
+    log = open(WORK / "tus-node.log", "w")
+    proc = subprocess.Popen(["node", str(PEERS / "tus-node-server.mjs"), "--dir", str(store)],
+                            stdout=log, stderr=open(WORK / "tus-node.err", "w"))
+    started.append(proc)
+    return store, await_listening(proc, WORK / "tus-node.log", "@tus/server")
+
+
+def start_link(target_url):
+    """The shaped link to target_url's host and port; returns its base URL."""
+    target = target_url.split("://", 1)[1].rstrip("/")
+    log_path = WORK / "shaped-link.log"
+    proc = subprocess.Popen([LINK, target, str(LINK_RTT_MS), str(LINK_MBPS)],
+                            stdout=open(log_path, "w"), stderr=open(WORK / "shaped-link.err", "w"))
+    started.append(proc)
+    return await_listening(proc, log_path, "shaped-link")
 
 
 def start_server():
@@ -172,21 +225,28 @@ def make_files(folder, count, size, per_dir=100):
     return rels
 
 
-def add_folder(home, folder, remote, protocol):
-    subprocess.run([FERRY, "folder", "add", str(folder), "--server", URL, "--remote", remote,
+def add_folder(home, folder, remote, protocol, url=None):
+    subprocess.run([FERRY, "folder", "add", str(folder), "--server", url or URL, "--remote", remote,
                     "--protocol", protocol], env=ferry_env(home), check=True, stdout=subprocess.DEVNULL)
 
 
+PEAK_RSS = {}
+
+
 def sync_once(home, log_name, ferry=None):
-    """Runs `ferry --json sync --once`; returns (seconds, summary dict) or raises."""
+    """Runs `ferry --json sync --once`; returns (seconds, summary dict) or raises. The
+    process's peak RSS (KiB, from wait4) is kept in PEAK_RSS[log_name]."""
     args = [ferry or FERRY, "--json", "sync", "--once"]
     if CONCURRENCY:
         args += ["--concurrency", CONCURRENCY]
     out_path = WORK / f"{log_name}.out"
     with open(out_path, "w") as out, open(WORK / f"{log_name}.err", "w") as err:
         start = time.monotonic()
-        rc = subprocess.run(args, env=ferry_env(home), stdout=out, stderr=err).returncode
+        proc = subprocess.Popen(args, env=ferry_env(home), stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
         secs = time.monotonic() - start
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
+        PEAK_RSS[log_name] = usage.ru_maxrss
     last = None
     with open(out_path) as f:
         for line in f:
@@ -211,15 +271,15 @@ def check_server(remote, rels, size):
         raise RuntimeError(f"the server lacks or has a wrong size for {bad} of {len(rels)} files")
 
 
-def small_files(protocol, run):
+def small_files(protocol, run, url=None):
     home = WORK / f"home-small-{protocol}-{run}"
     folder = WORK / f"small-{protocol}-{run}"
     remote = f"small-{protocol}-{run}"
     say(f"{protocol}: writing {N_SMALL} files of 4 KiB")
     rels = make_files(folder, N_SMALL, 4096)
-    add_folder(home, folder, remote, protocol)
+    add_folder(home, folder, remote, protocol, url)
     subprocess.run(["sync"], check=True)
-    say(f"{protocol}: ferry sync --once of {N_SMALL} files (run {run})")
+    say(f"{protocol}: ferry sync --once of {N_SMALL} files (run {run}{', shaped link' if url else ''})")
     secs, summary = sync_once(home, f"small-{protocol}-{run}")
     if summary["uploaded"] != N_SMALL or summary["failed"]:
         raise RuntimeError(f"the summary says {summary['uploaded']} uploaded, {len(summary['failed'])} failed")
@@ -228,6 +288,28 @@ def small_files(protocol, run):
     shutil.rmtree(home)
     shutil.rmtree(DATA / "files" / TOKEN_USER / remote)
     say(f"{protocol}: {secs:.2f} s, {N_SMALL / secs:.0f} files/s")
+    return secs
+
+
+def peer_small_files(kind, endpoint, token, stored_under):
+    """tus-js-client uploading N_SMALL files of 4 KiB, PEER_PARALLEL at a time; returns seconds."""
+    folder = WORK / f"peer-{kind}"
+    say(f"tus-js-client x{PEER_PARALLEL} -> {kind}: writing {N_SMALL} files of 4 KiB")
+    rels = make_files(folder, N_SMALL, 4096)
+    subprocess.run(["sync"], check=True)
+    args = ["node", str(PEERS / "tus-many.mjs"), "--endpoint", endpoint, "--token", token,
+            "--dir", str(folder), "--parallel", str(PEER_PARALLEL), "--prefix", f"peer-{kind}"]
+    start = time.monotonic()
+    done = subprocess.run(args, capture_output=True, text=True)
+    secs = time.monotonic() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"tus-many exited with {done.returncode}: {done.stderr[-300:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["files"] != N_SMALL:
+        raise RuntimeError(f"tus-many uploaded {result['files']} files, not {N_SMALL}")
+    stored_under(rels)
+    shutil.rmtree(folder)
+    say(f"tus-js-client x{PEER_PARALLEL} -> {kind}: {secs:.2f} s, {N_SMALL / secs:.0f} files/s")
     return secs
 
 
@@ -386,8 +468,13 @@ def main():
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    subprocess.run(["bash", str(ROOT / "scripts" / "setup-node.sh")], check=True)
     DATA, TOKEN, URL = start_server()
     say(f"ferry-server at {URL}")
+    store, peer_url = start_peer_server()
+    say(f"@tus/server at {peer_url}")
+    link_url = start_link(URL)
+    say(f"shaped link ({LINK_RTT_MS} ms, {LINK_MBPS} MB/s) to ferry-server at {link_url}")
     small = {}
     for protocol in PROTOCOLS:
         runs, error = [], None
@@ -397,6 +484,26 @@ def main():
                 break
             runs.append(secs)
         small[protocol] = (runs, error)
+
+    def in_peer_store(rels):
+        held = [f for f in store.iterdir() if not f.name.endswith(".json")]
+        right = sum(1 for f in held if f.stat().st_size == 4096)
+        if right != len(rels):
+            raise RuntimeError(f"@tus/server holds {right} files of 4096 bytes, not {len(rels)}")
+        shutil.rmtree(store)
+        store.mkdir()
+
+    def in_ferry_server(rels):
+        check_server("peer-ferry-server", rels, 4096)
+        shutil.rmtree(DATA / "files" / TOKEN_USER / "peer-ferry-server")
+
+    peer = {
+        "@tus/server": measure("tus-js-client -> @tus/server", peer_small_files, "tus-node",
+                               peer_url + "/files/", "unused", in_peer_store),
+        "ferry-server": measure("tus-js-client -> ferry-server", peer_small_files, "ferry-server",
+                                URL + "/files/", TOKEN, in_ferry_server),
+    }
+    linked = measure("small files over the shaped link", small_files, "tus", "link", link_url)
     rescan_result, rescan_error = measure("rescan", rescan)
     rename_result, rename_error = measure("rename", rename)
     lat = {p: measure(f"{p} latency", latency, p) for p in PROTOCOLS}
@@ -424,11 +531,18 @@ def main():
         f"depend on the protocol; median of {RUNS_RESCAN} runs. Latency: `ferry --json sync --quiet-ms {QUIET_MS}` "
         f"is idle (a warm-up file uploaded, so the server is discovered); {N_LATENCY} files of 4 KiB are written one "
         f"at a time, each measured from the end of its write + {QUIET_MS} ms (the end of its quiet period) to the "
-        "first `progress` event for it (the server confirmed its first bytes).",
+        "first `progress` event for it (the server confirmed its first bytes). "
+        f"tus-js-client rows: tests/peers/tus-many.mjs, one upload per file, {PEER_PARALLEL} at a time, timed "
+        "from the node process's start to its exit; @tus/server with @tus/file-store on the same disk. "
+        f"Shaped link: the fault proxy's (tests/src/bin/shaped-link.rs), {LINK_RTT_MS} ms round trip, "
+        f"{LINK_MBPS} MB/s upstream over all connections. Peak RSS: the ferry process's maximum RSS (wait4).",
         "",
         "| measurement | protocol | result | aim |",
         "|---|---|---|---|",
     ]
+    def rss(name):
+        return f"; peak RSS {PEAK_RSS[name] / 1024:.0f} MiB" if name in PEAK_RSS else ""
+
     for protocol in PROTOCOLS:
         runs, error = small[protocol]
         name = PROTO_NAME[protocol]
@@ -436,16 +550,29 @@ def main():
             med = statistics.median(runs)
             per = ", ".join(f"{r:.1f} s" for r in runs)
             lines.append(f"| `sync --once`, {N_SMALL} files of 4 KiB | {name} | "
-                         f"{N_SMALL / med:.0f} files/s ({per}) | 500+ files/s |")
+                         f"{N_SMALL / med:.0f} files/s ({per}{rss(f'small-{protocol}-0')}) | "
+                         f"{'2x tus-js-client x20 -> @tus/server (aim 5)' if protocol == 'tus' else 'half of tus (aim 5)'} |")
         else:
-            lines.append(f"| `sync --once`, {N_SMALL} files of 4 KiB | {name} | FAILED: {error} | 500+ files/s |")
+            lines.append(f"| `sync --once`, {N_SMALL} files of 4 KiB | {name} | FAILED: {error} | |")
+    for server, (secs, error) in peer.items():
+        what = f"tus-js-client x{PEER_PARALLEL} (tests/peers/tus-many.mjs), {N_SMALL} files of 4 KiB"
+        if error:
+            lines.append(f"| {what} | tus -> {server} | FAILED: {error} | |")
+        else:
+            lines.append(f"| {what} | tus -> {server} | {N_SMALL / secs:.0f} files/s ({secs:.1f} s) | |")
+    secs, error = linked
+    what = f"`sync --once`, {N_SMALL} files of 4 KiB, over a {LINK_RTT_MS} ms round trip capped at {LINK_MBPS} MB/s"
+    if error:
+        lines.append(f"| {what} | tus | FAILED: {error} | 300+ files/s (aim 6) |")
+    else:
+        lines.append(f"| {what} | tus | {N_SMALL / secs:.0f} files/s ({secs:.1f} s{rss('small-tus-link')}) | 300+ files/s (aim 6) |")
     if rescan_result:
         seed, times, also = rescan_result
         lines.append(f"| seeding: `sync --once`, {N_RESCAN} files of 64 bytes | tus | "
-                     f"{seed:.1f} s, {N_RESCAN / seed:.0f} files/s | |")
+                     f"{seed:.1f} s, {N_RESCAN / seed:.0f} files/s{rss('rescan-seed')} | peak RSS under 150 MiB (aim 7) |")
         per = ", ".join(f"{t:.2f}" for t in times)
         lines.append(f"| rescan of {N_RESCAN} unchanged files | any | {statistics.median(times):.2f} s "
-                     f"(runs: {per} s) | under 2 s |")
+                     f"(runs: {per} s) | under 1 s (aim 8) |")
         if also:
             per = ", ".join(f"{t:.2f}" for t in also)
             lines.append(f"| the same rescan by {version(RESCAN_ALSO)} at {RESCAN_ALSO} | any | "
@@ -467,6 +594,17 @@ def main():
                          f"({len(values)} files) | under 200 ms |")
         else:
             lines.append(f"| end of quiet period to first confirmed bytes | {name} | FAILED: {error} | under 200 ms |")
+    ferry_tus = small.get("tus", ([], "not run"))
+    if ferry_tus[0] and not ferry_tus[1]:
+        tus_rate = N_SMALL / statistics.median(ferry_tus[0])
+        secs, error = peer["@tus/server"]
+        if not error:
+            lines += ["", f"- Ferry over tus / tus-js-client x{PEER_PARALLEL} -> @tus/server = "
+                      f"{tus_rate / (N_SMALL / secs):.2f}x (aim 5: 2x or more)"]
+        gal = small.get("galileo", ([], "not run"))
+        if gal[0] and not gal[1]:
+            lines.append(f"- Ferry over GalileoSend / Ferry over tus = "
+                         f"{N_SMALL / statistics.median(gal[0]) / tus_rate:.2f} (aim 5: 0.5 or more)")
     section = "\n".join(lines)
     print("\n" + section)
     if OUT != "-":
@@ -474,7 +612,8 @@ def main():
             f.write("\n" + section + "\n")
         say(f"appended to {OUT}")
     shutil.rmtree(WORK, ignore_errors=True)
-    failed = (any(e for _, e in small.values()) or rescan_error or rename_error
+    failed = (any(e for _, e in small.values()) or rescan_error or rename_error or linked[1]
+              or any(e for _, e in peer.values())
               or any(e for _, e in lat.values()))
     return 1 if failed else 0
 

@@ -11,7 +11,11 @@
 //!   flipped.
 //! - [`FaultProxy::stall_for`]: nothing moves in either direction for a while; connections
 //!   stay open (a sleeping laptop, a dead Wi-Fi).
-//! - [`FaultProxy::throttle`]: upstream bytes per second.
+//! - [`FaultProxy::throttle`]: upstream bytes per second, per connection.
+//! - [`FaultProxy::shape`]: a long, narrow link: every byte arrives a fixed delay after it was
+//!   sent, both ways (half the round trip), and upstream bytes share one rate over all
+//!   connections (a link's capacity). Set it before the client connects; for benchmarks and
+//!   for tests of behaviour over a real-world round trip.
 //! - [`FaultProxy::refuse_for`]: new connections are closed at once for a while.
 //! - [`FaultProxy::freeze_at`] / [`FaultProxy::freeze_on`]: everything stops, in both
 //!   directions and on every connection, once the upstream count reaches an offset or once
@@ -31,6 +35,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -45,8 +50,12 @@ struct Plan {
     flips: BTreeSet<u64>,
     /// Upstream bytes forwarded so far, over all connections.
     upstream: u64,
-    /// Bytes per second upstream, if throttled.
+    /// Bytes per second upstream, if throttled (per connection).
     rate: Option<u64>,
+    /// The shape of the link, if set.
+    link: Option<Link>,
+    /// When the link's capacity is free again (upstream, over all connections).
+    link_free: Option<Instant>,
     stalled_until: Option<Instant>,
     refusing_until: Option<Instant>,
     connections: u64,
@@ -59,6 +68,15 @@ struct Plan {
     frozen: bool,
     /// Woken when the proxy thaws.
     thawed: Arc<tokio::sync::Notify>,
+}
+
+/// A link with a round trip and a capacity ([`FaultProxy::shape`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// The round trip: each direction delays bytes by half of it.
+    pub round_trip: Duration,
+    /// Upstream bytes per second over all connections (`None`: unlimited).
+    pub rate: Option<u64>,
 }
 
 /// When a pattern freezes the proxy.
@@ -142,6 +160,11 @@ impl FaultProxy {
     /// Limits upstream traffic to `bytes_per_second` (`None`: unlimited).
     pub fn throttle(&self, bytes_per_second: Option<u64>) {
         lock(&self.plan).rate = bytes_per_second.filter(|r| *r > 0);
+    }
+
+    /// Shapes the link of connections made from now on (see [`Link`]).
+    pub fn shape(&self, link: Link) {
+        lock(&self.plan).link = Some(link);
     }
 
     /// Closes new connections at once for `duration`.
@@ -270,11 +293,92 @@ fn plan_step(plan: &Mutex<Plan>, n: usize) -> Step {
     }
 }
 
-async fn upstream(
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
-    plan: Arc<Mutex<Plan>>,
-) -> io::Result<()> {
+/// Where forwarded bytes go: straight to the socket, or along a delay line that delivers
+/// each piece a fixed time after it was read (pieces in flight together: a long pipe, not a
+/// slow one).
+enum Out {
+    Direct(OwnedWriteHalf),
+    /// Pieces with the instant they are due; `None` shuts the socket's write side.
+    Delayed(mpsc::Sender<Option<(Instant, Vec<u8>)>>),
+}
+
+impl Out {
+    /// Pieces in flight on a delay line at most (of at most [`BUFFER`] bytes each).
+    const IN_FLIGHT: usize = 512;
+
+    fn new(mut to: OwnedWriteHalf, delay: Duration) -> Self {
+        if delay.is_zero() {
+            return Self::Direct(to);
+        }
+        let (sender, mut pieces) = mpsc::channel::<Option<(Instant, Vec<u8>)>>(Self::IN_FLIGHT);
+        tokio::spawn(async move {
+            while let Some(piece) = pieces.recv().await {
+                let Some((due, bytes)) = piece else {
+                    let _ = to.shutdown().await;
+                    return;
+                };
+                tokio::time::sleep_until(due + delay).await;
+                if to.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self::Delayed(sender)
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Direct(to) => to.write_all(bytes).await,
+            Self::Delayed(line) => line
+                .send(Some((Instant::now(), bytes.to_vec())))
+                .await
+                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe)),
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Direct(to) => to.flush().await,
+            Self::Delayed(_) => Ok(()),
+        }
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Self::Direct(to) => to.shutdown().await,
+            Self::Delayed(line) => line
+                .send(None)
+                .await
+                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe)),
+        }
+    }
+}
+
+/// Waits until the link's shared capacity has carried `n` more upstream bytes. The timer
+/// ticks in milliseconds, coarser than a piece at 100 MB/s: pieces go at once while the link
+/// is at most [`BURST`] ahead of its schedule, and a wake-up late by a tick is made up by the
+/// next pieces, so the average rate is the link's.
+async fn pace(plan: &Mutex<Plan>, n: usize) {
+    /// How far ahead of its schedule the link may run, and how much a late wake-up is made up.
+    const BURST: Duration = Duration::from_millis(3);
+    let (done, now) = {
+        let mut plan = lock(plan);
+        let Some(rate) = plan.link.and_then(|link| link.rate) else {
+            return;
+        };
+        let now = Instant::now();
+        let credit = now.checked_sub(BURST).unwrap_or(now);
+        let start = plan.link_free.map_or(now, |free| free.max(credit));
+        let done = start + Duration::from_nanos(n as u64 * 1_000_000_000 / rate);
+        plan.link_free = Some(done);
+        (done, now)
+    };
+    if done > now + BURST {
+        tokio::time::sleep_until(done).await;
+    }
+}
+
+async fn upstream(mut from: OwnedReadHalf, mut to: Out, plan: Arc<Mutex<Plan>>) -> io::Result<()> {
     let mut buf = vec![0u8; BUFFER];
     // The last bytes of the previous read, so a pattern split across reads is still seen.
     let mut tail: Vec<u8> = Vec::new();
@@ -324,12 +428,13 @@ async fn upstream(
         if let Some(rate) = rate {
             tokio::time::sleep(Duration::from_micros(n as u64 * 1_000_000 / rate)).await;
         }
+        pace(&plan, n).await;
     }
 }
 
 async fn downstream(
     mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
+    mut to: Out,
     plan: Arc<Mutex<Plan>>,
 ) -> io::Result<()> {
     let mut buf = vec![0u8; BUFFER];
@@ -352,8 +457,15 @@ async fn forward(client: TcpStream, target: SocketAddr, plan: Arc<Mutex<Plan>>) 
     let _ = server.set_nodelay(true);
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let up = upstream(client_read, server_write, Arc::clone(&plan));
-    let down = downstream(server_read, client_write, plan);
+    let delay = lock(&plan)
+        .link
+        .map_or(Duration::ZERO, |link| link.round_trip / 2);
+    let up = upstream(
+        client_read,
+        Out::new(server_write, delay),
+        Arc::clone(&plan),
+    );
+    let down = downstream(server_read, Out::new(client_write, delay), plan);
     tokio::pin!(up, down);
     // A cut (or any error) upstream ends both directions: the halves drop and the sockets
     // close. A client that merely finished sending still gets the server's answer.

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferry_tests::proxy::FaultProxy;
+use ferry_tests::proxy::{FaultProxy, Link};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -101,6 +101,48 @@ async fn refuses_then_accepts_again() {
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(round_trip(&proxy, b"hello").await, b"hello");
     assert_eq!(proxy.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_shaped_link_delays_every_round_trip_and_caps_the_rate_over_all_connections() {
+    let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+    proxy.shape(Link {
+        round_trip: Duration::from_millis(40),
+        rate: Some(4_000_000),
+    });
+    // One byte there and back: a round trip at least.
+    let started = tokio::time::Instant::now();
+    assert_eq!(round_trip(&proxy, b"x").await, b"x");
+    assert!(
+        started.elapsed() >= Duration::from_millis(40),
+        "a byte came back in {:?}, under the 40 ms round trip",
+        started.elapsed()
+    );
+    // Pieces in flight together: 1 MB crosses in 64 KiB pieces, each delayed 20 ms each way;
+    // one after another that would be 16 x 40 ms (a long pipe, not a slow one).
+    let unlimited = FaultProxy::start(echo_server().await).await.unwrap();
+    unlimited.shape(Link {
+        round_trip: Duration::from_millis(40),
+        rate: None,
+    });
+    let started = tokio::time::Instant::now();
+    let back = round_trip(&unlimited, &vec![3u8; 1_000_000]).await;
+    assert_eq!(back.len(), 1_000_000);
+    assert!(
+        started.elapsed() < Duration::from_millis(16 * 40),
+        "1 MB took {:?}: the line is not pipelined",
+        started.elapsed()
+    );
+    // 2 MB over two connections at once share the 4 MB/s: half a second at least.
+    let started = tokio::time::Instant::now();
+    let data = vec![7u8; 1_000_000];
+    let (a, b) = tokio::join!(round_trip(&proxy, &data), round_trip(&proxy, &data));
+    assert_eq!((a.len(), b.len()), (1_000_000, 1_000_000));
+    assert!(
+        started.elapsed() >= Duration::from_millis(480),
+        "2 MB crossed a 4 MB/s link in {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

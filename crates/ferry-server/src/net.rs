@@ -28,6 +28,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use crate::config::{Config, MAX_HEADER_BYTES, TlsFiles};
 use crate::error::ServerError;
 
+/// The most a connection buffers of what it read and the handler has not taken yet (hyper's
+/// default is about 400 KiB): with 50 uploads at once that was most of the server's memory.
+const READ_BUFFER: usize = 128 * 1024;
+
 /// How long a stop waits for connections to finish before it gives up on them.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -46,6 +50,7 @@ pub(crate) async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_header_size(MAX_HEADER_BYTES)
+        .max_buf_size(READ_BUFFER)
         .max_headers(100);
     let http = Arc::new(http);
     let max = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);

@@ -13,6 +13,14 @@ use super::{Action, Key, Notice, Running, StartJob, SyncCore};
 /// photo is not held up by a video of several minutes of sending).
 pub(crate) const SMALL_FILE: u64 = 8 * 1024 * 1024;
 
+/// Below this size a file costs round trips and commits rather than bandwidth: such files
+/// run beside the others, up to [`TINY_FILES_PER_SLOT`] jobs per slot of the concurrency
+/// setting in all (16 at a time with the default 4), so that a folder of small files keeps
+/// a long round trip busy; they take no slot from larger files.
+pub(crate) const TINY_FILE: u64 = 1024 * 1024;
+/// How many tiny files may run per slot of the concurrency setting.
+pub(crate) const TINY_FILES_PER_SLOT: usize = 4;
+
 impl SyncCore {
     /// Examines what is due and starts jobs while there is room.
     pub(super) fn step(&mut self, now: Instant) {
@@ -43,18 +51,23 @@ impl SyncCore {
     }
 
     /// Starts jobs, smallest files first, while there is room; when every running job is a
-    /// large file, one small file may start beside them ([`SMALL_FILE`]).
+    /// large file, one small file may start beside them ([`SMALL_FILE`]); tiny files have
+    /// more room ([`TINY_FILE`]).
     fn start_jobs(&mut self) {
         loop {
-            let room = self.running.len() < self.options.concurrency.max(1);
-            let small_lane = !room && self.running.values().all(|r| r.size >= SMALL_FILE);
-            if !room && !small_lane {
+            let slots = self.options.concurrency.max(1);
+            if self.running.len() >= slots * TINY_FILES_PER_SLOT {
                 return;
             }
+            let mut larger = self.running.values().filter(|r| r.size >= TINY_FILE);
+            let taken = larger.clone().count();
+            let room = taken < slots;
+            let small_lane = !room && larger.all(|r| r.size >= SMALL_FILE);
+            let fits = |size: u64| size < TINY_FILE || room || (small_lane && size < SMALL_FILE);
             let Some(next) = self
                 .waiting
                 .iter()
-                .find(|(size, key)| self.active(key.0) && (room || *size < SMALL_FILE))
+                .find(|(size, key)| self.active(key.0) && fits(*size))
                 .cloned()
             else {
                 return;

@@ -184,8 +184,8 @@ fn small_files_go_first_and_at_most_concurrency_jobs_run() {
         t0,
         &[
             (key(A, "big"), 100 * MIB),
-            (key(A, "small"), 10),
-            (key(A, "mid"), MIB),
+            (key(A, "small"), MIB),
+            (key(A, "mid"), 2 * MIB),
         ],
     );
     let names: Vec<&str> = jobs.iter().map(|j| j.key.1.as_str()).collect();
@@ -194,13 +194,36 @@ fn small_files_go_first_and_at_most_concurrency_jobs_run() {
         t0,
         jobs[0].key.clone(),
         jobs[0].id,
-        JobEnd::Uploaded { bytes: 10 },
+        JobEnd::Uploaded { bytes: MIB },
     );
     let next = started(&drain(&mut core));
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].key, key(A, "big"));
     assert!(next[0].parallel, "a large file goes as parallel parts");
     assert!(!jobs[0].parallel);
+}
+
+#[test]
+fn tiny_files_run_four_per_slot_and_never_hold_back_the_slots_of_larger_ones() {
+    let t0 = Instant::now();
+    let mut core = core_with(Mode::Watch, &[(A, false)], t0);
+    let mut files: Vec<(Key, u64)> = (0..10).map(|i| (key(A, &format!("t{i}")), 4096)).collect();
+    files.push((key(A, "mid"), 2 * MIB));
+    let jobs = queue(&mut core, t0, &files);
+    let names: Vec<&str> = jobs.iter().map(|j| j.key.1.as_str()).collect();
+    // Concurrency 2: eight tiny files at once, and the 2 MiB file waits (the slots are taken).
+    assert_eq!(names, ["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"]);
+    for job in &jobs {
+        core.handle_job_done(
+            t0,
+            job.key.clone(),
+            job.id,
+            JobEnd::Uploaded { bytes: 4096 },
+        );
+    }
+    let next = started(&drain(&mut core));
+    let names: Vec<&str> = next.iter().map(|j| j.key.1.as_str()).collect();
+    assert_eq!(names, ["t8", "t9", "mid"], "the rest, tiny first");
 }
 
 #[test]
@@ -285,7 +308,11 @@ fn pausing_everything_stops_jobs_starts_nothing_and_resuming_goes_on() {
     let jobs = queue(
         &mut core,
         t0,
-        &[(key(A, "a"), 1), (key(A, "b"), 2), (key(A, "c"), 3)],
+        &[
+            (key(A, "a"), MIB),
+            (key(A, "b"), 2 * MIB),
+            (key(A, "c"), 3 * MIB),
+        ],
     );
     assert_eq!(jobs.len(), 2);
     core.handle_pause_all(t0, true);
