@@ -30,7 +30,7 @@ use crate::error::ServerError;
 
 /// The most a connection buffers of what it read and the handler has not taken yet (hyper's
 /// default is about 400 KiB): with 50 uploads at once that was most of the server's memory.
-const READ_BUFFER: usize = 128 * 1024;
+const READ_BUFFER: usize = 256 * 1024;
 
 /// How long a stop waits for connections to finish before it gives up on them.
 const DRAIN: Duration = Duration::from_secs(5);
