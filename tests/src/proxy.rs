@@ -298,7 +298,7 @@ fn plan_step(plan: &Mutex<Plan>, n: usize) -> Step {
 /// slow one).
 enum Out {
     Direct(OwnedWriteHalf),
-    /// Pieces with the instant they are due; `None` shuts the socket's write side.
+    /// Pieces with the instant they were read; `None` shuts the socket's write side.
     Delayed(mpsc::Sender<Option<(Instant, Vec<u8>)>>),
 }
 
@@ -313,11 +313,11 @@ impl Out {
         let (sender, mut pieces) = mpsc::channel::<Option<(Instant, Vec<u8>)>>(Self::IN_FLIGHT);
         tokio::spawn(async move {
             while let Some(piece) = pieces.recv().await {
-                let Some((due, bytes)) = piece else {
+                let Some((read_at, bytes)) = piece else {
                     let _ = to.shutdown().await;
                     return;
                 };
-                tokio::time::sleep_until(due + delay).await;
+                tokio::time::sleep_until(read_at + delay).await;
                 if to.write_all(&bytes).await.is_err() {
                     return;
                 }
