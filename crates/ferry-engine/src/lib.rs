@@ -18,7 +18,9 @@
 //! - [`service`]: the one front door the CLI and the desktop app share, an async
 //!   [`Service`](service::Service): probing a server, accounts, folders and their rules,
 //!   ignore rules, history pages, status.
-//! - [`settings`]: the user's settings, kept in `HOME/settings.json`.
+//! - [`settings`]: the user's settings, kept in `HOME/settings.json`; [`schedule`]: the
+//!   weekly timetable of upload limits, a pure function of the wall clock.
+//! - [`system`]: what the system says about the network, power and sleep (D-Bus on Linux).
 //! - [`events`]: the typed events the engine emits on a sink the caller injects.
 //! - [`error`]: [`EngineError`], which knows whether retrying can help.
 //! - [`upload`]: the resumable one-shot upload `ferry upload` runs (and folder sync reuses).
@@ -46,10 +48,12 @@ pub mod origin;
 pub mod rate;
 pub mod resume;
 pub mod retry;
+pub mod schedule;
 pub mod secret;
 pub mod service;
 pub mod settings;
 pub mod sync;
+pub mod system;
 pub mod target;
 pub mod tls;
 pub mod transport;

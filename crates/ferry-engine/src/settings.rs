@@ -1,17 +1,20 @@
-//! The user's settings for syncing: how many uploads at once, the rate limit, the quiet
-//! period before a changed file goes up, and the desktop app's autostart and notification
-//! choices. Kept as `HOME/settings.json`, written atomically (temp file + rename) so a crash
+//! The user's settings for syncing: how many uploads at once, the rate limit and the
+//! bandwidth schedule, the quiet period before a changed file goes up, the pauses on
+//! metered connections and low battery (and a folder's own schedule and metered pause),
+//! and the desktop app's autostart and notification choices. Kept as `HOME/settings.json`, written atomically (temp file + rename) so a crash
 //! never leaves half a file; a missing file or field takes its default, an unknown field is
 //! ignored (a newer Ferry may have written it).
 //!
 //! Knows nothing of windows or how the settings are edited.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::home::Home;
+use crate::schedule::Timetable;
 
 /// The name of the settings file in the home directory.
 pub const SETTINGS_FILE: &str = "settings.json";
@@ -26,6 +29,10 @@ pub const MAX_QUIET_PERIOD_MS: u64 = 3_600_000;
 /// settings file's form).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "the settings file's form: each switch is a setting of its own"
+)]
 pub struct Settings {
     /// Uploads at once, 1 to 16.
     pub concurrency: usize,
@@ -39,6 +46,37 @@ pub struct Settings {
     pub notify_failures: bool,
     /// Whether the desktop app notifies when a batch of uploads finished.
     pub notify_finished: bool,
+    /// The weekly timetable of limits over all uploads; outside its rules `rate_limit`
+    /// holds.
+    pub schedule: Timetable,
+    /// Whether uploads pause while the connection is metered (a phone's hotspot, a mobile
+    /// plan), as the system says.
+    pub pause_on_metered: bool,
+    /// Uploads pause while on battery below this percentage (1 to 100); `None`: never.
+    pub pause_on_battery_below: Option<u8>,
+    /// A folder's own settings, by its absolute path (as `ferry folder list` shows it).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub folders: BTreeMap<String, FolderSettings>,
+}
+
+/// A synced folder's own settings, on top of the settings of all folders.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FolderSettings {
+    /// The folder's own timetable of limits: its uploads keep to both this and the one of
+    /// all folders.
+    #[serde(skip_serializing_if = "Timetable::is_empty")]
+    pub schedule: Timetable,
+    /// Whether this folder pauses on metered connections; `None`: as all folders do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_on_metered: Option<bool>,
+}
+
+impl FolderSettings {
+    /// Whether nothing differs from all folders' settings.
+    pub fn is_empty(&self) -> bool {
+        self.schedule.is_empty() && self.pause_on_metered.is_none()
+    }
 }
 
 impl Settings {
@@ -48,6 +86,15 @@ impl Settings {
             concurrency: self.concurrency,
             rate_limit: self.rate_limit.filter(|&r| r > 0),
             quiet_period: std::time::Duration::from_millis(self.quiet_period_ms),
+            schedule: self.schedule.clone(),
+            pause_on_metered: self.pause_on_metered,
+            pause_on_battery_below: self.pause_on_battery_below,
+            folders: self
+                .folders
+                .iter()
+                .filter(|(_, f)| !f.is_empty())
+                .map(|(path, f)| (PathBuf::from(path), f.clone()))
+                .collect(),
             ..crate::sync::SyncOptions::default()
         }
     }
@@ -62,6 +109,10 @@ impl Default for Settings {
             autostart: false,
             notify_failures: true,
             notify_finished: false,
+            schedule: Timetable::default(),
+            pause_on_metered: false,
+            pause_on_battery_below: None,
+            folders: BTreeMap::new(),
         }
     }
 }
@@ -117,6 +168,25 @@ impl Settings {
                 message:
                     "the rate limit must be at least 1 byte per second; leave it empty for no limit"
                         .into(),
+            });
+        }
+        if let Some(percent) = self.pause_on_battery_below
+            && !(1..=100).contains(&percent)
+        {
+            return Err(SettingsError::Invalid {
+                field: "pauseOnBatteryBelow",
+                message: format!(
+                    "the battery level to pause below must be between 1 and 100 %, not {percent}; \
+                     leave it empty never to pause on battery"
+                ),
+            });
+        }
+        if let Some(path) = self.folders.keys().find(|p| !Path::new(p).is_absolute()) {
+            return Err(SettingsError::Invalid {
+                field: "folders",
+                message: format!(
+                    "a folder's settings must name it by its absolute path, not {path:?}"
+                ),
             });
         }
         if self.quiet_period_ms > MAX_QUIET_PERIOD_MS {
@@ -229,6 +299,18 @@ mod tests {
             autostart: true,
             notify_failures: false,
             notify_finished: true,
+            schedule: "mon-fri 09:00-18:00 1M; sun 00:00-24:00 off"
+                .parse()
+                .unwrap(),
+            pause_on_metered: true,
+            pause_on_battery_below: Some(20),
+            folders: BTreeMap::from([(
+                "/home/me/Videos".to_owned(),
+                FolderSettings {
+                    schedule: "daily 08:00-23:00 off".parse().unwrap(),
+                    pause_on_metered: Some(false),
+                },
+            )]),
         };
         settings.save(&home).unwrap();
         assert_eq!(Settings::load(&home).unwrap(), settings);
@@ -246,7 +328,8 @@ mod tests {
             text,
             serde_json::json!({
                 "concurrency": 4, "rateLimit": null, "quietPeriodMs": 2000,
-                "autostart": false, "notifyFailures": true, "notifyFinished": false
+                "autostart": false, "notifyFailures": true, "notifyFinished": false,
+                "schedule": [], "pauseOnMetered": false, "pauseOnBatteryBelow": null
             })
         );
         let (_dir, home) = home();
@@ -295,6 +378,27 @@ mod tests {
                 },
                 "quietPeriodMs",
             ),
+            (
+                Settings {
+                    pause_on_battery_below: Some(0),
+                    ..Settings::default()
+                },
+                "pauseOnBatteryBelow",
+            ),
+            (
+                Settings {
+                    pause_on_battery_below: Some(101),
+                    ..Settings::default()
+                },
+                "pauseOnBatteryBelow",
+            ),
+            (
+                Settings {
+                    folders: BTreeMap::from([("Videos".to_owned(), FolderSettings::default())]),
+                    ..Settings::default()
+                },
+                "folders",
+            ),
         ];
         for (settings, expected) in cases {
             match settings.save(&home) {
@@ -308,6 +412,20 @@ mod tests {
             !Settings::path(&home).exists(),
             "nothing invalid was written"
         );
+    }
+
+    #[test]
+    fn an_overlapping_schedule_in_the_file_is_damage_that_says_where() {
+        let (_dir, home) = home();
+        std::fs::write(
+            Settings::path(&home),
+            r#"{"schedule": [
+                {"days": "mon", "from": "09:00", "to": "12:00", "limit": 1000},
+                {"days": "mon", "from": "11:00", "to": "13:00", "limit": "off"}]}"#,
+        )
+        .unwrap();
+        let err = Settings::load(&home).unwrap_err().to_string();
+        assert!(err.contains("overlap on monday at 11:00"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! requests in a mailbox and reads the shared views. Knows nothing of terminals or windows: callers give
 //! it an event sink.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,9 @@ use crate::error::EngineError;
 use crate::events::EventSink;
 use crate::home::Home;
 use crate::retry::RetryPolicy;
+use crate::schedule::Timetable;
+use crate::settings::FolderSettings;
+use crate::system::SystemSource;
 use crate::transport::TransferOptions;
 
 use super::core::Mode;
@@ -39,6 +43,18 @@ pub struct SyncOptions {
     /// Spacing of later attempts at a file that failed in a way retrying can fix; kept in
     /// the journal, so it survives restarts.
     pub file_retry: RetryPolicy,
+    /// The weekly timetable of limits over all uploads (outside its rules `rate_limit`
+    /// holds); a rule that is `off` pauses everything until it ends.
+    pub schedule: Timetable,
+    /// Pause while the system says the connection is metered.
+    pub pause_on_metered: bool,
+    /// Pause while on battery below this percentage.
+    pub pause_on_battery_below: Option<u8>,
+    /// Folders' own settings, by absolute path.
+    pub folders: BTreeMap<PathBuf, FolderSettings>,
+    /// Where the state of the network, power and sleep comes from (the system's D-Bus
+    /// services by default).
+    pub system: SystemSource,
     /// For tests: make the OS watcher fail as if its watch limit were reached.
     pub simulate_watch_limit: bool,
 }
@@ -57,6 +73,11 @@ impl Default for SyncOptions {
                 max: Duration::from_secs(600),
                 max_attempts: 0,
             },
+            schedule: Timetable::default(),
+            pause_on_metered: false,
+            pause_on_battery_below: None,
+            folders: BTreeMap::new(),
+            system: SystemSource::default(),
             simulate_watch_limit: false,
         }
     }
@@ -71,6 +92,9 @@ pub struct FolderSync {
     pub watcher: WatcherState,
     /// Something about it the user should know (e.g. the watch limit was reached).
     pub warning: Option<String>,
+    /// Why its uploads wait now, if they do (a metered connection, its schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<crate::sync::holds::Hold>,
 }
 
 /// What the driver and the handle share.

@@ -12,6 +12,8 @@
 //! - [`engine`]: the handle ([`Engine`]) and `ferry sync --once` ([`sync_once`]);
 //!   [`status`]: the live queue, failures and overview people see; [`report`]: the same,
 //!   written to the home for `ferry status` in another process.
+//! - [`holds`]: why uploads wait now (sleep, a metered connection, a low battery, the
+//!   bandwidth schedule), a pure function of the settings, the system and the clock.
 //! - [`lock`]: one engine per home.
 //!
 //! Uploads are one-way: nothing here ever deletes or renames anything on a server. Knows
@@ -20,6 +22,7 @@
 mod core;
 mod driver;
 pub mod engine;
+pub mod holds;
 pub mod ignore;
 mod job;
 pub mod lock;

@@ -44,6 +44,7 @@ impl SyncCore {
             id,
             FolderState {
                 paused,
+                held: false,
                 fallback,
                 next_scan: now + every,
             },
@@ -107,6 +108,44 @@ impl SyncCore {
             self.notify(Notice::Paused(None));
         } else {
             self.notify(Notice::Resumed(None));
+        }
+        self.step(now);
+    }
+
+    /// Everything (`None`) or one folder is held back (`true`) by the system's state or
+    /// the schedule, or no longer. Like a pause, holding stops the jobs (they continue from
+    /// the server's offset once the hold ends); it is the user's pause that is kept in the
+    /// journal, not this.
+    pub(crate) fn handle_held(&mut self, now: Instant, folder: Option<FolderId>, held: bool) {
+        match folder {
+            None => {
+                if self.held == held {
+                    return;
+                }
+                self.held = held;
+            }
+            Some(id) => {
+                let Some(state) = self.folders.get_mut(&id) else {
+                    return;
+                };
+                if state.held == held {
+                    return;
+                }
+                state.held = held;
+            }
+        }
+        if held {
+            self.requeue_running(now, folder);
+        }
+        self.step(now);
+    }
+
+    /// The network is back (or the system woke): files waiting for their retry time are
+    /// tried now, keeping their count of failures (so a file that fails again waits as
+    /// long as it would have).
+    pub(crate) fn handle_network_back(&mut self, now: Instant) {
+        for (key, _) in self.retry_at.drain() {
+            self.dirty.insert(key, now);
         }
         self.step(now);
     }
@@ -329,7 +368,7 @@ impl SyncCore {
 
     /// Time passed: what is due is done.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        if !self.paused {
+        if !self.paused && !self.held {
             let due: Vec<Key> = self
                 .retry_at
                 .iter()
@@ -341,7 +380,7 @@ impl SyncCore {
                 self.dirty.insert(key, now);
             }
         }
-        if self.mode == Mode::Watch && !self.paused {
+        if self.mode == Mode::Watch && !self.paused && !self.held {
             let due: Vec<FolderId> = self
                 .folders
                 .iter()

@@ -38,6 +38,8 @@ pub(crate) const PARALLEL_FROM: u64 = 64 * 1024 * 1024;
 mod failure_tests;
 mod handle;
 #[cfg(test)]
+mod hold_tests;
+#[cfg(test)]
 mod props;
 mod queue;
 #[cfg(test)]
@@ -203,6 +205,8 @@ pub(crate) enum Action {
 #[derive(Debug, Clone)]
 struct FolderState {
     paused: bool,
+    /// Held back by the system's state or the schedule (not the user's pause).
+    held: bool,
     /// Its OS watcher failed: scanned on the fallback interval.
     fallback: bool,
     next_scan: Instant,
@@ -235,6 +239,8 @@ pub(crate) struct SyncCore {
     options: CoreOptions,
     mode: Mode,
     paused: bool,
+    /// Everything is held back by the system's state or the schedule.
+    held: bool,
     folders: HashMap<FolderId, FolderState>,
     /// Changed paths and when they may be examined (the end of their quiet period).
     dirty: HashMap<Key, Instant>,
@@ -270,6 +276,7 @@ impl SyncCore {
             options,
             mode,
             paused: false,
+            held: false,
             folders: HashMap::new(),
             dirty: HashMap::new(),
             renamed: HashMap::new(),
@@ -297,7 +304,7 @@ impl SyncCore {
     /// When the core wants [`SyncCore::handle_timeout`] at the latest: the end of a quiet
     /// period, a retry time, a folder's next scan. `None`: only new facts matter.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        if self.paused {
+        if self.paused || self.held {
             return None;
         }
         let scans = self

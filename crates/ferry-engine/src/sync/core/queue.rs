@@ -24,7 +24,7 @@ pub(crate) const TINY_FILES_PER_SLOT: usize = 4;
 impl SyncCore {
     /// Examines what is due and starts jobs while there is room.
     pub(super) fn step(&mut self, now: Instant) {
-        if self.paused {
+        if self.paused || self.held {
             return;
         }
         let mut due: Vec<Key> = self
@@ -88,9 +88,9 @@ impl SyncCore {
         }
     }
 
-    /// Whether the folder exists and is not paused.
+    /// Whether the folder exists and is neither paused nor held back.
     pub(super) fn active(&self, id: FolderId) -> bool {
-        self.folders.get(&id).is_some_and(|f| !f.paused)
+        self.folders.get(&id).is_some_and(|f| !f.paused && !f.held)
     }
 
     pub(super) fn scan_interval(&self, fallback: bool) -> Duration {

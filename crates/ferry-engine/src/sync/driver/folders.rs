@@ -47,6 +47,10 @@ pub(crate) struct SyncedFolder {
     pub(crate) info: Arc<FolderInfo>,
     pub(crate) watcher: WatcherState,
     pub(crate) warning: Option<String>,
+    /// Why it waits now, if it does (the system's state or its schedule).
+    pub(crate) hold: Option<crate::sync::holds::Hold>,
+    /// Its own schedule's rate, shared by its jobs.
+    pub(crate) limit: crate::rate::RateLimit,
 }
 
 impl SyncedFolder {
@@ -59,6 +63,7 @@ impl SyncedFolder {
                 self.watcher
             },
             warning: self.warning.clone(),
+            hold: self.hold.clone(),
         }
     }
 }
@@ -145,6 +150,8 @@ impl Driver {
                 info: Arc::clone(&info),
                 watcher: WatcherState::Stopped,
                 warning: None,
+                hold: None,
+                limit: crate::rate::RateLimit::adjustable(None),
             };
             let mut fallback = false;
             if let Some(watched) = self.watch(info.root.clone()).await {

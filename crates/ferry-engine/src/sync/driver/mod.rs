@@ -23,14 +23,17 @@ use crate::journal::JournalDoor;
 use crate::rate::RateLimit;
 use crate::sync::core::{Action, CoreOptions, JobEnd, Key, Mode, StartJob, SyncCore};
 use crate::sync::engine::{Mailbox, Summary, SyncOptions, Views, guard};
+use crate::sync::holds::Holds;
 use crate::sync::job;
 use crate::sync::lock::HomeLock;
 use crate::sync::report::Reporter;
 use crate::sync::watch::{WatchEvent, WatchOptions, Watcher};
+use crate::system::{Conditions, Monitor};
 
 mod act;
 mod examine;
 pub(crate) mod folders;
+mod holding;
 mod watching;
 
 use folders::SyncedFolder;
@@ -82,6 +85,18 @@ pub(crate) struct Driver {
     failures_stale: bool,
     reporter: Option<Reporter>,
     report_due: Instant,
+    /// The system's network, power and sleep states.
+    monitor: Monitor,
+    /// What was held back and at which rates, as last applied.
+    holds: Holds,
+    /// The conditions as last applied (to notice wake-ups and connectivity's return).
+    seen: Conditions,
+    /// The monitor was told that everything paused for this sleep.
+    sleep_told: bool,
+    /// When the schedule is evaluated next.
+    holds_due: Instant,
+    /// A one-shot run (`ferry sync --once`): never held back.
+    mode_once: bool,
     _lock: HomeLock,
 }
 
@@ -130,9 +145,13 @@ impl Driver {
             }
         };
         let (ended, ends) = mpsc::channel(END_QUEUE);
+        let monitor = match mode {
+            Mode::Once => Monitor::off(),
+            Mode::Watch => Monitor::start(&options.system).await,
+        };
         Ok(Self {
             core: SyncCore::new(CoreOptions::from(&options), mode, rand::random()),
-            limit: RateLimit::new(options.rate_limit.unwrap_or(0)),
+            limit: RateLimit::adjustable(options.rate_limit),
             options,
             events,
             views,
@@ -147,6 +166,12 @@ impl Driver {
             failures_stale: true,
             reporter: (mode == Mode::Watch).then(|| Reporter::new(home.dir())),
             report_due: now(),
+            monitor,
+            holds: Holds::default(),
+            seen: Conditions::default(),
+            sleep_told: false,
+            holds_due: now(),
+            mode_once: mode == Mode::Once,
             _lock: lock,
         })
     }
@@ -156,10 +181,16 @@ impl Driver {
         self.load_folders().await;
         let mut watch_events = self.watch_events.take();
         loop {
+            if now() >= self.holds_due {
+                self.apply_holds();
+                self.holds_due = now() + holding::SCHEDULE_TICK;
+            }
             self.carry_out().await;
+            self.settle_for_sleep();
             self.publish();
             let wake = self.wake();
             tokio::select! {
+                () = self.monitor.changed() => self.holds_due = now(),
                 () = mailbox.wait() => {
                     if self.commands(&mailbox).await {
                         self.stop().await;
@@ -186,6 +217,7 @@ impl Driver {
     /// Scans, uploads everything pending, and returns what happened.
     pub(crate) async fn run_once(mut self) -> Summary {
         self.load_folders().await;
+        self.apply_holds();
         loop {
             self.carry_out().await;
             if self.core.is_idle() {
@@ -216,6 +248,9 @@ impl Driver {
         let mut wake = self.core.poll_timeout().unwrap_or(far).min(far);
         if self.reporter.is_some() {
             wake = wake.min(self.report_due);
+        }
+        if self.has_schedule() {
+            wake = wake.min(self.holds_due);
         }
         wake
     }
@@ -252,10 +287,11 @@ impl Driver {
     async fn commands(&mut self, mailbox: &Mailbox) -> bool {
         let asked = mailbox.take();
         if let Some(options) = asked.options {
-            self.limit = RateLimit::new(options.rate_limit.unwrap_or(0));
             self.core
                 .handle_options(now(), CoreOptions::from(&*options));
             self.options = *options;
+            // The new rate limit, schedule and pauses hold at once, for uploads under way too.
+            self.holds_due = now();
         }
         if asked.reload {
             // Accounts may have signed in or out (and a certificate been trusted): ask for
@@ -269,6 +305,7 @@ impl Driver {
             }
             guard(&self.views.tracker).signed_out = false;
             self.load_folders().await;
+            self.holds_due = now();
         }
         if let Some(paused) = asked.pause_all {
             self.core.handle_pause_all(now(), paused);
@@ -342,8 +379,9 @@ impl Driver {
                 continue;
             };
             let spec = job::JobSpec::new(&folder.info, &start);
+            let limit = self.limit.and(&folder.limit);
             let mut options =
-                job::send_options(&self.options, &self.limit, &self.events, &self.shared.trust);
+                job::send_options(&self.options, &limit, &self.events, &self.shared.trust);
             if !start.parallel {
                 options.transfer.parallel = 1;
             }

@@ -93,6 +93,12 @@ pub struct Failure {
 pub struct Activity {
     /// Whether all syncing is paused.
     pub paused: bool,
+    /// Why everything waits, if it does: a state, not an error.
+    #[serde(default)]
+    pub hold: Option<crate::sync::holds::Hold>,
+    /// The rate the bandwidth schedule sets now.
+    #[serde(default)]
+    pub scheduled: Option<crate::sync::holds::ScheduledRate>,
     /// Uploading first, then the rest in the order they will go.
     pub queue: Vec<QueueItem>,
     /// Files parked after a permanent failure.
@@ -190,6 +196,12 @@ pub struct Overview {
     /// The trouble with a server's connection, if any.
     #[serde(default)]
     pub connection: Option<Connection>,
+    /// Why everything waits, if it does: a state, not an error.
+    #[serde(default)]
+    pub hold: Option<crate::sync::holds::Hold>,
+    /// The rate the bandwidth schedule sets now.
+    #[serde(default)]
+    pub scheduled: Option<crate::sync::holds::ScheduledRate>,
 }
 
 #[derive(Debug)]
@@ -247,6 +259,10 @@ pub(crate) struct Tracker {
     next_order: u64,
     /// Sign-in refused by a server (cleared when an upload succeeds).
     pub(crate) signed_out: bool,
+    /// Why everything waits, if it does (sleep, a metered connection, the schedule...).
+    pub(crate) hold: Option<crate::sync::holds::Hold>,
+    /// The rate the schedule sets now.
+    pub(crate) scheduled: Option<crate::sync::holds::ScheduledRate>,
 }
 
 /// Unix milliseconds `delay` from now.
@@ -403,6 +419,7 @@ impl Tracker {
         folders: &[crate::sync::FolderSync],
     ) -> Activity {
         let paused_folders = paused_folders(folders);
+        let paused = paused || self.hold.is_some();
         let mut queue: Vec<(&String, &Tracked, QueueState)> = self
             .items
             .iter()
@@ -453,6 +470,8 @@ impl Tracker {
             .collect();
         Activity {
             paused,
+            hold: self.hold.clone(),
+            scheduled: self.scheduled.clone(),
             total_bytes: queue.iter().map(|q| q.size).sum(),
             confirmed_bytes: queue.iter().map(|q| q.confirmed).sum(),
             queue,
@@ -469,6 +488,8 @@ impl Tracker {
         folders: &[crate::sync::FolderSync],
     ) -> Overview {
         let paused_folders = paused_folders(folders);
+        let held = self.hold.as_ref().filter(|_| !paused);
+        let paused = paused || held.is_some();
         let states: Vec<QueueState> = self
             .items
             .values()
@@ -484,13 +505,24 @@ impl Tracker {
             failed,
         };
         let connection = self.connection(paused, &paused_folders);
-        overview::overview(
+        let mut overview = overview::overview(
             &counts,
             paused,
             self.signed_out,
             connection,
             &missing(folders),
-        )
+        );
+        if let Some(hold) = held.filter(|_| overview.state == OverallState::Paused) {
+            // Paused by the system's state or the schedule: said with why (and until when).
+            let mut message = capitalized(&hold.message);
+            if counts.total > 0 {
+                message = format!("{message}: {} waiting", files_word(counts.total));
+            }
+            overview.message = message;
+        }
+        overview.hold = held.cloned();
+        overview.scheduled.clone_from(&self.scheduled);
+        overview
     }
 
     /// The server whose files wait because it cannot be reached or has no space (the one
@@ -536,10 +568,21 @@ impl Tracker {
 }
 
 /// The paths of paused folders.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+fn files_word(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "file" } else { "files" })
+}
+
 fn paused_folders(folders: &[crate::sync::FolderSync]) -> Vec<&str> {
     folders
         .iter()
-        .filter(|f| f.watcher == WatcherState::Paused)
+        .filter(|f| f.watcher == WatcherState::Paused || f.hold.is_some())
         .map(|f| f.path.as_str())
         .collect()
 }

@@ -123,6 +123,8 @@ pub(super) fn overview(
         failed,
         message,
         connection,
+        hold: None,
+        scheduled: None,
     }
 }
 

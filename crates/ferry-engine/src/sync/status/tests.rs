@@ -9,6 +9,7 @@ fn folder(path: &str, watcher: WatcherState) -> crate::sync::FolderSync {
         path: path.to_owned(),
         watcher,
         warning: None,
+        hold: None,
     }
 }
 
