@@ -44,6 +44,48 @@ pub(crate) enum Command {
     Folder(FolderCommand),
     /// Keep the synced folders uploaded: watch them and upload every change.
     Sync(SyncArgs),
+    /// Read and change the settings (the same ones the desktop app shows).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Show every setting and its value.
+    List(ConfigScope),
+    /// Show one setting's value.
+    Get(ConfigGetArgs),
+    /// Change a setting (checked first; a running `ferry sync` takes it within seconds).
+    Set(ConfigSetArgs),
+    /// Put a setting back to its default (a folder's: back to the setting of all folders).
+    Unset(ConfigGetArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigScope {
+    /// A synced folder's own settings (schedule, pauseOnMetered) instead of all folders'.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) folder: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigGetArgs {
+    /// The setting, by its name in settings.json (see `ferry config list`).
+    pub(crate) key: String,
+    #[command(flatten)]
+    pub(crate) scope: ConfigScope,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigSetArgs {
+    /// The setting, by its name in settings.json (see `ferry config list`).
+    pub(crate) key: String,
+    /// Its new value: a number, a rate (500k, 1M, 2MiB, unlimited), on or off, a
+    /// schedule ("mon-fri 09:00-18:00 1M; sat,sun 00:00-24:00 off").
+    #[arg(allow_hyphen_values = true)]
+    pub(crate) value: String,
+    #[command(flatten)]
+    pub(crate) scope: ConfigScope,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +137,16 @@ pub(crate) struct SyncArgs {
     /// Milliseconds a changed file must stay unchanged before it is uploaded (default 2000).
     #[arg(long)]
     pub(crate) quiet_ms: Option<u64>,
+    /// A weekly timetable of limits instead of the saved one, e.g.
+    /// "mon-fri 09:00-18:00 1M; sat,sun 00:00-24:00 off" (rules DAYS FROM-TO LIMIT, where
+    /// LIMIT is a rate, off or unlimited; see the README).
+    #[arg(long, value_parser = schedule())]
+    pub(crate) schedule: Option<ferry_engine::schedule::Timetable>,
+}
+
+fn schedule() -> impl TypedValueParser<Value = ferry_engine::schedule::Timetable> {
+    clap::builder::StringValueParser::new()
+        .try_map(|text: String| text.parse::<ferry_engine::schedule::Timetable>())
 }
 
 #[derive(Debug, Args)]

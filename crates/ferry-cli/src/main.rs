@@ -1,5 +1,5 @@
 //! The `ferry` command-line client: sign-in, folders and their sync, one-shot uploads,
-//! history and status.
+//! history, status and settings.
 //!
 //! A thin front over [`ferry_engine`]: argument parsing, rendering (progress bars on a
 //! terminal, plain lines otherwise, JSON with `--json`) and exit codes (0 ok, 1 failure,
@@ -9,6 +9,7 @@
 //! holds too): no journal and no folder rule here.
 
 mod cli;
+mod config;
 mod folder;
 mod history;
 mod login;
@@ -74,6 +75,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Command::Status => status::run(&service, cli.json).await,
             Command::Folder(command) => folder::run(&service, command, cli.json).await,
             Command::Sync(args) => sync::run(service, args, cli.json, cli.quiet).await,
+            Command::Config(command) => config::run(&service, command, cli.json).await,
         }
     })
 }

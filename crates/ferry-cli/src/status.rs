@@ -18,10 +18,18 @@ pub(crate) async fn run(service: &Service, json: bool) -> anyhow::Result<()> {
         uploads,
     } = &status;
     match sync {
-        Some(run) => println!(
-            "ferry sync is running (pid {}): {}",
-            run.pid, run.overview.message
-        ),
+        Some(run) => {
+            println!(
+                "ferry sync is running (pid {}): {}",
+                run.pid, run.overview.message
+            );
+            if let Some(hold) = &run.overview.hold {
+                println!("{}", hold.message);
+            }
+            if let Some(scheduled) = &run.overview.scheduled {
+                println!("{}", scheduled.message);
+            }
+        }
         None if !folders.is_empty() => {
             println!("ferry sync is not running; start it with `ferry sync`.");
         }
@@ -65,6 +73,9 @@ fn print_folders(folders: &[FolderStatus]) {
         );
         if let Some(warning) = &f.warning {
             println!("  warning: {warning}");
+        }
+        if let Some(hold) = &f.hold {
+            println!("  {}", hold.message);
         }
         for u in &f.uploading {
             let state = if u.waiting_for_server {

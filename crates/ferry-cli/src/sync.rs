@@ -1,11 +1,14 @@
 //! `ferry sync [--once]`: keeps the synced folders uploaded, in the foreground. With
-//! `--once` it scans, uploads everything pending and exits with a summary.
+//! `--once` it scans, uploads everything pending and exits with a summary. It runs with the
+//! saved settings (`ferry config`, the desktop app's Settings), which its flags override,
+//! and takes changes to them while it runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
 use ferry_engine::service::Service;
+use ferry_engine::settings::Settings;
 use ferry_engine::sync::{Engine, SyncOptions, sync_once};
 
 use crate::cli::SyncArgs;
@@ -19,14 +22,22 @@ const SIMULATE_WATCH_LIMIT: &str = "FERRY_SIMULATE_WATCH_LIMIT";
 /// hour, and one minute for folders whose watcher failed).
 const RESCAN_SECS: &str = "FERRY_RESCAN_SECS";
 
-fn options(args: &SyncArgs) -> SyncOptions {
-    let mut options = SyncOptions::default();
+/// How often a running `ferry sync` looks whether the settings file changed.
+const SETTINGS_POLL: Duration = Duration::from_secs(1);
+
+fn options(settings: &Settings, args: &SyncArgs) -> SyncOptions {
+    let mut options = settings.sync_options();
     if let Some(n) = args.concurrency {
         options.concurrency = n.clamp(1, 64);
     }
-    options.rate_limit = args.limit_rate.filter(|&r| r > 0);
+    if let Some(rate) = args.limit_rate {
+        options.rate_limit = (rate > 0).then_some(rate);
+    }
     if let Some(ms) = args.quiet_ms {
         options.quiet_period = Duration::from_millis(ms);
+    }
+    if let Some(schedule) = &args.schedule {
+        options.schedule = schedule.clone();
     }
     options.transfer = crate::upload::transfer_options();
     options.simulate_watch_limit = std::env::var(SIMULATE_WATCH_LIMIT).is_ok_and(|v| v == "1");
@@ -63,8 +74,9 @@ pub(crate) async fn run(
         }
         sink.show(&event);
     });
+    let settings = crate::config::load(home).await?;
     if args.once {
-        let summary = sync_once(home, options(args), credentials, events).await?;
+        let summary = sync_once(home, options(&settings, args), credentials, events).await?;
         progress.finish();
         if json {
             println!(
@@ -99,17 +111,45 @@ pub(crate) async fn run(
         }
         return Ok(());
     }
-    let engine = Engine::start(home, options(args), credentials, events).await?;
+    let engine = Engine::start(home, options(&settings, args), credentials, events).await?;
     if !quiet && !json {
         eprintln!(
             "ferry: syncing {folders} folder{}; stop with Ctrl-C",
             if folders == 1 { "" } else { "s" }
         );
     }
-    stopped().await;
+    let stop = stopped();
+    tokio::pin!(stop);
+    let mut seen = stamp(home).await;
+    let mut tick = tokio::time::interval(SETTINGS_POLL);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = tick.tick() => {
+                let now = stamp(home).await;
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                match crate::config::load(home).await {
+                    Ok(settings) => {
+                        tracing::info!("the settings changed: taking them");
+                        engine.set_options(options(&settings, args));
+                    }
+                    Err(err) => eprintln!("ferry: keeping the settings in use: {err:#}"),
+                }
+            }
+        }
+    }
     engine.shutdown().await;
     progress.finish();
     Ok(())
+}
+
+/// When the settings file was last changed, and its size (`None`: there is none).
+async fn stamp(home: &ferry_engine::home::Home) -> Option<(std::time::SystemTime, u64)> {
+    let meta = tokio::fs::metadata(Settings::path(home)).await.ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// Waits for Ctrl-C or SIGTERM.

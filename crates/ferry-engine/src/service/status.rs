@@ -60,6 +60,9 @@ pub struct FolderStatus {
     pub watcher: WatcherState,
     /// Something the user should know (the watch limit was reached, ...).
     pub warning: Option<String>,
+    /// Why its uploads wait now in the running engine (a metered connection, its
+    /// schedule); what holds every folder back is the overview's.
+    pub hold: Option<crate::sync::holds::Hold>,
     /// Its files in the running engine's queue, uploading first.
     pub uploading: Vec<QueueItem>,
 }
@@ -137,6 +140,7 @@ fn folders(journal: &Journal, report: Option<&Report>) -> Result<Vec<FolderStatu
             pending: counts.pending + counts.uploading,
             watcher: live.map_or(WatcherState::Stopped, |l| l.watcher),
             warning: live.and_then(|l| l.warning.clone()),
+            hold: live.and_then(|l| l.hold.clone()),
             uploading,
             path: folder.path,
         });

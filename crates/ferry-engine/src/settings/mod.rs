@@ -5,6 +5,8 @@
 //! never leaves half a file; a missing file or field takes its default, an unknown field is
 //! ignored (a newer Ferry may have written it).
 //!
+//! [`keys`] reads and writes them as `KEY VALUE` text (`ferry config`).
+//!
 //! Knows nothing of windows or how the settings are edited.
 
 use std::collections::BTreeMap;
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::home::Home;
 use crate::schedule::Timetable;
+
+pub mod keys;
 
 /// The name of the settings file in the home directory.
 pub const SETTINGS_FILE: &str = "settings.json";
