@@ -14,6 +14,8 @@
 //!   `listening on` line, never left running.
 //! - [`keyring`]: the real Secret Service (or no D-Bus at all) for a test, in a child
 //!   process of its own test binary.
+//! - [`dbusmock`]: NetworkManager, logind and UPower as python-dbusmock plays them, on a
+//!   private bus of the test's own.
 //! - [`server`]: a real ferry-server in the test's process, on 127.0.0.1 port 0, with two
 //!   users and their tokens.
 //!
@@ -26,6 +28,7 @@
     reason = "test tools panic loudly by design: a test that cannot set itself up must fail"
 )]
 
+pub mod dbusmock;
 pub mod fake_http;
 pub mod keyring;
 pub mod nginx;

@@ -6,6 +6,7 @@
 //!
 //! Knows nothing of what the conditions are used for.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,40 +98,77 @@ async fn get(
     properties.call("Get", &(interface, name)).await
 }
 
+/// What a `PropertiesChanged` signal says: the interface and its changed values.
+type Changed = (String, HashMap<String, OwnedValue>, Vec<String>);
+
+/// The changed values `message` carries for `interface` (none for another interface).
+fn changed(message: &zbus::Message, interface: &str) -> HashMap<String, OwnedValue> {
+    match message.body().deserialize::<Changed>() {
+        Ok((of, values, _)) if of == interface => values,
+        _ => HashMap::new(),
+    }
+}
+
+fn metered(value: u32) -> Option<bool> {
+    // NMMetered: 1 yes, 3 guessed yes; 2 no, 4 guessed no; 0 unknown.
+    match value {
+        1 | 3 => Some(true),
+        2 | 4 => Some(false),
+        _ => None,
+    }
+}
+
+fn connectivity(value: u32) -> Option<Connectivity> {
+    match value {
+        1 => Some(Connectivity::None),
+        2 => Some(Connectivity::Portal),
+        3 => Some(Connectivity::Limited),
+        4 => Some(Connectivity::Full),
+        _ => None,
+    }
+}
+
+/// NetworkManager's `Metered` and `Connectivity`: read once, then taken from each change
+/// as the signal carries it (a quick loss and return is seen as both).
 async fn network(connection: &Connection, tx: &watch::Sender<Conditions>) -> zbus::Result<()> {
     let properties = proxy(connection, NM, NM_PATH, PROPERTIES).await?;
     // Subscribed before the first read, so no change falls between them.
     let mut changes = properties.receive_signal("PropertiesChanged").await?;
-    loop {
-        let metered = get(&properties, NM, "Metered")
-            .await
-            .ok()
+    let now = u32::try_from(get(&properties, NM, "Connectivity").await?)?;
+    let is_metered = get(&properties, NM, "Metered")
+        .await
+        .ok()
+        .and_then(|v| u32::try_from(v).ok());
+    tx.send_modify(|c| {
+        c.metered = is_metered.and_then(metered);
+        c.set_connectivity(connectivity(now));
+    });
+    tracing::debug!(?is_metered, connectivity = now, "NetworkManager's state");
+    while let Some(message) = changes.next().await {
+        let values = changed(&message, NM);
+        let new_metered = values.get("Metered").and_then(|v| u32::try_from(v).ok());
+        let new_connectivity = values
+            .get("Connectivity")
             .and_then(|v| u32::try_from(v).ok());
-        let connectivity = u32::try_from(get(&properties, NM, "Connectivity").await?)?;
+        if new_metered.is_none() && new_connectivity.is_none() {
+            continue;
+        }
+        tracing::debug!(?new_metered, ?new_connectivity, "NetworkManager changed");
         tx.send_if_modified(|c| {
             let before = *c;
-            // NMMetered: 1 yes, 3 guessed yes; 2 no, 4 guessed no; 0 unknown.
-            c.metered = match metered {
-                Some(1 | 3) => Some(true),
-                Some(2 | 4) => Some(false),
-                _ => None,
-            };
-            c.set_connectivity(match connectivity {
-                1 => Some(Connectivity::None),
-                2 => Some(Connectivity::Portal),
-                3 => Some(Connectivity::Limited),
-                4 => Some(Connectivity::Full),
-                _ => None,
-            });
+            if let Some(value) = new_metered {
+                c.metered = metered(value);
+            }
+            if let Some(value) = new_connectivity {
+                c.set_connectivity(connectivity(value));
+            }
             *c != before
         });
-        tracing::debug!(?metered, connectivity, "NetworkManager's state");
-        if changes.next().await.is_none() {
-            return Ok(());
-        }
     }
+    Ok(())
 }
 
+/// UPower's `OnBattery` and its display device's `Percentage`, the same way.
 async fn power(connection: &Connection, tx: &watch::Sender<Conditions>) -> zbus::Result<()> {
     let main = proxy(connection, UPOWER, UPOWER_PATH, PROPERTIES).await?;
     let display = proxy(connection, UPOWER, DISPLAY_DEVICE, PROPERTIES).await?;
@@ -138,23 +176,35 @@ async fn power(connection: &Connection, tx: &watch::Sender<Conditions>) -> zbus:
         main.receive_signal("PropertiesChanged").await?,
         display.receive_signal("PropertiesChanged").await?,
     );
-    loop {
-        let on_battery = bool::try_from(get(&main, UPOWER, "OnBattery").await?)?;
-        let percent = get(&display, UPOWER_DEVICE, "Percentage")
-            .await
-            .ok()
+    let on_battery = bool::try_from(get(&main, UPOWER, "OnBattery").await?)?;
+    let percent = get(&display, UPOWER_DEVICE, "Percentage")
+        .await
+        .ok()
+        .and_then(|v| f64::try_from(v).ok());
+    tx.send_modify(|c| {
+        c.on_battery = Some(on_battery);
+        c.battery_percent = percent;
+    });
+    tracing::debug!(on_battery, ?percent, "UPower's state");
+    while let Some(message) = changes.next().await {
+        let battery = changed(&message, UPOWER)
+            .get("OnBattery")
+            .and_then(|v| bool::try_from(v).ok());
+        let percent = changed(&message, UPOWER_DEVICE)
+            .get("Percentage")
             .and_then(|v| f64::try_from(v).ok());
         tx.send_if_modified(|c| {
             let before = *c;
-            c.on_battery = Some(on_battery);
-            c.battery_percent = percent;
+            if let Some(battery) = battery {
+                c.on_battery = Some(battery);
+            }
+            if let Some(percent) = percent {
+                c.battery_percent = Some(percent);
+            }
             *c != before
         });
-        tracing::debug!(on_battery, ?percent, "UPower's state");
-        if changes.next().await.is_none() {
-            return Ok(());
-        }
     }
+    Ok(())
 }
 
 /// Takes logind's delay lock: sleep waits (up to its limit) until it is let go.

@@ -17,5 +17,7 @@ mod missing_folder;
 mod service;
 mod support;
 mod sync;
+#[cfg(target_os = "linux")]
+mod system;
 mod targets;
 mod tus;
