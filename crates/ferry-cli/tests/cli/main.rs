@@ -1,6 +1,7 @@
 //! The `ferry` binary, run as a user runs it: in a scratch home, against a real ferry-server.
 
 mod basics;
+mod config;
 mod full_disk;
 mod hostile;
 mod interop;

@@ -13,15 +13,15 @@ use crate::support::{
 };
 
 /// A scratch home with `dir` synced to `server` for ann.
-struct Synced {
+pub(crate) struct Synced {
     _work: tempfile::TempDir,
-    home: PathBuf,
-    dir: PathBuf,
+    pub(crate) home: PathBuf,
+    pub(crate) dir: PathBuf,
     token: String,
 }
 
 impl Synced {
-    fn new(server: &TestServer, remote: Option<&str>) -> Self {
+    pub(crate) fn new(server: &TestServer, remote: Option<&str>) -> Self {
         let work = tempfile::tempdir().unwrap();
         let home = work.path().join("home");
         let dir = work.path().join("Documents");
@@ -50,7 +50,7 @@ impl Synced {
         }
     }
 
-    fn command(&self, args: &[&str]) -> std::process::Command {
+    pub(crate) fn command(&self, args: &[&str]) -> std::process::Command {
         ferry_command(&self.home, Some(&self.token), args)
     }
 
@@ -68,7 +68,7 @@ impl Synced {
     }
 
     /// Starts `ferry sync` with a short quiet period.
-    fn start(&self, quiet_ms: u64, env: &[(&str, &str)]) -> Running {
+    pub(crate) fn start(&self, quiet_ms: u64, env: &[(&str, &str)]) -> Running {
         let quiet = quiet_ms.to_string();
         let mut command = self.command(&["sync", "--quiet-ms", &quiet]);
         for (k, v) in env {
@@ -77,14 +77,14 @@ impl Synced {
         Running::spawn("ferry sync", command)
     }
 
-    fn write(&self, rel: &str, bytes: &[u8]) {
+    pub(crate) fn write(&self, rel: &str, bytes: &[u8]) {
         let path = self.dir.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }
 
     /// `ferry --json status`.
-    fn status(&self) -> serde_json::Value {
+    pub(crate) fn status(&self) -> serde_json::Value {
         let out = run_bounded(
             "ferry status",
             self.command(&["--json", "status"]),
@@ -112,7 +112,7 @@ fn server_tree(server: &TestServer, prefix: &str) -> BTreeMap<String, String> {
 }
 
 /// Stops a `ferry sync` with SIGTERM and checks that it ended well.
-fn stop(sync: Running) {
+pub(crate) fn stop(sync: Running) {
     signal("TERM", sync.id());
     let out = sync.finish(Duration::from_secs(30));
     assert_success("ferry sync, stopped with SIGTERM", &out);

@@ -14,6 +14,7 @@ mod galileo;
 mod hostile;
 mod hostile_tls;
 mod missing_folder;
+mod schedule;
 mod service;
 mod support;
 mod sync;
