@@ -448,7 +448,16 @@ pub struct InForce {
 impl Timetable {
     /// A timetable of `rules`, refused when two overlap or one is invalid.
     pub fn new(rules: Vec<Rule>) -> Result<Self, String> {
-        for rule in &rules {
+        let table = Self(rules);
+        table.check()?;
+        Ok(table)
+    }
+
+    /// Whether the rules can stand together: none empty, no two overlapping (the JSON form
+    /// is read without this check, so that the settings can say which field is wrong).
+    pub fn check(&self) -> Result<(), String> {
+        let rules = &self.0;
+        for rule in rules {
             if rule.from == rule.to || rule.from.minutes() == DAY {
                 return Err(format!("the rule \"{rule}\" has an empty span"));
             }
@@ -470,7 +479,7 @@ impl Timetable {
                 }
             }
         }
-        Ok(Self(rules))
+        Ok(())
     }
 
     /// The rules.
@@ -576,7 +585,9 @@ impl FromStr for Timetable {
 }
 
 impl<'de> Deserialize<'de> for Timetable {
+    /// Each rule is read and checked on its own; whether they stand together is
+    /// [`Timetable::check`]'s (the settings call it).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::new(Vec::<Rule>::deserialize(d)?).map_err(serde::de::Error::custom)
+        Ok(Self(Vec::<Rule>::deserialize(d)?))
     }
 }

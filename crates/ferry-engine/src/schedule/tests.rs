@@ -107,16 +107,23 @@ fn overlapping_rules_are_refused_naming_both_and_where() {
     }
     // Touching is not overlapping.
     table("mon 09:00-12:00 1M; mon 12:00-13:00 off; sun 22:00-00:00 off; mon 00:00-09:00 2M");
-    // The JSON form is checked the same way.
+    // The JSON form is checked the same way, by `check`.
     let json = serde_json::json!([
         {"days": "mon", "from": "09:00", "to": "12:00", "limit": 1000},
         {"days": "mon", "from": "11:00", "to": "13:00", "limit": "off"}
     ]);
-    let err = serde_json::from_value::<Timetable>(json).unwrap_err();
-    assert!(
-        err.to_string().contains("overlap on monday at 11:00"),
-        "{err}"
-    );
+    let err = serde_json::from_value::<Timetable>(json)
+        .unwrap()
+        .check()
+        .unwrap_err();
+    assert!(err.contains("overlap on monday at 11:00"), "{err}");
+    let empty =
+        serde_json::json!([{"days": "mon", "from": "09:00", "to": "09:00", "limit": "off"}]);
+    let err = serde_json::from_value::<Timetable>(empty)
+        .unwrap()
+        .check()
+        .unwrap_err();
+    assert!(err.contains("empty span"), "{err}");
 }
 
 #[test]

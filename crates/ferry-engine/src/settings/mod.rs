@@ -185,6 +185,20 @@ impl Settings {
                 ),
             });
         }
+        self.schedule
+            .check()
+            .map_err(|message| SettingsError::Invalid {
+                field: "schedule",
+                message: format!("the bandwidth schedule cannot be used: {message}"),
+            })?;
+        for (path, own) in &self.folders {
+            own.schedule
+                .check()
+                .map_err(|message| SettingsError::Invalid {
+                    field: "folders",
+                    message: format!("the bandwidth schedule of {path} cannot be used: {message}"),
+                })?;
+        }
         if let Some(path) = self.folders.keys().find(|p| !Path::new(p).is_absolute()) {
             return Err(SettingsError::Invalid {
                 field: "folders",
@@ -419,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn an_overlapping_schedule_in_the_file_is_damage_that_says_where() {
+    fn an_overlapping_schedule_in_the_file_is_refused_saying_where() {
         let (_dir, home) = home();
         std::fs::write(
             Settings::path(&home),
