@@ -19,11 +19,30 @@ export interface Account {
 
 export type WatcherState = "watching" | "rescanning" | "paused" | "stopped" | "starting" | "missing";
 
+/** Why uploads wait (a state, not an error): sleep, a metered connection, a low battery, the schedule. */
+export interface Hold {
+  reason: "sleep" | "metered" | "battery" | "schedule";
+  /** Until when (unix ms), where it is known (the schedule's). */
+  untilMs: number | null;
+  /** In words, e.g. "paused: metered connection". */
+  message: string;
+}
+
+/** The rate the bandwidth schedule sets now. */
+export interface ScheduledRate {
+  rate: number;
+  untilMs: number | null;
+  /** In words, e.g. "limited to 1 MB/s by the schedule until 18:00". */
+  message: string;
+}
+
 /** A synced folder's live state in the running engine (`ferry://folders`). */
 export interface FolderSync {
   path: string;
   watcher: WatcherState;
   warning: string | null;
+  /** Why its uploads wait now, if they do. */
+  hold?: Hold | null;
 }
 
 export interface FolderView {
@@ -40,6 +59,8 @@ export interface FolderView {
   failed: number;
   watcher: WatcherState;
   warning: string | null;
+  /** Why its uploads wait now in the running engine (a metered connection, its schedule). */
+  hold?: Hold | null;
 }
 
 export interface QueueItem {
@@ -127,6 +148,24 @@ export interface DayTotal {
   files: number;
 }
 
+/** One rule of the bandwidth schedule: on `days`, from `from` to `to` (past midnight when not after it). */
+export interface ScheduleRule {
+  /** "daily", "mon-fri", "sat,sun", "mon", ... */
+  days: string;
+  /** "HH:MM" */
+  from: string;
+  /** "HH:MM", "24:00" allowed */
+  to: string;
+  /** Bytes per second, or "off" (paused), or "unlimited". */
+  limit: number | "off" | "unlimited";
+}
+
+/** A folder's own settings, on top of all folders'. */
+export interface FolderSettings {
+  schedule?: ScheduleRule[];
+  pauseOnMetered?: boolean | null;
+}
+
 export interface Settings {
   concurrency: number;
   rateLimit: number | null;
@@ -134,6 +173,11 @@ export interface Settings {
   autostart: boolean;
   notifyFailures: boolean;
   notifyFinished: boolean;
+  schedule: ScheduleRule[];
+  pauseOnMetered: boolean;
+  pauseOnBatteryBelow: number | null;
+  /** Folders' own settings by absolute path (kept as they are by the Settings screen). */
+  folders?: Record<string, FolderSettings>;
 }
 
 export type OverviewState = "up_to_date" | "uploading" | "paused" | "problem" | "signed_out" | "no_folders" | "offline";
@@ -156,6 +200,10 @@ export interface Overview {
   failed: number;
   message: string;
   connection?: Connection | null;
+  /** Why everything waits, if it does. */
+  hold?: Hold | null;
+  /** The rate the bandwidth schedule sets now. */
+  scheduled?: ScheduledRate | null;
 }
 
 /** A `ferry_engine::Event` as the shell forwards it on `ferry://engine` (snake_case fields). */

@@ -106,6 +106,41 @@ describe("activity", () => {
     await page.close();
   });
 
+  it("says why nothing moves when the system or the schedule holds uploads back, as a state and not a failure", async () => {
+    const metered = { reason: "metered", untilMs: null, message: "paused: metered connection" };
+    const page = await browser.open({
+      ...SIGNED_IN,
+      overview: { state: "paused", uploading: 0, queued: 2, failed: 0, message: "Paused: metered connection: 2 files waiting", hold: metered },
+      folders: [folderView(DIR), folderView("/home/demo/Videos")],
+    });
+    await waitText(page.getByTestId("overview-state"), "Paused: metered connection: 2 files waiting");
+    await waitText(page.getByTestId("activity-hold"), "Paused: metered connection. Uploads go on by themselves, from where the server stands.");
+    assert.equal(await page.getByTestId("failed-row").count(), 0, "a hold is not a failure");
+    await screenshot(page, "paused-metered");
+
+    // The metered connection is gone; the schedule holds one folder and limits the rest.
+    const schedule = { reason: "schedule", untilMs: T0 + 3_600_000, message: "paused by the schedule until 18:00" };
+    await emit(page, "ferry://overview", {
+      state: "uploading",
+      uploading: 1,
+      queued: 1,
+      failed: 0,
+      message: "Uploading 1 of 2 files, 1 paused",
+      hold: null,
+      scheduled: { rate: 1_000_000, untilMs: T0 + 3_600_000, message: "limited to 1 MB/s by the schedule until 18:00" },
+    });
+    await emit(page, "ferry://folders", [
+      { path: DIR, watcher: "watching", warning: null, hold: null },
+      { path: "/home/demo/Videos", watcher: "watching", warning: null, hold: schedule },
+    ]);
+    await page.getByTestId("activity-hold").waitFor({ state: "detached" });
+    await waitText(page.getByTestId("activity-scheduled"), "Limited to 1 MB/s by the schedule until 18:00.");
+    await waitText(page.locator('[data-testid="activity-folder-hold"][data-path="/home/demo/Videos"]'), "paused by the schedule until 18:00");
+    await page.getByTestId("nav-folders").click();
+    await waitText(page.locator('[data-testid="folder-row"][data-path="/home/demo/Videos"]').getByTestId("folder-hold"), "Paused by the schedule until 18:00");
+    await page.close();
+  });
+
   it("lists failures with the reason, retries one and then all", async () => {
     const failed = [
       { path: A, folder: DIR, error: "The server refused the file: it is larger than the server allows.", permanent: true, atMs: T0 },

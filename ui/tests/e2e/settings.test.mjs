@@ -13,7 +13,17 @@ after(async () => {
   await browser?.close();
 });
 
-const SETTINGS = { concurrency: 3, rateLimit: 2_000_000, quietPeriodMs: 1500, autostart: false, notifyFailures: true, notifyFinished: false };
+const SETTINGS = {
+  concurrency: 3,
+  rateLimit: 2_000_000,
+  quietPeriodMs: 1500,
+  autostart: false,
+  notifyFailures: true,
+  notifyFinished: false,
+  schedule: [],
+  pauseOnMetered: false,
+  pauseOnBatteryBelow: null,
+};
 
 /** @param {import("playwright-core").Page} page */
 async function toSettings(page) {
@@ -44,7 +54,17 @@ describe("settings", () => {
     await page.getByTestId("settings-save").click();
     await waitText(page.getByTestId("settings-saved"), "Settings saved.");
     assert.deepEqual((await waitCall(page, "settings_set"))[0].args, {
-      settings: { concurrency: 8, rateLimit: 500_000, quietPeriodMs: 3000, autostart: true, notifyFailures: true, notifyFinished: true },
+      settings: {
+        concurrency: 8,
+        rateLimit: 500_000,
+        quietPeriodMs: 3000,
+        autostart: true,
+        notifyFailures: true,
+        notifyFinished: true,
+        schedule: [],
+        pauseOnMetered: false,
+        pauseOnBatteryBelow: null,
+      },
     });
 
     await page.getByTestId("settings-rate-limited").uncheck();
@@ -109,6 +129,73 @@ describe("settings", () => {
     await patchScenario(page, { errors: { settings_set: { code: "invalid_input", message: "Ferry could not turn on autostart: the autostart folder is read-only." } } });
     await page.getByTestId("settings-save").click();
     await waitText(page.getByTestId("settings-error"), "autostart folder is read-only");
+    await page.close();
+  });
+
+  it("edits the bandwidth schedule as rows a person can read, and the pauses on metered connections and battery", async () => {
+    const VIDEOS = { "/home/demo/Videos": { pauseOnMetered: false } };
+    const office = { days: "mon-fri", from: "09:00", to: "18:00", limit: 1_000_000 };
+    const page = await browser.open({ ...SIGNED_IN, settings: { ...SETTINGS, schedule: [office], folders: VIDEOS } });
+    await toSettings(page);
+    const rules = page.getByTestId("schedule-rule");
+    await waitText(rules.nth(0).getByTestId("schedule-rule-text"), "Weekdays 09:00–18:00: at most 1 MB/s");
+    assert.equal(await rules.nth(0).getByTestId("schedule-days").inputValue(), "mon-fri");
+
+    await page.getByTestId("schedule-add").click();
+    const weekend = rules.nth(1);
+    await weekend.getByTestId("schedule-days").selectOption("sat,sun");
+    await weekend.getByTestId("schedule-from").fill("00:00");
+    await weekend.getByTestId("schedule-to").fill("24:00");
+    await weekend.getByTestId("schedule-kind").selectOption("off");
+    await waitText(weekend.getByTestId("schedule-rule-text"), "Weekends 00:00–24:00: paused");
+    await page.getByTestId("schedule-add").click();
+    const nights = rules.nth(2);
+    await nights.getByTestId("schedule-days").selectOption("daily");
+    await nights.getByTestId("schedule-from").fill("23:00");
+    await nights.getByTestId("schedule-to").fill("6:00");
+    await nights.getByTestId("schedule-kind").selectOption("unlimited");
+    await waitText(nights.getByTestId("schedule-rule-text"), "Every day 23:00–06:00 (past midnight): no limit");
+    await page.getByTestId("settings-pause-metered").check();
+    await page.getByTestId("settings-pause-battery").check();
+    await page.getByTestId("settings-battery-below").fill("15");
+    await waitText(page.getByTestId("settings-unsaved"), "You have unsaved changes.");
+    await screenshot(page, "settings-schedule");
+
+    // A time that is no time is refused before anything is sent.
+    await nights.getByTestId("schedule-from").fill("11pm");
+    await page.getByTestId("settings-save").click();
+    await waitText(page.getByTestId("settings-error"), "Rule 3: the start must be a time like 09:00");
+    assert.equal((await calls(page)).filter((c) => c.cmd === "settings_set").length, 0);
+    await nights.getByTestId("schedule-from").fill("23:00");
+
+    await page.getByTestId("settings-save").click();
+    await waitText(page.getByTestId("settings-saved"), "Settings saved.");
+    const [saved] = await waitCall(page, "settings_set");
+    assert.deepEqual(saved.args.settings.schedule, [
+      office,
+      { days: "sat,sun", from: "00:00", to: "24:00", limit: "off" },
+      { days: "daily", from: "23:00", to: "06:00", limit: "unlimited" },
+    ]);
+    assert.equal(saved.args.settings.pauseOnMetered, true);
+    assert.equal(saved.args.settings.pauseOnBatteryBelow, 15);
+    assert.deepEqual(saved.args.settings.folders, VIDEOS, "a folder's own settings are kept");
+
+    // The shell's refusal (rules that overlap) is shown as it says it.
+    const overlap = "the bandwidth schedule cannot be used: rules 1 (\"mon-fri 09:00-18:00 1MB/s\") and 2 (\"mon 17:00-19:00 off\") overlap on monday at 17:00";
+    await patchScenario(page, { errors: { settings_set: { code: "invalid_input", message: overlap } } });
+    await rules.nth(1).getByTestId("schedule-days").selectOption("mon");
+    await rules.nth(1).getByTestId("schedule-from").fill("17:00");
+    await rules.nth(1).getByTestId("schedule-to").fill("19:00");
+    await page.getByTestId("settings-save").click();
+    await waitText(page.getByTestId("settings-error"), "overlap on monday at 17:00");
+    await patchScenario(page, { errors: {} });
+
+    // Removing rules, and the battery pause off again.
+    await rules.nth(2).getByTestId("schedule-remove").click();
+    await rules.nth(1).getByTestId("schedule-remove").click();
+    await page.getByTestId("settings-pause-battery").uncheck();
+    await page.getByTestId("settings-save").click();
+    await waitCall(page, "settings_set", (a) => a.settings.schedule.length === 1 && a.settings.pauseOnBatteryBelow === null);
     await page.close();
   });
 

@@ -21,7 +21,7 @@ export function applyFolderStates(folders: FolderView[], states: FolderSync[]): 
   const byPath = new Map(states.map((s) => [s.path, s]));
   const next = folders.map((f) => {
     const s = byPath.get(f.path);
-    return s ? { ...f, watcher: s.watcher, warning: s.warning } : f;
+    return s ? { ...f, watcher: s.watcher, warning: s.warning, hold: s.hold ?? null } : f;
   });
   return { folders: next, unknown: states.some((s) => !folders.some((f) => f.path === s.path)) };
 }

@@ -1,5 +1,5 @@
 // What the header says about the whole app, from the `Overview` the shell sends.
-import type { Overview } from "../types";
+import type { Hold, Overview, ScheduledRate } from "../types";
 
 export const SIGNED_OUT: Overview = { state: "signed_out", uploading: 0, queued: 0, failed: 0, message: "Signed out" };
 
@@ -22,4 +22,10 @@ export function overviewLabel(o: Overview): string {
     case "offline":
       return "Can't reach the server";
   }
+}
+
+/** A hold or a scheduled rate as a sentence: "Paused: metered connection. Uploads go on by themselves." */
+export function holdLine(h: Hold | ScheduledRate): string {
+  const text = h.message.charAt(0).toUpperCase() + h.message.slice(1);
+  return "reason" in h ? `${text}. Uploads go on by themselves, from where the server stands.` : `${text}.`;
 }
