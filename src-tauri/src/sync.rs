@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ferry_engine::EventSink;
 use ferry_engine::service::FolderView;
+use ferry_engine::settings::Settings;
 use ferry_engine::sync::status::{Activity, OverallState, Overview, WatcherState};
 use ferry_engine::sync::{Changes, Engine, FolderSync};
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -59,6 +60,7 @@ pub fn start(app: &AppHandle, events: EventSink) {
     match started {
         Ok(engine) => {
             follow(app.clone(), engine.changes());
+            follow_settings(app.clone());
             *held(&sync.engine) = Some(engine);
         }
         Err(err) => {
@@ -88,6 +90,42 @@ fn follow(app: AppHandle, mut changes: Changes) {
     });
 }
 
+/// How often the settings file is looked at for changes made elsewhere.
+const SETTINGS_POLL: Duration = Duration::from_secs(1);
+
+/// Takes settings changed outside the window (`ferry config set`) within a second: the
+/// engine gets them and the window reads them the next time it shows Settings.
+fn follow_settings(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let home = app.state::<AppState>().service.home().clone();
+        let mut seen = Settings::stamp(&home).await;
+        loop {
+            tokio::time::sleep(SETTINGS_POLL).await;
+            let now = Settings::stamp(&home).await;
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            let read = {
+                let home = home.clone();
+                tokio::task::spawn_blocking(move || Settings::load(&home)).await
+            };
+            match read {
+                Ok(Ok(settings)) if settings != app.state::<AppState>().settings() => {
+                    tracing::info!("the settings file changed: taking it");
+                    app.state::<AppState>().set_settings(settings);
+                    reload(&app);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(%err, "the settings file changed but cannot be used; keeping the settings in use");
+                }
+                Err(err) => tracing::warn!(%err, "the settings file could not be read"),
+            }
+        }
+    });
+}
+
 /// Runs `f` with the engine, if it runs.
 fn with_engine<T>(app: &AppHandle, f: impl FnOnce(&Engine) -> T) -> Option<T> {
     let sync = app.try_state::<SyncState>()?;
@@ -108,6 +146,8 @@ fn current_overview(app: &AppHandle) -> Overview {
             failed: 0,
             message: format!("Syncing is not running: {why}"),
             connection: None,
+            hold: None,
+            scheduled: None,
         }
     })
 }
@@ -193,6 +233,8 @@ pub fn shutdown(app: &AppHandle) {
 pub async fn activity(app: AppHandle) -> Result<Activity, CommandError> {
     Ok(with_engine(&app, Engine::activity).unwrap_or(Activity {
         paused: false,
+        hold: None,
+        scheduled: None,
         queue: Vec::new(),
         failed: Vec::new(),
         total_bytes: 0,

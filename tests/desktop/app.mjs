@@ -175,6 +175,30 @@ async function fullFlow(session) {
     await waitFor(session, testid("settings-saved"));
     await screenshot(session, "settings");
   });
+  await step("set a bandwidth schedule and the pause on metered connections in Settings", async () => {
+    // Every day at 4 MB/s (as the limit just set, so the flow below is the same), as a row.
+    await click(session, await waitFor(session, testid("schedule-add")));
+    const rule = testid("schedule-rule");
+    await click(session, await waitFor(session, `${rule} ${testid("schedule-days")} option[value="daily"]`));
+    await type(session, `${rule} ${testid("schedule-from")}`, "00:00");
+    await type(session, `${rule} ${testid("schedule-to")}`, "24:00");
+    await type(session, `${rule} ${testid("schedule-rate")}`, "4");
+    await waitFor(session, `${rule} ${testid("schedule-rule-text")}`, 10_000, async (el) =>
+      (await text(session, el)) === "Every day 00:00–24:00: at most 4 MB/s",
+    );
+    const metered = await waitFor(session, testid("settings-pause-metered"));
+    if ((await attr(session, metered, "checked")) === null) await click(session, metered);
+    await click(session, await waitFor(session, testid("settings-save")));
+    await waitFor(session, testid("settings-saved"));
+    await screenshot(session, "settings-schedule");
+    const reply = await invoke(session, "settings");
+    const rules = reply.ok?.schedule ?? [];
+    const [first] = rules;
+    const same = rules.length === 1 && first.days === "daily" && first.from === "00:00" && first.to === "24:00" && first.limit === 4_000_000;
+    if (!same || reply.ok?.pauseOnMetered !== true) {
+      throw new Error(`the shell saved ${JSON.stringify(reply)}, not every day at 4 MB/s with the metered pause`);
+    }
+  });
   await step("add the folder", async () => {
     await click(session, await waitFor(session, testid("nav-folders")));
     await type(session, testid("add-folder-path"), FOLDER);

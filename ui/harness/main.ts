@@ -240,9 +240,12 @@ function handle(cmd: string, args: Record<string, unknown>): unknown {
       return perDay(a.days);
     case "settings":
       return scenario.settings;
-    case "settings_set":
-      scenario.settings = a.settings;
+    case "settings_set": {
+      // As the real shell answers: the same settings, an object's keys in another order.
+      const saved = a.settings as Settings;
+      scenario.settings = { ...saved, schedule: (saved.schedule ?? []).map((r) => ({ limit: r.limit, to: r.to, from: r.from, days: r.days })) };
       return scenario.settings;
+    }
     case "overview":
       return scenario.overview;
     case "plugin:dialog|open":

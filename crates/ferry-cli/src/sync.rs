@@ -120,13 +120,13 @@ pub(crate) async fn run(
     }
     let stop = stopped();
     tokio::pin!(stop);
-    let mut seen = stamp(home).await;
+    let mut seen = Settings::stamp(home).await;
     let mut tick = tokio::time::interval(SETTINGS_POLL);
     loop {
         tokio::select! {
             () = &mut stop => break,
             _ = tick.tick() => {
-                let now = stamp(home).await;
+                let now = Settings::stamp(home).await;
                 if now == seen {
                     continue;
                 }
@@ -144,12 +144,6 @@ pub(crate) async fn run(
     engine.shutdown().await;
     progress.finish();
     Ok(())
-}
-
-/// When the settings file was last changed, and its size (`None`: there is none).
-async fn stamp(home: &ferry_engine::home::Home) -> Option<(std::time::SystemTime, u64)> {
-    let meta = tokio::fs::metadata(Settings::path(home)).await.ok()?;
-    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// Waits for Ctrl-C or SIGTERM.

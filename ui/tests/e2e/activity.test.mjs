@@ -112,10 +112,22 @@ describe("activity", () => {
       ...SIGNED_IN,
       overview: { state: "paused", uploading: 0, queued: 2, failed: 0, message: "Paused: metered connection: 2 files waiting", hold: metered },
       folders: [folderView(DIR), folderView("/home/demo/Videos")],
+      activity: {
+        paused: false,
+        hold: metered,
+        queue: [
+          { path: A, folder: DIR, size: 4_000_000, confirmed: 1_500_000, state: "paused", speed: 0, etaSecs: null, error: null },
+          { path: B, folder: DIR, size: 30_000_000, confirmed: 0, state: "paused", speed: 0, etaSecs: null, error: null },
+        ],
+        failed: [],
+        totalBytes: 34_000_000,
+        confirmedBytes: 1_500_000,
+      },
     });
     await waitText(page.getByTestId("overview-state"), "Paused: metered connection: 2 files waiting");
     await waitText(page.getByTestId("activity-hold"), "Paused: metered connection. Uploads go on by themselves, from where the server stands.");
     assert.equal(await page.getByTestId("failed-row").count(), 0, "a hold is not a failure");
+    await waitText(row(page, A).getByTestId("queue-state"), "Paused");
     await screenshot(page, "paused-metered");
 
     // The metered connection is gone; the schedule holds one folder and limits the rest.

@@ -224,6 +224,14 @@ impl Settings {
         home.dir().join(SETTINGS_FILE)
     }
 
+    /// When `home`'s settings file last changed, and its size (`None`: there is none): a
+    /// program that runs for long looks at it every second or so and reads the settings
+    /// again when it differs (`ferry config set` while `ferry sync` or the app runs).
+    pub async fn stamp(home: &Home) -> Option<(std::time::SystemTime, u64)> {
+        let meta = tokio::fs::metadata(Self::path(home)).await.ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
     /// Reads `home`'s settings: the defaults when there is no file yet.
     pub fn load(home: &Home) -> Result<Self, SettingsError> {
         Self::load_from(&Self::path(home))

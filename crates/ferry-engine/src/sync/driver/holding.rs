@@ -55,10 +55,6 @@ impl Driver {
             self.mode_once,
         );
         self.limit.set(decided.rate);
-        if decided.all.is_some() != self.holds.all.is_some() {
-            tracing::info!(hold = ?decided.all, "holding uploads back, or no longer");
-            self.core.handle_held(now(), None, decided.all.is_some());
-        }
         let ids: Vec<_> = self.folders.keys().copied().collect();
         for id in ids {
             let Some(folder) = self.folders.get_mut(&id) else {
@@ -73,6 +69,12 @@ impl Driver {
                 self.core.handle_held(now(), Some(id), hold.is_some());
             }
             folder.hold = hold;
+        }
+        // After the folders' own holds, so that ending a hold of everything starts nothing
+        // in a folder that is held on its own.
+        if decided.all.is_some() != self.holds.all.is_some() {
+            tracing::info!(hold = ?decided.all, "holding uploads back, or no longer");
+            self.core.handle_held(now(), None, decided.all.is_some());
         }
         {
             let mut tracker = guard(&self.views.tracker);
