@@ -157,6 +157,39 @@ describe("folders", () => {
     await page.close();
   });
 
+  it("shows a folder's own schedule and sets whether it pauses on metered connections", async () => {
+    const DIR = "/home/demo/Videos";
+    const own = [{ days: "daily", from: "08:00", to: "23:00", limit: "off" }];
+    const page = await browser.open({
+      ...SIGNED_IN,
+      folders: [folderView(DIR)],
+      settings: {
+        concurrency: 4,
+        rateLimit: null,
+        quietPeriodMs: 2000,
+        autostart: false,
+        notifyFailures: true,
+        notifyFinished: false,
+        schedule: [],
+        pauseOnMetered: true,
+        pauseOnBatteryBelow: null,
+        folders: { [DIR]: { schedule: own } },
+      },
+    });
+    await toFolders(page);
+    await waitText(page.getByTestId("folder-schedule"), "Its own schedule: Every day 08:00–23:00: paused");
+    const metered = page.getByTestId("folder-metered");
+    await page.waitForFunction(() => !(/** @type {HTMLSelectElement} */ (document.querySelector('[data-testid="folder-metered"]'))).disabled);
+    assert.equal(await metered.inputValue(), "default");
+    await waitText(metered.locator('option[value="default"]'), "pause (as all folders)");
+    await metered.selectOption("upload");
+    const [call] = await waitCall(page, "settings_set");
+    assert.deepEqual(call.args.settings.folders, { [DIR]: { schedule: own, pauseOnMetered: false } }, "its schedule is kept");
+    await metered.selectOption("default");
+    await waitCall(page, "settings_set", (a) => a.settings.folders[DIR] && a.settings.folders[DIR].pauseOnMetered === undefined);
+    await page.close();
+  });
+
   it("logged no page errors", () => {
     assert.deepEqual(browser.problems, []);
   });
