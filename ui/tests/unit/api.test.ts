@@ -3,6 +3,19 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { api } from "../../src/lib/api";
+import type { Settings } from "../../src/lib/types";
+
+const SETTINGS: Settings = {
+  concurrency: 2,
+  rateLimit: null,
+  quietPeriodMs: 2000,
+  autostart: false,
+  notifyFailures: true,
+  notifyFinished: false,
+  schedule: [{ days: "mon-fri", from: "09:00", to: "18:00", limit: 1_000_000 }],
+  pauseOnMetered: true,
+  pauseOnBatteryBelow: 20,
+};
 
 beforeAll(() => {
   // mockIPC installs itself on `window`; node has none, so the global object stands in.
@@ -34,8 +47,7 @@ describe("commands", () => {
     [() => api.retry(), "retry", {}],
     [() => api.history({ offset: 50, limit: 50, search: "cat" }), "history", { query: { offset: 50, limit: 50, search: "cat" } }],
     [() => api.historyPerDay(30), "history_per_day", { days: 30 }],
-    [() => api.settingsSet({ concurrency: 2, rateLimit: null, quietPeriodMs: 2000, autostart: false, notifyFailures: true, notifyFinished: false }),
-      "settings_set", { settings: { concurrency: 2, rateLimit: null, quietPeriodMs: 2000, autostart: false, notifyFailures: true, notifyFinished: false } }],
+    [() => api.settingsSet(SETTINGS), "settings_set", { settings: SETTINGS }],
   ] as const)("%#: sends %s with camelCase arguments", async (f, cmd, args) => {
     const calls = record();
     await f();
