@@ -247,6 +247,8 @@ pub fn assert_success(what: &str, output: &Output) {
 pub struct Listening {
     /// The URL it printed, e.g. `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The URL of a `metrics on URL` line printed before it, if any.
+    pub metrics: Option<String>,
     running: Running,
 }
 
@@ -268,9 +270,13 @@ impl Listening {
         let (lines, line) = mpsc::channel();
         let stdout = std::thread::spawn(move || {
             let mut rest = Vec::new();
+            let mut metrics = None;
             for text in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = text.strip_prefix("metrics on ") {
+                    metrics = Some(url.trim().to_owned());
+                }
                 if let Some(url) = text.strip_prefix("listening on ") {
-                    let _ = lines.send(url.trim().to_owned());
+                    let _ = lines.send((url.trim().to_owned(), metrics.take()));
                 }
                 rest.extend_from_slice(text.as_bytes());
                 rest.push(b'\n');
@@ -279,7 +285,11 @@ impl Listening {
         });
         let mut running = Running::waiting(name, child, Some(stdout), Some(stderr), seen);
         match line.recv_timeout(limit) {
-            Ok(url) => Self { url, running },
+            Ok((url, metrics)) => Self {
+                url,
+                metrics,
+                running,
+            },
             Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => panic!(
                 "{name} printed no `listening on` line within {limit:?}:\n{}",
                 running.dump()

@@ -16,6 +16,8 @@
 //! - [`gc`]: the background task that removes expired uploads.
 //! - [`sessions`]: running uploads by token, so that revoking a token stops them.
 //! - [`limits`]: per-user limits (unfinished uploads, quota).
+//! - [`metrics`]: the numbers `GET /metrics` serves on its own listener.
+//! - [`options`]: `serve`'s options from flags and the TOML configuration file.
 //! - `net`: accepting connections: the connection cap, header and handshake deadlines.
 //!
 //! It knows nothing of the Ferry client: any tus or GalileoSend client is a first-class peer.
@@ -30,7 +32,9 @@ pub mod galileo;
 pub mod gc;
 pub mod limits;
 pub mod locks;
+pub mod metrics;
 mod net;
+pub mod options;
 pub mod sessions;
 pub mod storage;
 pub mod tus;
@@ -67,6 +71,8 @@ pub struct AppState {
     pub sessions: Arc<sessions::Sessions>,
     /// Offsets acknowledged and not yet checkpointed.
     pub progress: Arc<uploads::progress::Progress>,
+    /// What `GET /metrics` reports.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// A server whose data directory is open and ready; [`App::serve`] runs it.
@@ -92,6 +98,7 @@ impl App {
                 hashes: Arc::default(),
                 sessions: Arc::default(),
                 progress: Arc::default(),
+                metrics: Arc::default(),
             },
         })
     }
@@ -108,8 +115,25 @@ impl App {
             .merge(tus::routes())
             .merge(galileo::routes())
             .layer(tus::cors())
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.state.metrics),
+                metrics::time_requests,
+            ))
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .with_state(self.state.clone())
+    }
+
+    /// Serves `GET /metrics` on a listener of its own (with the upload listener's TLS and
+    /// connection limits) until the returned future is dropped.
+    pub async fn serve_metrics(&self, listener: TcpListener) -> Result<(), ServerError> {
+        let router = metrics::router(Arc::clone(&self.state.metrics));
+        net::serve(
+            listener,
+            router,
+            &self.state.config,
+            std::future::pending::<()>(),
+        )
+        .await
     }
 
     /// Serves on `listener` until `shutdown` completes, then finishes the requests in

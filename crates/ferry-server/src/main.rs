@@ -7,15 +7,15 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use ferry_server::accounts::{
     Token, add_user, find_user, issue_token, list_tokens, revoke_all_tokens, revoke_token,
     revoke_token_id,
 };
-use ferry_server::{App, Config, TlsFiles};
+use ferry_server::options::{Serve, ServeOptions};
+use ferry_server::{App, Config};
 
 /// The Ferry reference server for tus 1.0.0 and GalileoSend.
 #[derive(Debug, Parser)]
@@ -28,49 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve tus at /files/, GalileoSend at /galileo and the API at /api/v1/.
-    Serve {
-        /// Address to listen on; port 0 picks a free port (printed on start).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// The data directory.
-        #[arg(long)]
-        data: PathBuf,
-        /// The largest upload accepted, in bytes.
-        #[arg(long)]
-        max_size: Option<u64>,
-        /// Seconds an unfinished upload is kept after its last change.
-        #[arg(long, default_value_t = 86_400)]
-        expire_after: u64,
-        /// TLS certificate chain (PEM); serves HTTPS with --tls-key.
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// TLS private key (PEM).
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        /// Trust the proxy in front: count failed sign-ins by the right-most
-        /// X-Forwarded-For address (the one that proxy saw) instead of the TCP peer. Only
-        /// with a proxy that appends to X-Forwarded-For, and no direct access.
-        #[arg(long)]
-        trust_proxy: bool,
-        /// Seconds a request's headers may take to arrive (also how long an idle
-        /// keep-alive connection stays open, and the TLS handshake limit).
-        #[arg(long, default_value_t = 30, value_name = "SECS")]
-        header_timeout: u64,
-        /// Seconds a request body or a GalileoSend WebSocket may go without receiving a
-        /// byte before it is cut (what arrived is kept as for any broken connection).
-        #[arg(long, default_value_t = 60, value_name = "SECS")]
-        idle_timeout: u64,
-        /// Connections served at once; more wait until one closes.
-        #[arg(long, default_value_t = 1024, value_name = "N")]
-        max_connections: usize,
-        /// Unfinished uploads one user may have at once.
-        #[arg(long, default_value_t = 1000, value_name = "N")]
-        max_unfinished: usize,
-        /// Bytes one user may store: finished files plus unfinished uploads (no quota
-        /// without it).
-        #[arg(long, value_name = "BYTES")]
-        quota: Option<u64>,
-    },
+    Serve(ServeOptions),
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -80,6 +38,26 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Write shell completions or man pages (packages run it when they are built).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Generate {
+    /// Print the completion script for SHELL on standard output.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write ferry-server.1 and a page per subcommand into DIR.
+    Man {
+        /// Where the pages go (created if missing).
+        dir: PathBuf,
     },
 }
 
@@ -166,34 +144,19 @@ fn open(data: PathBuf) -> anyhow::Result<App> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve {
-            listen,
-            data,
-            max_size,
-            expire_after,
-            tls_cert,
-            tls_key,
-            trust_proxy,
-            header_timeout,
-            idle_timeout,
-            max_connections,
-            max_unfinished,
-            quota,
-        } => {
-            let mut config = Config::new(data);
-            config.max_size = max_size;
-            config.expire_after = Duration::from_secs(expire_after);
-            config.trust_proxy = trust_proxy;
-            config.header_timeout = Duration::from_secs(header_timeout.max(1));
-            config.idle_timeout = Duration::from_secs(idle_timeout.max(1));
-            config.max_connections = max_connections.max(1);
-            config.max_unfinished = max_unfinished;
-            config.quota = quota;
-            config.tls = tls_cert
-                .zip(tls_key)
-                .map(|(cert, key)| TlsFiles { cert, key });
-            serve(listen, config)
+        Command::Serve(flags) => {
+            let options = match flags.config.clone() {
+                Some(file) => {
+                    let text = std::fs::read_to_string(&file).with_context(|| {
+                        format!("reading the configuration file {}", file.display())
+                    })?;
+                    flags.over(ServeOptions::from_toml(&text, &file)?)
+                }
+                None => flags,
+            };
+            serve(options.resolve()?)
         }
+        Command::Generate { what } => generate(what),
         Command::User {
             command:
                 UserCommand::Add {
@@ -297,7 +260,27 @@ fn token(command: TokenCommand) -> anyhow::Result<()> {
     }
 }
 
-fn serve(listen: SocketAddr, config: Config) -> anyhow::Result<()> {
+fn generate(what: Generate) -> anyhow::Result<()> {
+    let mut command = Cli::command();
+    match what {
+        Generate::Completions { shell } => {
+            clap_complete::generate(shell, &mut command, "ferry-server", &mut std::io::stdout());
+        }
+        Generate::Man { dir } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(command, &dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn serve(options: Serve) -> anyhow::Result<()> {
+    let Serve {
+        listen,
+        metrics_listen,
+        config,
+    } = options;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let scheme = if config.tls.is_some() {
@@ -311,12 +294,43 @@ fn serve(listen: SocketAddr, config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr().context("reading the bound address")?;
-        // Scripts and tests wait for exactly this line.
+        let metrics = match metrics_listen {
+            Some(at) => Some(serve_metrics(&app, at).await?),
+            None => None,
+        };
+        // Scripts and tests wait for exactly this line (after the metrics line, if any).
         println!("listening on {scheme}://{addr}");
-        app.serve(listener, shutdown_signal()).await?;
+        let served = app.serve(listener, shutdown_signal()).await;
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
+        served?;
         eprintln!("ferry-server: stopped");
         Ok(())
     })
+}
+
+/// Binds the metrics listener, says where it is, and serves `GET /metrics` on it until the
+/// returned task is aborted.
+async fn serve_metrics(app: &App, at: SocketAddr) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .with_context(|| format!("listening for metrics on {at}"))?;
+    let addr = listener
+        .local_addr()
+        .context("reading the metrics address")?;
+    let scheme = if app.state().config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("metrics on {scheme}://{addr}/metrics");
+    let app = app.clone();
+    Ok(tokio::spawn(async move {
+        if let Err(err) = app.serve_metrics(listener).await {
+            tracing::warn!(error = %err, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

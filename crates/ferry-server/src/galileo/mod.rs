@@ -28,6 +28,7 @@ use ferry_proto::galileo::{
 use crate::AppState;
 use crate::accounts::{Token, User, user_for_token};
 use crate::auth::Authenticated;
+use crate::metrics::Protocol;
 use crate::sessions::SessionGuard;
 use store::{OpenUpload, Refusal};
 
@@ -72,6 +73,7 @@ async fn upgrade(
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
+            let _receiving = state.metrics.session(Protocol::Galileo);
             Connection {
                 state,
                 user: auth.user,

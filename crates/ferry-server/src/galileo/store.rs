@@ -146,6 +146,7 @@ impl OpenUpload {
             let _ = blocking(move || UploadRecord::remove_data(&storage, &id)).await;
             return Err(err);
         }
+        state.metrics.started(Protocol::Galileo);
         tracing::debug!(upload = %record.id, path = %path.as_str(), size = meta.size, "GalileoSend upload created");
         Ok(Self {
             record,
@@ -266,6 +267,9 @@ impl OpenUpload {
         self.file = Some(file);
         let mut record = self.record.clone();
         record.received = written?;
+        state
+            .metrics
+            .received(Protocol::Galileo, record.received - offset);
         if let Some(whole) = whole {
             state.hashes.put(&record.id, record.received, whole);
         }
@@ -320,8 +324,10 @@ impl OpenUpload {
             .settle(&state.db, &state.storage, &self.record.id)
             .await?;
         let known = state.hashes.finished(&self.record.id, self.record.received);
-        let (_, entry) =
-            uploads::finish(&state.db, &state.storage, user, self.record, known, also).await?;
+        let finished =
+            uploads::finish(&state.db, &state.storage, user, self.record, known, also).await;
+        state.metrics.finished(Protocol::Galileo, finished.is_ok());
+        let (_, entry) = finished?;
         tracing::info!(path = %entry.path, size = entry.size, "GalileoSend upload finished");
         drop(self.guard);
         Ok(())

@@ -28,6 +28,7 @@ use crate::auth::Authenticated;
 use crate::error::ServerError;
 use crate::limits;
 use crate::locks::UploadGuard;
+use crate::metrics::Protocol;
 use crate::sessions::SessionGuard;
 use crate::uploads::{ConcatRole, UploadRecord};
 
@@ -182,6 +183,7 @@ pub(super) async fn receive(
     session: &SessionGuard,
 ) -> Result<Received, Failure> {
     let mut file = open_at_committed(state, record).await?;
+    let _receiving = state.metrics.session(Protocol::Tus);
     let start = record.received;
     let io = |what: &str, e| ServerError::io(format!("{what} upload {}", record.id), e);
 
@@ -220,6 +222,7 @@ pub(super) async fn receive(
             whole.update(&bytes);
         }
         written += len;
+        state.metrics.received(Protocol::Tus, len);
         flusher.wrote(len);
     };
     if let Err(e) = file.flush().await {
@@ -439,8 +442,10 @@ pub(super) async fn finish(
     record: UploadRecord,
 ) -> Result<UploadRecord, Failure> {
     let known = state.hashes.finished(&record.id, record.received);
-    let (record, entry) =
-        crate::uploads::finish(&state.db, &state.storage, user, record, known, None).await?;
+    let finished =
+        crate::uploads::finish(&state.db, &state.storage, user, record, known, None).await;
+    state.metrics.finished(Protocol::Tus, finished.is_ok());
+    let (record, entry) = finished?;
     tracing::info!(path = %entry.path, size = entry.size, "upload finished");
     tracing::debug!(upload = %record.id, "upload finished");
     Ok(record)

@@ -85,6 +85,9 @@ pub(super) async fn create(
             .await;
         return Err(ServerError::io(format!("creating upload {}", record.id), e).into());
     }
+    if !matches!(record.concat, Some(ConcatRole::Partial)) {
+        state.metrics.started(Protocol::Tus);
+    }
     tracing::info!(user = %auth.user.name, length = ?record.length, "upload created");
     tracing::debug!(upload = %record.id, path = ?record.path, "upload created");
     let here = location(&record.id);

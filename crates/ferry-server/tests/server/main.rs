@@ -17,6 +17,7 @@ mod hostile_publish;
 mod hostile_revocation;
 mod hostile_support;
 mod interop;
+mod operate;
 mod support;
 mod tls;
 mod tus_auth;
