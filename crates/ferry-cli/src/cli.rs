@@ -47,6 +47,9 @@ pub(crate) enum Command {
     /// Read and change the settings (the same ones the desktop app shows).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write shell completions or man pages (packages run it when they are built).
+    #[command(hide = true, subcommand)]
+    Generate(GenerateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,4 +228,18 @@ fn protocol() -> impl TypedValueParser<Value = Protocol> {
     };
     PossibleValuesParser::new(Protocol::ALL.map(|p| PossibleValue::new(p.as_str()).help(help(p))))
         .try_map(|name| name.parse::<Protocol>())
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GenerateCommand {
+    /// Print the completion script for SHELL on standard output.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write ferry.1 and a page per subcommand into DIR.
+    Man {
+        /// Where the pages go (created if missing).
+        dir: PathBuf,
+    },
 }

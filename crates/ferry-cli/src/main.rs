@@ -21,11 +21,12 @@ mod upload;
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
 use ferry_engine::auth::Credentials;
 use ferry_engine::service::Service;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GenerateCommand};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -62,6 +63,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
+    if let Command::Generate(what) = &cli.command {
+        return generate(what);
+    }
     let home = ferry_engine::home::Home::locate(cli.home.as_deref())?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
@@ -76,6 +80,24 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Command::Folder(command) => folder::run(&service, command, cli.json).await,
             Command::Sync(args) => sync::run(service, args, cli.json, cli.quiet).await,
             Command::Config(command) => config::run(&service, command, cli.json).await,
+            // Handled above, before the home is opened.
+            Command::Generate(what) => generate(what),
         }
     })
+}
+
+/// Completions and man pages from the clap definitions: nothing to open, no home needed.
+fn generate(what: &GenerateCommand) -> anyhow::Result<()> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    match what {
+        GenerateCommand::Completions { shell } => {
+            clap_complete::generate(*shell, &mut command, "ferry", &mut std::io::stdout());
+        }
+        GenerateCommand::Man { dir } => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(command, dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(())
 }

@@ -78,7 +78,7 @@ impl EncodeLabelValue for MethodLabel {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
     endpoint: Endpoint,
     method: MethodLabel,

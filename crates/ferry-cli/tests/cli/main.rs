@@ -3,6 +3,7 @@
 mod basics;
 mod config;
 mod full_disk;
+mod generate;
 mod hostile;
 mod interop;
 mod keyring;

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::config::{Config, TlsFiles};
 
-/// Where `serve` listens when neither a flag nor the file says.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where `serve` listens when neither a flag nor the file says: 127.0.0.1 on this port.
+pub const DEFAULT_PORT: u16 = 8080;
 
 /// Everything `serve` can be told, each unset until a flag or the file sets it.
 #[derive(Debug, Default, Clone, PartialEq, Eq, clap::Args, Deserialize)]
@@ -161,7 +161,7 @@ impl ServeOptions {
         };
         let listen = self
             .listen
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address parses"));
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
         if self
             .metrics_listen
             .is_some_and(|m| m == listen && m.port() != 0)

@@ -102,7 +102,7 @@ fn flags_override_the_file_and_defaults_fill_the_rest() {
 
     assert!(flags(&["--trust-proxy"]).trust_proxy.unwrap());
     let bare = flags(&["--data", "here"]).resolve().expect("it resolves");
-    assert_eq!(bare.listen, DEFAULT_LISTEN.parse().unwrap());
+    assert_eq!(bare.listen, "127.0.0.1:8080".parse().unwrap());
     assert_eq!(
         bare.config.data_dir,
         Path::new("here"),

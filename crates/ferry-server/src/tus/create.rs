@@ -85,11 +85,7 @@ pub(super) async fn create(
             .await;
         return Err(ServerError::io(format!("creating upload {}", record.id), e).into());
     }
-    if !matches!(record.concat, Some(ConcatRole::Partial)) {
-        state.metrics.started(Protocol::Tus);
-    }
-    tracing::info!(user = %auth.user.name, length = ?record.length, "upload created");
-    tracing::debug!(upload = %record.id, path = ?record.path, "upload created");
+    created(&state, &auth.user.name, &record);
     let here = location(&record.id);
 
     if let Some(ConcatRole::Final(_)) = &record.concat {
@@ -185,6 +181,15 @@ fn apply_metadata(
         record.mtime = Some(seconds);
     }
     Ok(())
+}
+
+/// Logs and counts a new upload (a partial one of a concatenation is not a file of its own).
+fn created(state: &AppState, user: &str, record: &UploadRecord) {
+    if !matches!(record.concat, Some(ConcatRole::Partial)) {
+        state.metrics.started(Protocol::Tus);
+    }
+    tracing::info!(user = %user, length = ?record.length, "upload created");
+    tracing::debug!(upload = %record.id, path = ?record.path, "upload created");
 }
 
 #[cfg(test)]

@@ -105,7 +105,7 @@ async fn scrape(url: &str) -> String {
     reply.text().await.unwrap()
 }
 
-fn value(text: &str, series: &str) -> f64 {
+fn value(text: &str, series: &str) -> u64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.parse().ok())
@@ -165,7 +165,7 @@ async fn metrics_count_uploads_by_protocol_on_their_own_listener() {
     let before = scrape(&metrics).await;
     assert_eq!(
         value(&before, "ferry_uploads_started_total{protocol=\"tus\"}"),
-        0.0
+        0
     );
 
     two_tus_uploads(&server.url, &token).await;
@@ -174,26 +174,26 @@ async fn metrics_count_uploads_by_protocol_on_their_own_listener() {
         tokio_tungstenite::connect_async(format!("ws://{addr}/galileo?access_token={token}"))
             .await
             .expect("a GalileoSend connection");
-    let frames = upload_like_the_original_client(&mut ws, "c.bin", &[9u8; 600_000]).await;
+    let frames = upload_like_the_original_client(&mut ws, "c.bin", &vec![9u8; 600_000]).await;
     assert!(frames.iter().any(|f| f.contains("\"close\"")), "{frames:?}");
     drop(ws);
 
     let text = scrape(&metrics).await;
     let tus = |name: &str| value(&text, &format!("ferry_{name}{{protocol=\"tus\"}}"));
     let galileo = |name: &str| value(&text, &format!("ferry_{name}{{protocol=\"galileo\"}}"));
-    assert_eq!(tus("uploads_started_total"), 2.0);
-    assert_eq!(tus("uploads_finished_total"), 1.0);
-    assert_eq!(tus("uploads_failed_total"), 1.0);
-    assert_eq!(tus("received_bytes_total"), 4000.0);
-    assert_eq!(galileo("uploads_started_total"), 1.0);
-    assert_eq!(galileo("uploads_finished_total"), 1.0);
-    assert_eq!(galileo("received_bytes_total"), 600_000.0);
-    assert_eq!(tus("active_sessions"), 0.0);
+    assert_eq!(tus("uploads_started_total"), 2);
+    assert_eq!(tus("uploads_finished_total"), 1);
+    assert_eq!(tus("uploads_failed_total"), 1);
+    assert_eq!(tus("received_bytes_total"), 4000);
+    assert_eq!(galileo("uploads_started_total"), 1);
+    assert_eq!(galileo("uploads_finished_total"), 1);
+    assert_eq!(galileo("received_bytes_total"), 600_000);
+    assert_eq!(tus("active_sessions"), 0);
     let posts = value(
         &text,
         "ferry_request_duration_seconds_count{endpoint=\"tus\",method=\"POST\"}",
     );
-    assert_eq!(posts, 2.0);
+    assert_eq!(posts, 2);
     for private in ["ann", "a.bin", "c.bin", token.as_str()] {
         assert!(!text.contains(private), "{private:?} in the metrics");
     }
@@ -207,4 +207,25 @@ async fn metrics_count_uploads_by_protocol_on_their_own_listener() {
         "metrics are not on the upload listener"
     );
     let _ = server.terminate(Duration::from_secs(20));
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line_itself() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = cli(&["generate", "completions", shell], "");
+        assert!(out.status.success(), "{out:?}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        // fish spells flags `-l metrics-listen`.
+        for word in ["serve", "config", "metrics-listen", "token"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = cli(&["generate", "man", pages.to_str().unwrap()], "");
+    assert!(out.status.success(), "{out:?}");
+    let serve = std::fs::read_to_string(pages.join("ferry-server-serve.1")).expect("a page");
+    assert!(serve.contains("metrics\\-listen"), "{serve}");
+    assert!(pages.join("ferry-server.1").is_file());
+    assert!(pages.join("ferry-server-user-add.1").is_file());
 }
